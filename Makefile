@@ -1,0 +1,93 @@
+# simpledb-backup: every developer and CI entry point.
+# `make demo` and `make test` set up everything they need on a fresh machine.
+
+PYTHON_VERSION := 3.13
+PYTHON ?= python$(PYTHON_VERSION)
+VENV := .venv
+SAM_VENV := .venv-sam
+PY := $(VENV)/bin/python
+SAM := $(SAM_VENV)/bin/sam
+export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/local
+
+LOCAL_AWS_PORT ?= 5000
+FN ?= backup
+EVENT ?= events/backup-nightly.json
+STACK_NAME ?= simpledb-backup
+ITEMS ?= 20000
+LATENCY_MS ?= 30
+
+.PHONY: help setup test lint typecheck template-check pytest demo invoke-local invoke local-aws bench bench-large \
+        build deploy alarms logs clean
+
+help:
+	@echo "make demo         run the nightly backup and a restore against an embedded local AWS"
+	@echo "make test         ruff, mypy, sam validate --lint, cfn-lint and pytest"
+	@echo "make local-aws    serve moto + the SimpleDB engine on 127.0.0.1:$(LOCAL_AWS_PORT)"
+	@echo "make invoke-local FN=backup|restore EVENT=events/<file>.json"
+	@echo "make invoke       FN=restore EVENT=events/<file>.json  (deployed stack)"
+	@echo "make bench        backup/restore benchmark against a sequential baseline"
+	@echo "make deploy | alarms | logs FN=backup"
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
+	touch $@
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(VENV)/bin/mypy
+
+template-check: $(VENV)/.installed $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
+	$(VENV)/bin/cfn-lint template.yaml
+
+pytest: $(VENV)/.installed
+	$(PY) -m pytest -n 2 -q
+
+test: lint typecheck template-check pytest
+
+demo: $(VENV)/.installed
+	$(PY) scripts/demo.py
+
+invoke-local: $(VENV)/.installed
+	$(PY) scripts/invoke_local.py $(FN) $(EVENT)
+
+local-aws: $(VENV)/.installed
+	$(PY) -m sdblocal.server --host 127.0.0.1 --port $(LOCAL_AWS_PORT)
+
+bench: $(VENV)/.installed
+	$(PY) scripts/bench.py --items $(ITEMS) --latency-ms $(LATENCY_MS)
+
+bench-large: $(VENV)/.installed
+	$(PY) scripts/bench.py --items 20000 --items 200000 --latency-ms $(LATENCY_MS)
+
+build: $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 $(SAM) build
+
+deploy: build
+	@if [ -f samconfig.toml ]; then SAM_CLI_TELEMETRY=0 $(SAM) deploy; \
+	else SAM_CLI_TELEMETRY=0 $(SAM) deploy --guided --stack-name $(STACK_NAME) --capabilities CAPABILITY_IAM; fi
+
+invoke: $(VENV)/.installed
+	$(PY) scripts/invoke_deployed.py --stack-name $(STACK_NAME) $(FN) $(EVENT)
+
+alarms: $(VENV)/.installed
+	$(PY) scripts/alarms.py --stack-name $(STACK_NAME)
+
+logs: $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 $(SAM) logs --stack-name $(STACK_NAME) --name $$(echo $(FN) | sed 's/^./\U&/')Function --tail
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
