@@ -48,6 +48,8 @@ lint: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy functions/backup/handler.py
+	$(VENV)/bin/mypy functions/restore/handler.py
 
 template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1

@@ -1,0 +1,454 @@
+"""Backup logic: dump one SimpleDB domain into a new version of its S3 dump key.
+
+The domain is read as ``select *`` split into itemName() ranges ("segments"), one Select stream per segment,
+each page read with ConsistentRead and NextToken. One writer encodes the pages as they arrive, so memory is
+bounded by the page queue and one S3 part, whatever the domain's size.
+
+When the invocation runs low on time, the run stops its streams at a page boundary, saves a checkpoint under
+``checkpoints/<run_id>/`` and reports ``continued``; the next invocation resumes each segment after the last
+item name it wrote. Parts of the one multipart upload are written by whichever invocation reaches them, and
+the dump key gets its single new version only when the last invocation publishes it.
+"""
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
+from simpledb_backup.errors import DumpNotFoundError, SimpleDBBackupError
+from simpledb_backup.items import MAX_SELECT_LIMIT, Item
+from simpledb_backup.observability import MetricName, domain_metrics, logger, tracer
+from simpledb_backup.s3store import (
+    META_ATTRIBUTES,
+    META_DIGEST,
+    META_DOMAIN,
+    META_FORMAT_VERSION,
+    META_ITEMS,
+    META_LABEL,
+    META_RUN_ID,
+    META_STARTED_AT,
+    META_TRIGGER,
+    META_VALUES,
+    PART_SIZE,
+    DumpStore,
+    checkpoint_key,
+    dump_key,
+)
+from simpledb_backup.simpledb import SimpleDB, quote_value, select_expression
+
+RemainingSeconds = Callable[[], float]
+STATE_OBJECT = "state.json"
+PENDING_OBJECT = "pending.bin"
+STAGING_OBJECT = "dump.jsonl.gz"
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def segment_bounds(count: int) -> list[tuple[str | None, str | None]]:
+    """Split the item-name space into ``count`` ranges [lower, upper).
+
+    Repoman names items by hex SHA-256 digest, so even splits of the hex key space give even segments. The
+    first range has no lower bound and the last no upper bound, so every possible name (``meta`` included,
+    and any non-hex name) falls in exactly one range, whatever the domain holds.
+    """
+    points = [f"{(index * 0x10000) // count:04x}" for index in range(1, count)]
+    lowers: list[str | None] = [None, *points]
+    uppers: list[str | None] = [*points, None]
+    return list(zip(lowers, uppers, strict=True))
+
+
+@dataclass
+class SegmentState:
+    lower: str | None
+    upper: str | None
+    #: Last item name written to the dump from this segment; a resumed stream starts after it.
+    cursor: str | None = None
+    done: bool = False
+
+    def expression(self, domain: str, where: str | None) -> str:
+        # Every range predicate is on itemName(), which also makes "order by itemName()" valid
+        # (SimpleDB refuses a sort on an attribute that no predicate names: InvalidSortExpression).
+        predicates = [f"({where})"] if where else []
+        if self.cursor is not None:
+            predicates.append(f"itemName() > {quote_value(self.cursor)}")
+        elif self.lower is not None:
+            predicates.append(f"itemName() >= {quote_value(self.lower)}")
+        if self.upper is not None:
+            predicates.append(f"itemName() < {quote_value(self.upper)}")
+        if self.cursor is None and self.lower is None and self.upper is None:
+            predicates.append("itemName() is not null")
+        base = select_expression(domain)
+        return f"{base} where {' and '.join(predicates)} order by itemName() asc limit {MAX_SELECT_LIMIT}"
+
+
+@dataclass
+class BackupState:
+    """Everything a run needs to continue in another invocation; saved as JSON in its checkpoint."""
+
+    run_id: str
+    domain: str
+    trigger: str
+    where: str | None
+    label: str | None
+    started_at: str
+    dump_key: str
+    staging_key: str
+    upload_id: str
+    segments: list[SegmentState]
+    totals: dict[str, Any] = field(default_factory=lambda: DumpTotals().to_state())
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    has_pending: bool = False
+    elapsed_seconds: float = 0.0
+    invocations: int = 0
+    previous_item_count: int | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> "BackupState":
+        segments = [SegmentState(**segment) for segment in document.pop("segments")]
+        return cls(segments=segments, **document)
+
+    def header(self) -> DumpHeader:
+        return DumpHeader(
+            domain=self.domain,
+            started_at=self.started_at,
+            select_expression=select_expression(self.domain, self.where),
+            trigger=self.trigger,
+            run_id=self.run_id,
+            where=self.where,
+            label=self.label,
+            segments=tuple((segment.lower, segment.upper) for segment in self.segments),
+        )
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    domain: str
+    status: str  # "complete" or "continued"
+    run_id: str
+    key: str
+    version_id: str | None = None
+    items: int = 0
+    attributes: int = 0
+    values: int = 0
+    size_bytes: int = 0
+    duration_seconds: float = 0.0
+    item_drop_percent: float | None = None
+    trigger: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+_END = object()
+
+
+class _SegmentReader(threading.Thread):
+    """Reads one segment's Select pages into the shared queue until done or told to stop."""
+
+    def __init__(
+        self,
+        sdb: SimpleDB,
+        domain: str,
+        index: int,
+        expression: str,
+        pages: "queue.Queue[tuple[int, Any]]",
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name=f"segment-{index}", daemon=True)
+        self.sdb, self.domain, self.index, self.expression = sdb, domain, index, expression
+        self.pages, self.stop = pages, stop
+        self.finished = False
+
+    def run(self) -> None:
+        try:
+            next_token: str | None = None
+            while not self.stop.is_set():
+                items, next_token = self.sdb.select_page(self.domain, self.expression, next_token)
+                if items:
+                    self.pages.put((self.index, items))
+                if not next_token:
+                    self.finished = True
+                    break
+            self.pages.put((self.index, _END))
+        except BaseException as error:  # handed to the writer thread, which raises it
+            self.pages.put((self.index, error))
+
+
+class BackupRun:
+    """One invocation's share of a backup run."""
+
+    def __init__(
+        self,
+        sdb: SimpleDB,
+        store: DumpStore,
+        state: BackupState,
+        remaining_seconds: RemainingSeconds,
+        margin_seconds: float,
+    ) -> None:
+        self.sdb, self.store, self.state = sdb, store, state
+        self.remaining_seconds, self.margin_seconds = remaining_seconds, margin_seconds
+        self.encoder = DumpEncoder(DumpTotals.from_state(state.totals))
+        self.buffer = bytearray()
+        self.uploaded_bytes = sum(int(part.get("Size", 0)) for part in state.parts)
+
+    def _out_of_time(self) -> bool:
+        return self.remaining_seconds() < self.margin_seconds
+
+    def _flush_parts(self, final: bool = False) -> None:
+        while len(self.buffer) >= PART_SIZE or (final and self.buffer):
+            size = len(self.buffer) if final else PART_SIZE
+            data = bytes(self.buffer[:size])
+            del self.buffer[:size]
+            part = self.store.upload_part(
+                self.state.staging_key, self.state.upload_id, len(self.state.parts) + 1, data
+            )
+            part["Size"] = len(data)
+            self.state.parts.append(part)
+            self.uploaded_bytes += len(data)
+
+    def _append(self, data: bytes) -> None:
+        self.buffer += data
+        self._flush_parts()
+
+    def execute(self) -> bool:
+        """Read and write until the dump is whole (True) or time runs short (False, checkpoint saved)."""
+        started = time.monotonic()
+        self.state.invocations += 1
+        if self.state.has_pending:
+            self.buffer += self.store.get_bytes(checkpoint_key(self.state.run_id, PENDING_OBJECT))
+        elif not self.state.parts and self.state.invocations == 1:
+            self._append(self.encoder.write_header(self.state.header()))
+        completed = self._stream_segments()
+        self.state.elapsed_seconds += time.monotonic() - started
+        if completed:
+            tail, _ = self.encoder.write_trailer(utc_now())
+            self._append(tail)
+            self._flush_parts(final=True)
+            self.state.totals = self.encoder.totals.to_state()
+            return True
+        self._save_checkpoint()
+        return False
+
+    @tracer.capture_method
+    def _stream_segments(self) -> bool:
+        pending = [(index, segment) for index, segment in enumerate(self.state.segments) if not segment.done]
+        if not pending:
+            return True
+        if self._out_of_time():
+            return False
+        stop = threading.Event()
+        # Bounded: at most one page per stream waits for the writer, which keeps memory flat.
+        pages: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=len(pending))
+        readers = {
+            index: _SegmentReader(
+                self.sdb,
+                self.state.domain,
+                index,
+                segment.expression(self.state.domain, self.state.where),
+                pages,
+                stop,
+            )
+            for index, segment in pending
+        }
+        for reader in readers.values():
+            reader.start()
+        running, failure = len(readers), None
+        while running:
+            index, payload = pages.get()
+            if payload is _END:
+                running -= 1
+                self.state.segments[index].done = readers[index].finished
+                continue
+            if isinstance(payload, BaseException):
+                running -= 1
+                failure = failure or payload
+                stop.set()
+                continue
+            if failure is None:
+                self._write_page(index, payload)
+                if self._out_of_time():
+                    stop.set()
+        if failure is not None:
+            raise failure
+        return all(segment.done for segment in self.state.segments)
+
+    def _write_page(self, index: int, items: list[Item]) -> None:
+        self._append(self.encoder.write_items(items))
+        self.state.segments[index].cursor = items[-1].name
+
+    def _save_checkpoint(self) -> None:
+        self.buffer += self.encoder.close_member()
+        self._flush_parts()
+        self.state.has_pending = bool(self.buffer)
+        if self.buffer:
+            self.store.put_bytes(checkpoint_key(self.state.run_id, PENDING_OBJECT), bytes(self.buffer))
+        self.state.totals = self.encoder.totals.to_state()
+        self.store.put_json(checkpoint_key(self.state.run_id, STATE_OBJECT), self.state.to_document())
+        logger.info(
+            "backup checkpoint saved",
+            extra={
+                "domain": self.state.domain,
+                "run_id": self.state.run_id,
+                "items_so_far": self.encoder.totals.items,
+                "parts": len(self.state.parts),
+                "segments_left": sum(not segment.done for segment in self.state.segments),
+            },
+        )
+
+
+def _metadata(state: BackupState, totals: DumpTotals, digest: str) -> dict[str, str]:
+    metadata = {
+        META_FORMAT_VERSION: str(FORMAT_VERSION),
+        META_DOMAIN: state.domain,
+        META_ITEMS: str(totals.items),
+        META_ATTRIBUTES: str(totals.attributes),
+        META_VALUES: str(totals.values),
+        META_DIGEST: digest,
+        META_TRIGGER: state.trigger,
+        META_RUN_ID: state.run_id,
+        META_STARTED_AT: state.started_at,
+    }
+    if state.label:
+        metadata[META_LABEL] = state.label
+    return metadata
+
+
+class BackupService:
+    """Starts, continues and publishes backup runs, and emits each domain's metrics."""
+
+    def __init__(
+        self, sdb: SimpleDB, store: DumpStore, segments: int = 8, margin_seconds: float = 90.0
+    ) -> None:
+        self.sdb, self.store = sdb, store
+        self.segments, self.margin_seconds = segments, margin_seconds
+
+    def start(
+        self, domain: str, trigger: str, where: str | None = None, label: str | None = None
+    ) -> BackupState:
+        self.sdb.domain_metadata(domain)  # fails fast with DomainNotFoundError / AccessDeniedError
+        key = dump_key(domain, label)
+        previous = self.store.head(key)
+        run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
+        staging = checkpoint_key(run_id, STAGING_OBJECT)
+        return BackupState(
+            run_id=run_id,
+            domain=domain,
+            trigger=trigger,
+            where=where,
+            label=label,
+            started_at=utc_now(),
+            dump_key=key,
+            staging_key=staging,
+            upload_id=self.store.start_upload(staging),
+            segments=[SegmentState(lower, upper) for lower, upper in segment_bounds(self.segments)],
+            previous_item_count=previous.item_count if previous else None,
+        )
+
+    def load(self, run_id: str) -> BackupState:
+        try:
+            document = self.store.get_json(checkpoint_key(run_id, STATE_OBJECT))
+        except DumpNotFoundError as error:
+            raise DumpNotFoundError(
+                f"no checkpoint for backup run {run_id!r}; it may have expired"
+            ) from error
+        return BackupState.from_document(document)
+
+    @tracer.capture_method
+    def run(self, state: BackupState, remaining_seconds: RemainingSeconds) -> BackupResult:
+        """Advance a run as far as this invocation's time allows; publish it when whole.
+
+        Any failure aborts the multipart upload, so the dump key never receives a partial version.
+        """
+        logger.append_keys(domain=state.domain, run_id=state.run_id)
+        try:
+            completed = BackupRun(
+                self.sdb, self.store, state, remaining_seconds, self.margin_seconds
+            ).execute()
+            if not completed:
+                return BackupResult(
+                    domain=state.domain,
+                    status="continued",
+                    run_id=state.run_id,
+                    key=state.dump_key,
+                    items=int(state.totals["items"]),
+                    trigger=state.trigger,
+                )
+            return self._publish(state)
+        except BaseException:
+            self._abort(state)
+            raise
+        finally:
+            logger.remove_keys(["domain", "run_id"])
+
+    def _abort(self, state: BackupState) -> None:
+        try:
+            self.store.abort_upload(state.staging_key, state.upload_id)
+        except SimpleDBBackupError as error:
+            logger.warning(
+                "could not abort the staging upload", extra={"run_id": state.run_id, "error": str(error)}
+            )
+
+    def _publish(self, state: BackupState) -> BackupResult:
+        totals = DumpTotals.from_state(state.totals)
+        digest = f"{totals.digest:064x}"
+        self.store.complete_upload(state.staging_key, state.upload_id, state.parts)
+        version_id = self.store.publish(state.staging_key, state.dump_key, _metadata(state, totals, digest))
+        size = sum(int(part["Size"]) for part in state.parts)
+        drop = None
+        if state.previous_item_count:
+            drop = max(0.0, 100.0 * (state.previous_item_count - totals.items) / state.previous_item_count)
+        result = BackupResult(
+            domain=state.domain,
+            status="complete",
+            run_id=state.run_id,
+            key=state.dump_key,
+            version_id=version_id,
+            items=totals.items,
+            attributes=totals.attributes,
+            values=totals.values,
+            size_bytes=size,
+            duration_seconds=round(state.elapsed_seconds, 3),
+            item_drop_percent=None if drop is None else round(drop, 2),
+            trigger=state.trigger,
+        )
+        logger.info("dump written", extra=result.summary())
+        return result
+
+    def backup(
+        self,
+        domain: str,
+        trigger: str,
+        remaining_seconds: RemainingSeconds,
+        where: str | None = None,
+        label: str | None = None,
+    ) -> BackupResult:
+        """Start a run and take it as far as this invocation allows."""
+        return self.run(self.start(domain, trigger, where, label), remaining_seconds)
+
+
+def emit_backup_metrics(result: BackupResult | None, domain: str) -> None:
+    """Per-domain metrics: counts and size of a complete dump, or a failure count when ``result`` is None."""
+    with domain_metrics(domain) as metrics:
+        if result is None:
+            metrics.add(MetricName.BACKUP_FAILED, 1)
+            return
+        if result.status != "complete":
+            return
+        metrics.add(MetricName.BACKUP_SUCCEEDED, 1)
+        metrics.add(MetricName.BACKUP_FAILED, 0)
+        metrics.add(MetricName.BACKUP_ITEMS, result.items)
+        metrics.add(MetricName.BACKUP_ATTRIBUTES, result.attributes)
+        metrics.add(MetricName.BACKUP_VALUES, result.values)
+        metrics.add(MetricName.BACKUP_BYTES, result.size_bytes)
+        metrics.add(MetricName.BACKUP_DURATION, result.duration_seconds)
+        metrics.add(MetricName.BACKUP_ITEM_DROP_PERCENT, result.item_drop_percent or 0.0)

@@ -1,0 +1,73 @@
+"""Settings, parsed once from the environment into a typed model that fails fast.
+
+template.yaml sets every variable; required ones have no default here, so a function deployed without them
+stops at its first invocation with a message that names the variable.
+"""
+
+import os
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from simpledb_backup.errors import ConfigurationError
+from simpledb_backup.items import validate_domain_name
+
+#: Environment variable for each field.
+ENVIRONMENT_NAMES = {
+    "backup_bucket": "BACKUP_BUCKET",
+    "domain_names": "DOMAIN_NAMES",
+    "segments": "BACKUP_SEGMENTS",
+    "restore_workers": "RESTORE_WORKERS",
+    "restore_target_pattern": "RESTORE_TARGET_PATTERN",
+    "continuation_margin_seconds": "CONTINUATION_MARGIN_SECONDS",
+}
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backup_bucket: Annotated[str, Field(min_length=3)]
+    domain_names: Annotated[tuple[str, ...], Field(min_length=1)]
+    #: Concurrent Select streams per backup (itemName() ranges).
+    segments: Annotated[int, Field(ge=1, le=64)] = 8
+    #: Concurrent BatchPut/BatchDelete workers per restore.
+    restore_workers: Annotated[int, Field(ge=1, le=64)] = 8
+    #: fnmatch pattern of extra domains a restore may write to (for example ``restored-*``); empty for none.
+    restore_target_pattern: str = ""
+    #: When less than this is left of an invocation, save a checkpoint and continue in a new invocation.
+    continuation_margin_seconds: Annotated[float, Field(ge=0)] = 90.0
+
+    @field_validator("domain_names", mode="before")
+    @classmethod
+    def _split_domain_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("domain_names")
+    @classmethod
+    def _check_domain_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            validate_domain_name(name)
+        return value
+
+    def may_restore_into(self, domain: str) -> bool:
+        """A restore may write to a configured domain or to one matching the target pattern."""
+        if domain in self.domain_names:
+            return True
+        return bool(self.restore_target_pattern) and fnmatchcase(domain, self.restore_target_pattern)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        raw = {field: env[variable] for field, variable in ENVIRONMENT_NAMES.items() if variable in env}
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{ENVIRONMENT_NAMES.get(str(problem['loc'][0]), problem['loc'][0])}: {problem['msg']}"
+                for problem in error.errors()
+            )
+            raise ConfigurationError(f"invalid function configuration: {problems}") from error

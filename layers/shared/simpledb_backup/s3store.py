@@ -1,0 +1,276 @@
+"""S3 adapter: dump keys, staged multipart uploads, publication with metadata, versions, and the lock object.
+
+A dump is uploaded to a staging key under ``checkpoints/`` and only then copied onto its dump key with its
+metadata, so the dump key never gets a version that is partial: a run that fails leaves at most an aborted
+upload or a staging object, both expired by the bucket's lifecycle rules.
+"""
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+from simpledb_backup.errors import AccessDeniedError, DumpNotFoundError, RestoreInProgressError, StorageError
+
+DUMPS_PREFIX = "dumps/"
+CHECKPOINTS_PREFIX = "checkpoints/"
+LOCKS_PREFIX = "locks/"
+RESTORES_PREFIX = "restores/"
+IMPORTS_PREFIX = "imports/"
+DUMP_CONTENT_TYPE = "application/gzip"
+#: S3 wants every part but the last to be at least 5 MiB; 8 MiB keeps part counts low for large domains.
+PART_SIZE = 8 * 1024 * 1024
+MIN_PART_SIZE = 5 * 1024 * 1024
+
+# User metadata keys (x-amz-meta-*) on every dump version; docs/FORMAT.md lists them.
+META_FORMAT_VERSION = "format-version"
+META_DOMAIN = "domain"
+META_ITEMS = "item-count"
+META_ATTRIBUTES = "attribute-count"
+META_VALUES = "value-count"
+META_DIGEST = "items-digest"
+META_TRIGGER = "trigger"
+META_RUN_ID = "run-id"
+META_STARTED_AT = "started-at"
+META_LABEL = "label"
+
+
+def dump_key(domain: str, label: str | None = None) -> str:
+    """One key per domain for full dumps; a labelled subset gets a key of its own, never the full dump's."""
+    return (
+        f"{DUMPS_PREFIX}{domain}/subset-{label}.jsonl.gz"
+        if label
+        else f"{DUMPS_PREFIX}{domain}/full.jsonl.gz"
+    )
+
+
+def checkpoint_key(run_id: str, name: str) -> str:
+    return f"{CHECKPOINTS_PREFIX}{run_id}/{name}"
+
+
+def _sha256_b64(data: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@dataclass(frozen=True)
+class DumpVersion:
+    key: str
+    version_id: str
+    last_modified: datetime
+    size: int
+    is_latest: bool
+    metadata: dict[str, str]
+
+    @property
+    def item_count(self) -> int | None:
+        value = self.metadata.get(META_ITEMS)
+        return int(value) if value is not None else None
+
+    @property
+    def trigger(self) -> str | None:
+        return self.metadata.get(META_TRIGGER)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "version_id": self.version_id,
+            "time": self.last_modified.isoformat(),
+            "items": self.item_count,
+            "size_bytes": self.size,
+            "trigger": self.trigger,
+            "latest": self.is_latest,
+        }
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class DumpStore:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+
+    def _fail(self, error: ClientError, what: str) -> Exception:
+        code = _error_code(error)
+        if code in {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId"}:
+            return AccessDeniedError(f"access denied to {what} in bucket {self.bucket!r}")
+        if code in {"NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"}:
+            return DumpNotFoundError(f"{what} not found in bucket {self.bucket!r} ({code})")
+        return StorageError(f"S3 refused {what} in bucket {self.bucket!r}: {code}")
+
+    # --- staged multipart upload -------------------------------------------------------------------------
+    def start_upload(self, key: str) -> str:
+        try:
+            answer = self.client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=DUMP_CONTENT_TYPE, ChecksumAlgorithm="SHA256"
+            )
+        except ClientError as error:
+            raise self._fail(error, f"starting an upload to {key}") from error
+        return str(answer["UploadId"])
+
+    def upload_part(self, key: str, upload_id: str, part_number: int, data: bytes) -> dict[str, Any]:
+        checksum = _sha256_b64(data)
+        try:
+            answer = self.client.upload_part(
+                Bucket=self.bucket,
+                Key=key,
+                UploadId=upload_id,
+                PartNumber=part_number,
+                Body=data,
+                ChecksumSHA256=checksum,
+            )
+        except ClientError as error:
+            raise self._fail(error, f"uploading part {part_number} of {key}") from error
+        return {"PartNumber": part_number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
+
+    def complete_upload(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        try:
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+        except ClientError as error:
+            raise self._fail(error, f"completing the upload of {key}") from error
+
+    def abort_upload(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except ClientError as error:
+            raise self._fail(error, f"aborting the upload of {key}") from error
+
+    def publish(self, staging_key: str, key: str, metadata: dict[str, str]) -> str:
+        """Copy a completed staging object onto the dump key with its metadata; returns the new version id.
+
+        The copy also asks S3 for a full-object SHA-256 checksum of the dump (a multipart upload only gets a
+        checksum of part checksums). A single CopyObject handles up to 5 GB; SimpleDB's 10 GB domain limit
+        compresses far below that.
+        """
+        try:
+            answer = self.client.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": staging_key},
+                MetadataDirective="REPLACE",
+                Metadata=metadata,
+                ContentType=DUMP_CONTENT_TYPE,
+                ChecksumAlgorithm="SHA256",
+            )
+        except ClientError as error:
+            raise self._fail(error, f"publishing {key}") from error
+        return str(answer.get("VersionId", "null"))
+
+    # --- small objects -------------------------------------------------------------------------------------
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                ChecksumSHA256=_sha256_b64(data),
+            )
+        except ClientError as error:
+            raise self._fail(error, f"writing {key}") from error
+
+    def put_json(self, key: str, document: Any) -> None:
+        self.put_bytes(key, json.dumps(document, indent=1).encode(), "application/json")
+
+    def get_bytes(self, key: str, version_id: str | None = None) -> bytes:
+        return bytes(self.open(key, version_id).read())
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.get_bytes(key))
+
+    def open(self, key: str, version_id: str | None = None) -> IO[bytes]:
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            arguments["VersionId"] = version_id
+        try:
+            body: IO[bytes] = self.client.get_object(**arguments)["Body"]
+        except ClientError as error:
+            what = f"{key} version {version_id}" if version_id else key
+            raise self._fail(error, what) from error
+        return body
+
+    # --- versions ------------------------------------------------------------------------------------------
+    def head(self, key: str, version_id: str | None = None) -> DumpVersion | None:
+        arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            arguments["VersionId"] = version_id
+        try:
+            answer = self.client.head_object(**arguments)
+        except ClientError as error:
+            if _error_code(error) in {"404", "NoSuchKey", "NoSuchVersion", "400"} and not version_id:
+                return None
+            if _error_code(error) in {"404", "NoSuchKey", "NoSuchVersion", "400"}:
+                raise DumpNotFoundError(f"no version {version_id!r} of {key}") from error
+            raise self._fail(error, key) from error
+        return DumpVersion(
+            key=key,
+            version_id=str(answer.get("VersionId", version_id or "null")),
+            last_modified=answer["LastModified"],
+            size=int(answer["ContentLength"]),
+            is_latest=version_id is None,
+            metadata=dict(answer.get("Metadata", {})),
+        )
+
+    def iter_versions(self, key: str) -> Iterator[tuple[str, datetime, bool]]:
+        """(version id, time, is latest) of every version of exactly this key, newest first."""
+        paginator = self.client.get_paginator("list_object_versions")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
+                for version in page.get("Versions", []):
+                    if version["Key"] == key:
+                        yield str(version["VersionId"]), version["LastModified"], bool(version["IsLatest"])
+        except ClientError as error:
+            raise self._fail(error, f"the versions of {key}") from error
+
+    def list_versions(self, key: str, limit: int = 50) -> list[DumpVersion]:
+        """The newest ``limit`` dump versions of a key with their metadata, newest first."""
+        listed = sorted(self.iter_versions(key), key=lambda version: version[1], reverse=True)[:limit]
+        versions = []
+        for version_id, _, is_latest in listed:
+            head = self.head(key, version_id)
+            if head is not None:
+                versions.append(
+                    DumpVersion(
+                        head.key, head.version_id, head.last_modified, head.size, is_latest, head.metadata
+                    )
+                )
+        return versions
+
+    # --- lock ----------------------------------------------------------------------------------------------
+    def create_exclusive(self, key: str, document: Any) -> None:
+        """Write ``key`` only if no object exists there (S3 conditional write, If-None-Match: *)."""
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=json.dumps(document).encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as error:
+            if _error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                holder = self._read_json_or_none(key)
+                raise RestoreInProgressError(
+                    f"another restore holds the lock {key} ({holder or 'no details'}); wait for it to finish, "
+                    f"or if it crashed, remove the lock with: aws s3 rm s3://{self.bucket}/{key}"
+                ) from error
+            raise self._fail(error, f"taking the lock {key}") from error
+
+    def _read_json_or_none(self, key: str) -> Any:
+        try:
+            return self.get_json(key)
+        except (DumpNotFoundError, StorageError, AccessDeniedError, ValueError):
+            return None
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            raise self._fail(error, f"deleting {key}") from error

@@ -1,0 +1,340 @@
+"""SimpleDB adapter: Select paging, batched writes and deletes, retries, and ClientError → error taxonomy.
+
+Everything that knows the SimpleDB wire shape lives here; the logic modules see ``Item``s only.
+"""
+
+import base64
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from simpledb_backup.errors import (
+    AccessDeniedError,
+    DomainNotFoundError,
+    InvalidRequestError,
+    LimitExceededError,
+    StorageError,
+    ThrottledError,
+)
+from simpledb_backup.items import (
+    MAX_ATTRIBUTES_PER_PUT,
+    MAX_BATCH_ITEMS,
+    MAX_BATCH_REQUEST_BYTES,
+    Item,
+    make_item,
+)
+from simpledb_backup.observability import logger
+
+T = TypeVar("T")
+
+_ACCESS_DENIED = {
+    "AccessDenied",
+    "AccessFailure",
+    "AuthFailure",
+    "AuthorizationFailure",
+    "UnauthorizedOperation",
+}
+_RETRYABLE = {"ServiceUnavailable", "RequestTimeout", "InternalError", "Throttling", "ThrottlingException"}
+_LIMITS = {
+    "NumberItemAttributesExceeded",
+    "NumberDomainAttributesExceeded",
+    "NumberDomainBytesExceeded",
+    "NumberSubmittedAttributesExceeded",
+    "NumberSubmittedItemsExceeded",
+    "NumberDomainsExceeded",
+}
+# A batch request's 1 MB limit applies to the form-encoded body, where percent-encoding can triple a byte.
+_BATCH_RAW_BYTE_BUDGET = MAX_BATCH_REQUEST_BYTES // 3
+
+
+def select_expression(domain: str, where: str | None = None) -> str:
+    """``select * from `domain``` with an optional where clause, quoting the domain as SimpleDB requires."""
+    # Not SQL: a SimpleDB Select built only from quote_name()/quote_value() output and an operator-given where.
+    expression = f"select * from {quote_name(domain)}"  # noqa: S608
+    return f"{expression} where {where}" if where else expression
+
+
+def quote_name(name: str) -> str:
+    """Backtick-quote a domain or attribute name; a backtick inside is doubled (Select quoting rules)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def quote_value(value: str) -> str:
+    """Single-quote a value; a quote inside is doubled (Select quoting rules)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class SharedBackoff:
+    """Backoff shared by every worker of one job.
+
+    When any worker sees a 503 the shared delay grows, and every worker waits it before its next call, so a
+    throttled service sees the whole job slow down instead of each worker hammering it on its own schedule.
+    Successes shrink the delay again.
+    """
+
+    def __init__(self, base_delay: float = 0.05, max_delay: float = 5.0, max_attempts: int = 12) -> None:
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_attempts = max_attempts
+        self._delay = 0.0
+        self._lock = threading.Lock()
+        self.retries = 0
+
+    def wait(self) -> None:
+        with self._lock:
+            delay = self._delay
+        if delay:
+            time.sleep(delay * (0.5 + random.random()))  # jitter spreads the workers' retries
+
+    def on_throttle(self) -> None:
+        with self._lock:
+            self.retries += 1
+            self._delay = min(self.max_delay, max(self.base_delay, self._delay * 2))
+
+    def on_success(self) -> None:
+        if self._delay:
+            with self._lock:
+                self._delay = self._delay / 2 if self._delay > self.base_delay else 0.0
+
+    def call(self, operation: str, function: Callable[[], T]) -> T:
+        for attempt in range(1, self.max_attempts + 1):
+            self.wait()
+            try:
+                result = function()
+            except ClientError as error:
+                if not is_retryable(error) or attempt == self.max_attempts:
+                    raise
+                self.on_throttle()
+                logger.debug("SimpleDB call retried", extra={"operation": operation, "attempt": attempt})
+                continue
+            self.on_success()
+            return result
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def is_retryable(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in _RETRYABLE or status >= 500
+
+
+def translate_error(error: ClientError, operation: str, domain: str) -> Exception:
+    """Map a SimpleDB ClientError to the taxonomy; the caller raises the result ``from error``."""
+    code = error.response.get("Error", {}).get("Code", "")
+    message = error.response.get("Error", {}).get("Message", "")
+    if code == "NoSuchDomain":
+        return DomainNotFoundError(f"SimpleDB domain {domain!r} does not exist")
+    if code in _ACCESS_DENIED:
+        return AccessDeniedError(f"access denied to {operation} on SimpleDB domain {domain!r}: {message}")
+    if is_retryable(error):
+        return ThrottledError(f"SimpleDB kept refusing {operation} on {domain!r} ({code}) after every retry")
+    if code in _LIMITS:
+        return LimitExceededError(f"SimpleDB limit reached by {operation} on {domain!r}: {code}: {message}")
+    if code in {
+        "InvalidQueryExpression",
+        "InvalidParameterValue",
+        "InvalidSortExpression",
+        "InvalidNextToken",
+    }:
+        return InvalidRequestError(f"SimpleDB refused {operation} on {domain!r}: {code}: {message}")
+    return StorageError(f"SimpleDB {operation} on {domain!r} failed: {code}: {message}")
+
+
+def _decode(text: str, encoding: str | None) -> str:
+    # SimpleDB returns names and values holding XML-invalid characters base64-encoded and says so with
+    # AlternateNameEncoding / AlternateValueEncoding (Developer Guide, "Working with XML-Restricted Characters").
+    if encoding == "base64":
+        return base64.b64decode(text).decode("utf-8")
+    return text
+
+
+def item_from_wire(wire: dict[str, Any]) -> Item:
+    return make_item(
+        _decode(wire["Name"], wire.get("AlternateNameEncoding")),
+        (
+            (
+                _decode(pair["Name"], pair.get("AlternateNameEncoding")),
+                _decode(pair["Value"], pair.get("AlternateValueEncoding")),
+            )
+            for pair in wire.get("Attributes", [])
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class DomainMetadata:
+    item_count: int
+    attribute_name_count: int
+    attribute_value_count: int
+    item_names_size_bytes: int
+    attribute_names_size_bytes: int
+    attribute_values_size_bytes: int
+
+
+def _put_pairs(item: Item) -> list[dict[str, Any]]:
+    # Replace=True on every pair: the first pair of a name clears its old values, and every value of the
+    # request survives (documented multi-value Replace), so afterwards each name holds exactly these values.
+    return [
+        {"Name": attribute, "Value": value, "Replace": True}
+        for attribute, values in item.attributes.items()
+        for value in values
+    ]
+
+
+def _raw_size(item: Item) -> int:
+    return len(item.name.encode()) + sum(
+        len(attribute.encode()) + sum(len(value.encode()) for value in values)
+        for attribute, values in item.attributes.items()
+    )
+
+
+def plan_put_batches(items: Iterable[Item]) -> Iterator[list[Item]]:
+    """Group items into BatchPutAttributes calls: at most 25 items and under the 1 MB request limit.
+
+    An item too large to share a batch goes alone; ``put_items`` sends such a batch with PutAttributes.
+    """
+    batch: list[Item] = []
+    size = 0
+    for item in items:
+        item_size = _raw_size(item)
+        if batch and (len(batch) == MAX_BATCH_ITEMS or size + item_size > _BATCH_RAW_BYTE_BUDGET):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += item_size
+    if batch:
+        yield batch
+
+
+class SimpleDB:
+    """One domain-agnostic SimpleDB adapter; every call goes through the shared backoff."""
+
+    def __init__(self, client: Any, backoff: SharedBackoff | None = None) -> None:
+        self.client = client
+        self.backoff = backoff or SharedBackoff()
+
+    def _call(self, operation: str, domain: str, function: Callable[[], T]) -> T:
+        try:
+            return self.backoff.call(operation, function)
+        except ClientError as error:
+            raise translate_error(error, operation, domain) from error
+
+    def domain_metadata(self, domain: str) -> DomainMetadata:
+        answer = self._call("DomainMetadata", domain, lambda: self.client.domain_metadata(DomainName=domain))
+        return DomainMetadata(
+            item_count=int(answer.get("ItemCount", 0)),
+            attribute_name_count=int(answer.get("AttributeNameCount", 0)),
+            attribute_value_count=int(answer.get("AttributeValueCount", 0)),
+            item_names_size_bytes=int(answer.get("ItemNamesSizeBytes", 0)),
+            attribute_names_size_bytes=int(answer.get("AttributeNamesSizeBytes", 0)),
+            attribute_values_size_bytes=int(answer.get("AttributeValuesSizeBytes", 0)),
+        )
+
+    def domain_exists(self, domain: str) -> bool:
+        try:
+            self.domain_metadata(domain)
+        except DomainNotFoundError:
+            return False
+        return True
+
+    def create_domain(self, domain: str) -> None:
+        self._call("CreateDomain", domain, lambda: self.client.create_domain(DomainName=domain))
+
+    def select_page(
+        self, domain: str, expression: str, next_token: str | None
+    ) -> tuple[list[Item], str | None]:
+        """One Select page with ConsistentRead; returns its items and the NextToken (None at the end)."""
+        arguments: dict[str, Any] = {"SelectExpression": expression, "ConsistentRead": True}
+        if next_token:
+            arguments["NextToken"] = next_token
+        answer = self._call("Select", domain, lambda: self.client.select(**arguments))
+        return [item_from_wire(wire) for wire in answer.get("Items", [])], answer.get("NextToken")
+
+    def select_all(self, domain: str, expression: str) -> Iterator[list[Item]]:
+        """Every page of a Select, following NextToken to the end."""
+        next_token: str | None = None
+        while True:
+            items, next_token = self.select_page(domain, expression, next_token)
+            if items:
+                yield items
+            if not next_token:
+                return
+
+    def get_item(self, domain: str, name: str) -> Item | None:
+        answer = self._call(
+            "GetAttributes",
+            domain,
+            lambda: self.client.get_attributes(DomainName=domain, ItemName=name, ConsistentRead=True),
+        )
+        item = item_from_wire({"Name": name, "Attributes": answer.get("Attributes", [])})
+        return item if item.attributes else None
+
+    def put_items(self, domain: str, batch: list[Item]) -> int:
+        """Write a batch planned by ``plan_put_batches``; returns the number of API calls made."""
+        if len(batch) == 1 and _raw_size(batch[0]) > _BATCH_RAW_BYTE_BUDGET:
+            return self._put_one(domain, batch[0])
+        entries = [{"Name": item.name, "Attributes": _put_pairs(item)} for item in batch]
+        self._call(
+            "BatchPutAttributes",
+            domain,
+            lambda: self.client.batch_put_attributes(DomainName=domain, Items=entries),
+        )
+        return 1
+
+    def _put_one(self, domain: str, item: Item) -> int:
+        pairs = _put_pairs(item)
+        calls = 0
+        # PutAttributes takes 256 attributes a call at most; later calls must not Replace what earlier ones set.
+        for start in range(0, len(pairs), MAX_ATTRIBUTES_PER_PUT):
+            chunk = pairs[start : start + MAX_ATTRIBUTES_PER_PUT]
+            if start:
+                seen = {pair["Name"] for pair in pairs[:start]}
+                chunk = [{**pair, "Replace": pair["Name"] not in seen} for pair in chunk]
+            self._call(
+                "PutAttributes",
+                domain,
+                lambda chunk=chunk: self.client.put_attributes(  # type: ignore[misc]
+                    DomainName=domain, ItemName=item.name, Attributes=chunk
+                ),
+            )
+            calls += 1
+        return calls
+
+    def delete_items(self, domain: str, deletions: list[tuple[str, list[tuple[str, str]] | None]]) -> int:
+        """Delete whole items (``None``) or given name/value pairs, 25 items a BatchDeleteAttributes call.
+
+        The API wants a value with every attribute it deletes, so pairs are named one by one.
+        """
+        calls = 0
+        for start in range(0, len(deletions), MAX_BATCH_ITEMS):
+            chunk = deletions[start : start + MAX_BATCH_ITEMS]
+            entries = [
+                {"Name": name}
+                if pairs is None
+                else {
+                    "Name": name,
+                    "Attributes": [{"Name": attribute, "Value": value} for attribute, value in pairs],
+                }
+                for name, pairs in chunk
+            ]
+            self._call(
+                "BatchDeleteAttributes",
+                domain,
+                lambda entries=entries: self.client.batch_delete_attributes(  # type: ignore[misc]
+                    DomainName=domain, Items=entries
+                ),
+            )
+            calls += 1
+        return calls
+
+    def delete_item(self, domain: str, name: str) -> None:
+        self._call(
+            "DeleteAttributes",
+            domain,
+            lambda: self.client.delete_attributes(DomainName=domain, ItemName=name),
+        )
