@@ -10,8 +10,6 @@ item name it wrote. Parts of the one multipart upload are written by whichever i
 the dump key gets its single new version only when the last invocation publishes it.
 """
 
-import queue
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -21,7 +19,6 @@ from typing import Any
 
 from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
 from simpledb_backup.errors import DumpNotFoundError, SimpleDBBackupError
-from simpledb_backup.items import MAX_SELECT_LIMIT, Item
 from simpledb_backup.observability import MetricName, domain_metrics, logger, tracer
 from simpledb_backup.s3store import (
     META_ATTRIBUTES,
@@ -39,7 +36,8 @@ from simpledb_backup.s3store import (
     checkpoint_key,
     dump_key,
 )
-from simpledb_backup.simpledb import SimpleDB, quote_value, select_expression
+from simpledb_backup.scan import Segment, make_segments, scan_segments
+from simpledb_backup.simpledb import SimpleDB, select_expression
 
 RemainingSeconds = Callable[[], float]
 STATE_OBJECT = "state.json"
@@ -49,43 +47,6 @@ STAGING_OBJECT = "dump.jsonl.gz"
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def segment_bounds(count: int) -> list[tuple[str | None, str | None]]:
-    """Split the item-name space into ``count`` ranges [lower, upper).
-
-    Repoman names items by hex SHA-256 digest, so even splits of the hex key space give even segments. The
-    first range has no lower bound and the last no upper bound, so every possible name (``meta`` included,
-    and any non-hex name) falls in exactly one range, whatever the domain holds.
-    """
-    points = [f"{(index * 0x10000) // count:04x}" for index in range(1, count)]
-    lowers: list[str | None] = [None, *points]
-    uppers: list[str | None] = [*points, None]
-    return list(zip(lowers, uppers, strict=True))
-
-
-@dataclass
-class SegmentState:
-    lower: str | None
-    upper: str | None
-    #: Last item name written to the dump from this segment; a resumed stream starts after it.
-    cursor: str | None = None
-    done: bool = False
-
-    def expression(self, domain: str, where: str | None) -> str:
-        # Every range predicate is on itemName(), which also makes "order by itemName()" valid
-        # (SimpleDB refuses a sort on an attribute that no predicate names: InvalidSortExpression).
-        predicates = [f"({where})"] if where else []
-        if self.cursor is not None:
-            predicates.append(f"itemName() > {quote_value(self.cursor)}")
-        elif self.lower is not None:
-            predicates.append(f"itemName() >= {quote_value(self.lower)}")
-        if self.upper is not None:
-            predicates.append(f"itemName() < {quote_value(self.upper)}")
-        if self.cursor is None and self.lower is None and self.upper is None:
-            predicates.append("itemName() is not null")
-        base = select_expression(domain)
-        return f"{base} where {' and '.join(predicates)} order by itemName() asc limit {MAX_SELECT_LIMIT}"
 
 
 @dataclass
@@ -101,7 +62,7 @@ class BackupState:
     dump_key: str
     staging_key: str
     upload_id: str
-    segments: list[SegmentState]
+    segments: list[Segment]
     totals: dict[str, Any] = field(default_factory=lambda: DumpTotals().to_state())
     parts: list[dict[str, Any]] = field(default_factory=list)
     has_pending: bool = False
@@ -114,7 +75,7 @@ class BackupState:
 
     @classmethod
     def from_document(cls, document: dict[str, Any]) -> "BackupState":
-        segments = [SegmentState(**segment) for segment in document.pop("segments")]
+        segments = [Segment(**segment) for segment in document.pop("segments")]
         return cls(segments=segments, **document)
 
     def header(self) -> DumpHeader:
@@ -147,41 +108,6 @@ class BackupResult:
 
     def summary(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
-
-
-_END = object()
-
-
-class _SegmentReader(threading.Thread):
-    """Reads one segment's Select pages into the shared queue until done or told to stop."""
-
-    def __init__(
-        self,
-        sdb: SimpleDB,
-        domain: str,
-        index: int,
-        expression: str,
-        pages: "queue.Queue[tuple[int, Any]]",
-        stop: threading.Event,
-    ) -> None:
-        super().__init__(name=f"segment-{index}", daemon=True)
-        self.sdb, self.domain, self.index, self.expression = sdb, domain, index, expression
-        self.pages, self.stop = pages, stop
-        self.finished = False
-
-    def run(self) -> None:
-        try:
-            next_token: str | None = None
-            while not self.stop.is_set():
-                items, next_token = self.sdb.select_page(self.domain, self.expression, next_token)
-                if items:
-                    self.pages.put((self.index, items))
-                if not next_token:
-                    self.finished = True
-                    break
-            self.pages.put((self.index, _END))
-        except BaseException as error:  # handed to the writer thread, which raises it
-            self.pages.put((self.index, error))
 
 
 class BackupRun:
@@ -241,50 +167,13 @@ class BackupRun:
 
     @tracer.capture_method
     def _stream_segments(self) -> bool:
-        pending = [(index, segment) for index, segment in enumerate(self.state.segments) if not segment.done]
-        if not pending:
-            return True
         if self._out_of_time():
             return False
-        stop = threading.Event()
-        # Bounded: at most one page per stream waits for the writer, which keeps memory flat.
-        pages: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=len(pending))
-        readers = {
-            index: _SegmentReader(
-                self.sdb,
-                self.state.domain,
-                index,
-                segment.expression(self.state.domain, self.state.where),
-                pages,
-                stop,
-            )
-            for index, segment in pending
-        }
-        for reader in readers.values():
-            reader.start()
-        running, failure = len(readers), None
-        while running:
-            index, payload = pages.get()
-            if payload is _END:
-                running -= 1
-                self.state.segments[index].done = readers[index].finished
-                continue
-            if isinstance(payload, BaseException):
-                running -= 1
-                failure = failure or payload
-                stop.set()
-                continue
-            if failure is None:
-                self._write_page(index, payload)
-                if self._out_of_time():
-                    stop.set()
-        if failure is not None:
-            raise failure
+        for _, items in scan_segments(
+            self.sdb, self.state.domain, self.state.segments, self.state.where, self._out_of_time
+        ):
+            self._append(self.encoder.write_items(items))
         return all(segment.done for segment in self.state.segments)
-
-    def _write_page(self, index: int, items: list[Item]) -> None:
-        self._append(self.encoder.write_items(items))
-        self.state.segments[index].cursor = items[-1].name
 
     def _save_checkpoint(self) -> None:
         self.buffer += self.encoder.close_member()
@@ -350,7 +239,7 @@ class BackupService:
             dump_key=key,
             staging_key=staging,
             upload_id=self.store.start_upload(staging),
-            segments=[SegmentState(lower, upper) for lower, upper in segment_bounds(self.segments)],
+            segments=make_segments(self.segments),
             previous_item_count=previous.item_count if previous else None,
         )
 

@@ -1,0 +1,150 @@
+"""Parallel, segmented reading of a domain: one Select stream per itemName() range.
+
+Used by the backup (to dump a domain) and the restore (to read the target it compares a dump with).
+Pages are handed over through a bounded queue, so memory stays flat however large the domain is.
+"""
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from simpledb_backup.items import MAX_SELECT_LIMIT, Item
+from simpledb_backup.simpledb import SimpleDB, quote_value, select_expression
+
+
+def segment_bounds(count: int) -> list[tuple[str | None, str | None]]:
+    """Split the item-name space into ``count`` ranges [lower, upper).
+
+    Repoman names items by hex SHA-256 digest, so even splits of the hex key space give even segments. The
+    first range has no lower bound and the last no upper bound, so every possible name (``meta`` included,
+    and any non-hex name) falls in exactly one range, whatever the domain holds.
+    """
+    points = [f"{(index * 0x10000) // count:04x}" for index in range(1, count)]
+    lowers: list[str | None] = [None, *points]
+    uppers: list[str | None] = [*points, None]
+    return list(zip(lowers, uppers, strict=True))
+
+
+@dataclass
+class Segment:
+    lower: str | None
+    upper: str | None
+    #: Last item name consumed from this segment; a resumed stream starts after it.
+    cursor: str | None = None
+    done: bool = False
+
+    def expression(self, domain: str, where: str | None) -> str:
+        # Every range predicate is on itemName(), which also makes "order by itemName()" valid
+        # (SimpleDB refuses a sort on an attribute that no predicate names: InvalidSortExpression).
+        predicates = [f"({where})"] if where else []
+        if self.cursor is not None:
+            predicates.append(f"itemName() > {quote_value(self.cursor)}")
+        elif self.lower is not None:
+            predicates.append(f"itemName() >= {quote_value(self.lower)}")
+        if self.upper is not None:
+            predicates.append(f"itemName() < {quote_value(self.upper)}")
+        if self.cursor is None and self.lower is None and self.upper is None:
+            predicates.append("itemName() is not null")
+        base = select_expression(domain)
+        return f"{base} where {' and '.join(predicates)} order by itemName() asc limit {MAX_SELECT_LIMIT}"
+
+
+def make_segments(count: int) -> list[Segment]:
+    return [Segment(lower, upper) for lower, upper in segment_bounds(count)]
+
+
+_END = object()
+
+
+class _SegmentReader(threading.Thread):
+    """Reads one segment's Select pages into the shared queue until done or told to stop."""
+
+    def __init__(
+        self,
+        sdb: SimpleDB,
+        domain: str,
+        index: int,
+        expression: str,
+        pages: "queue.Queue[tuple[int, Any]]",
+        stop: threading.Event,
+    ) -> None:
+        super().__init__(name=f"segment-{index}", daemon=True)
+        self.sdb, self.domain, self.index, self.expression = sdb, domain, index, expression
+        self.pages, self.stop = pages, stop
+        self.finished = False
+
+    def run(self) -> None:
+        try:
+            next_token: str | None = None
+            while not self.stop.is_set():
+                items, next_token = self.sdb.select_page(self.domain, self.expression, next_token)
+                if items:
+                    self.pages.put((self.index, items))
+                if not next_token:
+                    self.finished = True
+                    break
+            self.pages.put((self.index, _END))
+        except BaseException as error:  # handed to the consuming thread, which raises it
+            self.pages.put((self.index, error))
+
+
+def scan_segments(
+    sdb: SimpleDB,
+    domain: str,
+    segments: list[Segment],
+    where: str | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Iterator[tuple[int, list[Item]]]:
+    """Yield (segment index, page of items) from every unfinished segment, in arrival order.
+
+    After the consumer handles a page, the segment's ``cursor`` is advanced to that page's last item name.
+    When ``should_stop()`` turns true the streams stop at their next page boundary; the pages already read
+    are still yielded, and each segment's ``done`` says whether it reached its end. A stream's error is
+    raised here once every stream has stopped.
+    """
+    pending = [(index, segment) for index, segment in enumerate(segments) if not segment.done]
+    if not pending:
+        return
+    stop = threading.Event()
+    # Bounded: at most one page per stream waits for the consumer, which keeps memory flat.
+    pages: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=len(pending))
+    readers = {
+        index: _SegmentReader(sdb, domain, index, segment.expression(domain, where), pages, stop)
+        for index, segment in pending
+    }
+    for reader in readers.values():
+        reader.start()
+    running, failure = len(readers), None
+    try:
+        while running:
+            index, payload = pages.get()
+            if payload is _END:
+                running -= 1
+                segments[index].done = readers[index].finished
+            elif isinstance(payload, BaseException):
+                running -= 1
+                failure = failure or payload
+                stop.set()
+            elif failure is None:
+                yield index, payload
+                segments[index].cursor = payload[-1].name
+                if should_stop():
+                    stop.set()
+    finally:
+        stop.set()
+        while running:  # a consumer that stopped early must not leave readers blocked on a full queue
+            _, payload = pages.get()
+            if payload is _END or isinstance(payload, BaseException):
+                running -= 1
+    if failure is not None:
+        raise failure
+
+
+def scan_domain(
+    sdb: SimpleDB, domain: str, segment_count: int, where: str | None = None
+) -> Iterator[list[Item]]:
+    """Every item of a domain (or of a where-subset), page by page, read by parallel streams."""
+    for _, items in scan_segments(sdb, domain, make_segments(segment_count), where):
+        yield items
