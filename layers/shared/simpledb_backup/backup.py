@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
-from simpledb_backup.errors import DumpNotFoundError, SimpleDBBackupError
+from simpledb_backup.errors import DumpNotFoundError, InvalidRequestError, SimpleDBBackupError
+from simpledb_backup.events import BackupEvent
 from simpledb_backup.observability import MetricName, domain_metrics, logger, tracer
 from simpledb_backup.s3store import (
     META_ATTRIBUTES,
@@ -252,6 +253,11 @@ class BackupService:
             ) from error
         return BackupState.from_document(document)
 
+    def claim_continuation(self, state: BackupState) -> bool:
+        """Asynchronous invocations are delivered at least once: only the first copy may continue a run."""
+        claim = checkpoint_key(state.run_id, f"claim-{state.invocations + 1}")
+        return self.store.claim(claim, {"claimed_at": utc_now()})
+
     @tracer.capture_method
     def run(self, state: BackupState, remaining_seconds: RemainingSeconds) -> BackupResult:
         """Advance a run as far as this invocation's time allows; publish it when whole.
@@ -341,3 +347,92 @@ def emit_backup_metrics(result: BackupResult | None, domain: str) -> None:
         metrics.add(MetricName.BACKUP_BYTES, result.size_bytes)
         metrics.add(MetricName.BACKUP_DURATION, result.duration_seconds)
         metrics.add(MetricName.BACKUP_ITEM_DROP_PERCENT, result.item_drop_percent or 0.0)
+
+
+ContinueWith = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class BackupRequestOutcome:
+    results: list[BackupResult]
+    failures: list[dict[str, str]]
+    continuation: dict[str, Any] | None
+
+    def summary(self) -> dict[str, Any]:
+        status = "failed" if self.failures else "continued" if self.continuation else "ok"
+        return {
+            "status": status,
+            "dumps": [result.summary() for result in self.results],
+            "failures": self.failures,
+            "continues_with": self.continuation,
+        }
+
+
+def run_backup_request(
+    event: BackupEvent,
+    service: BackupService,
+    configured_domains: tuple[str, ...],
+    remaining_seconds: RemainingSeconds,
+    continue_with: ContinueWith,
+) -> BackupRequestOutcome:
+    """Back up every requested domain; one domain's failure does not stop the others.
+
+    A continuation event resumes its run first. When time runs short, the rest of the work is handed to a
+    new invocation through ``continue_with``; failures are reported once all work has been attempted.
+    """
+    domains = list(configured_domains if event.domains is None else event.domains)
+    unknown = [domain for domain in domains if domain not in configured_domains]
+    if unknown:
+        raise InvalidRequestError(
+            f"domains {unknown} are not configured for backup (DOMAIN_NAMES: {', '.join(configured_domains)})"
+        )
+    results: list[BackupResult] = []
+    failures = [
+        {"domain": domain, "kind": "earlier", "message": "failed earlier in this run"}
+        for domain in event.failed_domains
+    ]
+    work: list[tuple[str, str | None]] = [("", event.resume_run_id)] if event.resume_run_id else []
+    work += [(domain, None) for domain in domains]
+    continuation: dict[str, Any] | None = None
+    for position, (domain, run_id) in enumerate(work):
+        state: BackupState | None = None
+        try:
+            if run_id is not None:
+                state = service.load(run_id)
+                domain = state.domain
+                if not service.claim_continuation(state):
+                    logger.warning(
+                        "continuation already taken by another invocation", extra={"run_id": run_id}
+                    )
+                    continue
+            else:
+                state = service.start(domain, event.trigger, event.where, event.label)
+            result = service.run(state, remaining_seconds)
+        except SimpleDBBackupError as error:
+            logger.error(
+                "domain backup failed",
+                extra={
+                    "domain": domain,
+                    "run_id": state.run_id if state else run_id,
+                    "error_kind": error.kind,
+                    "error": str(error),
+                },
+            )
+            failures.append({"domain": domain, "kind": error.kind, "message": str(error)})
+            emit_backup_metrics(None, domain)
+            continue
+        results.append(result)
+        emit_backup_metrics(result, domain)
+        if result.status == "continued":
+            remaining = [name for name, _ in work[position + 1 :]]
+            continuation = {
+                "trigger": event.trigger,
+                "resume_run_id": result.run_id,
+                "domains": remaining,
+                "failed_domains": [failure["domain"] for failure in failures],
+                **({"where": event.where, "label": event.label} if event.where else {}),
+            }
+            continue_with(continuation)
+            logger.info("backup continues in a new invocation", extra={"continuation": continuation})
+            break
+    return BackupRequestOutcome(results, failures, continuation)

@@ -71,6 +71,12 @@ class RestoreInProgressError(SimpleDBBackupError):
     kind = "restore-in-progress"
 
 
+class BackupFailedError(SimpleDBBackupError):
+    """One or more domains could not be backed up; the others were."""
+
+    kind = "backup-failed"
+
+
 class StorageError(SimpleDBBackupError):
     """S3 or SimpleDB answered with an error this service does not expect."""
 

@@ -36,7 +36,8 @@ class BackupEvent(_Event):
     attributes, so the logs of a nightly run say which schedule and attempt started it.
     """
 
-    trigger: Literal["schedule", "manual", "continuation"] = "manual"
+    #: What started the run; a continuation keeps the trigger of the run it continues.
+    trigger: Literal["schedule", "manual"] = "manual"
     #: Domains to back up; all configured domains when omitted.
     domains: list[DomainName] | None = None
     #: A Select where clause for a subset dump, as Repoman's query flags allow; needs a ``label``.
@@ -46,8 +47,10 @@ class BackupEvent(_Event):
     scheduled_time: str | None = None
     execution_id: str | None = None
     attempt: str | None = None
-    #: Set on continuation events: the run to resume, then the domains still to back up.
-    resume_run_id: str | None = None
+    #: Set on continuation events: the run to resume before the domains still to back up.
+    resume_run_id: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,64}$")] | None = None
+    #: Carried by continuation events: domains that already failed earlier in this nightly run.
+    failed_domains: list[str] = []
 
     @model_validator(mode="after")
     def _subset_needs_label(self) -> Self:
@@ -55,8 +58,6 @@ class BackupEvent(_Event):
             raise ValueError("a subset backup ('where') needs a 'label', so it never replaces the full dump")
         if self.label and not self.where:
             raise ValueError("'label' names a subset backup and needs a 'where' clause")
-        if self.trigger == "continuation" and not self.resume_run_id:
-            raise ValueError("a continuation event needs 'resume_run_id'")
         return self
 
 

@@ -263,6 +263,22 @@ class DumpStore:
                 ) from error
             raise self._fail(error, f"taking the lock {key}") from error
 
+    def claim(self, key: str, document: Any) -> bool:
+        """Create ``key`` if absent (If-None-Match: *); False when someone else created it first."""
+        try:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=json.dumps(document).encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
+        except ClientError as error:
+            if _error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                return False
+            raise self._fail(error, f"claiming {key}") from error
+        return True
+
     def _read_json_or_none(self, key: str) -> Any:
         try:
             return self.get_json(key)
