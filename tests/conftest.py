@@ -1,0 +1,78 @@
+"""Shared fixtures. Every AWS call in the tests goes to moto (with the project's SimpleDB engine) in-process.
+
+The environment is set before any test module imports boto3 or Powertools, so nothing can reach AWS.
+"""
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+FAKE_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "simpledb-backup",
+    "POWERTOOLS_METRICS_NAMESPACE": "SimpleDBBackup",
+    "POWERTOOLS_TRACE_DISABLED": "1",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+os.environ.update(FAKE_ENVIRONMENT)
+for variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    os.environ.pop(variable, None)
+
+BUCKET = "simpledb-backup-test"
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """moto for every service, with SimpleDB served by the project's engine; controls reset per test."""
+    import moto
+
+    import sdblocal
+
+    sdblocal.activate()
+    with moto.mock_aws():
+        sdblocal.controls.reset()
+        yield
+        sdblocal.controls.reset()
+
+
+@pytest.fixture
+def sdb_client(aws: None) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("sdb", config=Config(retries={"total_max_attempts": 1}, max_pool_connections=32))
+
+
+@pytest.fixture
+def s3_client(aws: None) -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def bucket(s3_client: Any) -> str:
+    s3_client.create_bucket(Bucket=BUCKET)
+    s3_client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    return BUCKET
+
+
+@pytest.fixture
+def backup_environment(monkeypatch: pytest.MonkeyPatch, bucket: str) -> dict[str, str]:
+    """The environment template.yaml gives the functions, for a domain named ``packages``."""
+    environment = {
+        "BACKUP_BUCKET": bucket,
+        "DOMAIN_NAMES": "packages,other-domain",
+        "BACKUP_SEGMENTS": "4",
+        "RESTORE_WORKERS": "4",
+        "RESTORE_TARGET_PATTERN": "restored-*",
+        "CONTINUATION_MARGIN_SECONDS": "30",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return environment
