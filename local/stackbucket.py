@@ -82,7 +82,8 @@ class Resolver:
     """Resolves the intrinsic functions that can appear in resource properties that do not reference other
     resources: Ref (parameters, pseudo parameters), Fn::If / Condition, Fn::Sub, Fn::Join, Fn::Select,
     Fn::Split, Fn::FindInMap, Fn::Equals / Not / And / Or. ``Ref``/``Fn::GetAtt`` of a resource raise
-    ``UnsupportedTemplateError`` unless the resource is listed in ``resource_refs``."""
+    ``UnsupportedTemplateError`` unless the resource is listed in ``resource_refs`` (or ``placeholder_resources``
+    is set)."""
 
     def __init__(
         self,
@@ -94,9 +95,12 @@ class Resolver:
         stack_name: str = DEFAULT_STACK_NAME,
         partition: str = "aws",
         resource_refs: Mapping[str, Any] | None = None,
+        placeholder_resources: bool = False,
     ) -> None:
         self.template = template
         self.resource_refs = dict(resource_refs or {})
+        # Tests inspecting whole templates resolve other resources to "<Logical>" / "<Logical.Attribute>".
+        self.placeholder_resources = placeholder_resources
         self.pseudo: dict[str, Any] = {
             "AWS::Region": region,
             "AWS::AccountId": account_id,
@@ -157,6 +161,8 @@ class Resolver:
             return self.parameters[name]
         if name in self.resource_refs:
             return self.resource_refs[name]
+        if self.placeholder_resources:
+            return f"<{name}>"
         raise UnsupportedTemplateError(f"Ref {name}: a resource reference cannot be resolved locally")
 
     def _sub(self, arg: Any) -> str:
@@ -216,6 +222,8 @@ class Resolver:
             attribute_key = f"{logical_id}.{attribute}"
             if attribute_key in self.resource_refs:
                 return self.resource_refs[attribute_key]
+            if self.placeholder_resources:
+                return f"<{attribute_key}>"
             raise UnsupportedTemplateError(f"Fn::GetAtt {attribute_key} cannot be resolved locally")
         raise UnsupportedTemplateError(f"{key} is not supported by the local resolver")
 
