@@ -1,0 +1,347 @@
+"""The SimpleDB wire protocol: query-string requests in, AWS's XML documents out.
+
+``sdb_dispatch`` is the handler moto calls for every request to a SimpleDB endpoint, in-process
+(``mock_aws()``, through moto's botocore stubber) and in moto's server (through its Flask app). It
+applies the test controls (latency, fault injection, call counts), decodes the request parameters
+(SimpleDB signs with SigV2, so they are all form fields), runs the operation on the engine and
+writes the response the way the 2009-04-15 API does, ``BoxUsage`` included.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from moto.core.models import DEFAULT_ACCOUNT_ID
+
+from . import controls, errors
+from .model import DeleteAttribute, Expected, PutAttribute, SimpleDBEngineBackend
+from .xmltext import element, escape, item_xml
+
+NAMESPACE = "http://sdb.amazonaws.com/doc/2009-04-15/"
+DEFAULT_REGION = "us-east-1"
+
+# sdb.amazonaws.com is us-east-1; every other region is sdb.<region>.amazonaws.com.
+_HOST = re.compile(r"sdb(?:\.([a-z0-9-]+))?\.amazonaws\.com(?:\.cn)?", re.IGNORECASE)
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+_ATTRIBUTE_FIELD = re.compile(r"Attribute\.(\d+)\.(Name|Value|Replace)")
+_ITEM_NAME_FIELD = re.compile(r"Item\.(\d+)\.ItemName")
+_ITEM_ATTRIBUTE_FIELD = re.compile(r"Item\.(\d+)\.Attribute\.(\d+)\.(Name|Value|Replace)")
+_ATTRIBUTE_NAME_FIELD = re.compile(r"AttributeName\.(\d+)")
+
+# BoxUsage: machine hours the service bills for the call; figures of the order the service returns.
+_BOX_USAGE = {
+    "CreateDomain": "0.0055590278",
+    "DeleteDomain": "0.0055590278",
+    "ListDomains": "0.0000071759",
+    "DomainMetadata": "0.0000071759",
+    "PutAttributes": "0.0000219907",
+    "BatchPutAttributes": "0.0000462183",
+    "GetAttributes": "0.0000093382",
+    "DeleteAttributes": "0.0000219907",
+    "BatchDeleteAttributes": "0.0000462183",
+    "Select": "0.0000228616",
+}
+_ERROR_BOX_USAGE = "0.0000219907"
+
+Params = dict[str, str]
+Response = tuple[int, dict[str, str], str]
+
+
+# --- request decoding ----------------------------------------------------------------------------
+
+
+def _request_params(request: Any) -> tuple[Params, int]:
+    """Every form field and query-string parameter, and the body size in bytes."""
+    body: bytes = request.get_data(cache=True, parse_form_data=False) or b""
+    params: Params = {}
+    query = request.query_string.decode("latin-1") if request.query_string else ""
+    for source in (query, body.decode("utf-8", "replace")):
+        params.update(parse_qsl(source, keep_blank_values=True, encoding="utf-8", errors="replace"))
+    if not body and not params:  # a server that already consumed the body into the form
+        params.update({k: v for k, v in request.form.items()})
+    return params, len(body)
+
+
+def _required(params: Params, name: str) -> str:
+    value = params.get(name)
+    if value is None:
+        raise errors.missing_parameter(name)
+    return value
+
+
+def _boolean(params: Params, name: str, flag: str | None = None) -> bool | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    label = flag or name
+    raise errors.invalid_parameter(
+        f"Value ({raw}) for parameter {name} is invalid. The {label} flag should be either true or false."
+    )
+
+
+def _attribute_fields(
+    params: Params, pattern: re.Pattern[str], prefix: str = ""
+) -> dict[int, dict[str, str]]:
+    fields: dict[int, dict[str, str]] = {}
+    for key, value in params.items():
+        if prefix and not key.startswith(prefix):
+            continue
+        match = pattern.fullmatch(key[len(prefix) :])
+        if match:
+            fields.setdefault(int(match.group(1)), {})[match.group(2)] = value
+    return dict(sorted(fields.items()))
+
+
+def _put_attributes(fields: Mapping[int, Mapping[str, str]]) -> list[PutAttribute]:
+    attributes = []
+    for field in fields.values():
+        name, value = field.get("Name"), field.get("Value")
+        if name is None:
+            raise errors.SdbError(
+                "MissingParameter", f"Attribute.Name missing for Attribute.Value='{value}'."
+            )
+        if value is None:
+            raise errors.SdbError("MissingParameter", f"Attribute.Value missing for Attribute.Name='{name}'.")
+        replace = _boolean({"Replace": field.get("Replace", "false")}, "Replace")
+        attributes.append(PutAttribute(name, value, bool(replace)))
+    return attributes
+
+
+def _delete_attributes(fields: Mapping[int, Mapping[str, str]]) -> list[DeleteAttribute]:
+    attributes = []
+    for field in fields.values():
+        name = field.get("Name")
+        if name is None:
+            raise errors.SdbError(
+                "MissingParameter", f"Attribute.Name missing for Attribute.Value='{field.get('Value')}'."
+            )
+        attributes.append(DeleteAttribute(name, field.get("Value")))
+    return attributes
+
+
+def _expected(params: Params) -> Expected | None:
+    name = params.get("Expected.Name")
+    value = params.get("Expected.Value")
+    exists = _boolean(params, "Expected.Exists")
+    if name is None:
+        if value is not None or exists is not None:
+            raise errors.missing_parameter("Expected.Name")
+        return None
+    return Expected(name, value, exists)
+
+
+def _numbered(params: Params, pattern: re.Pattern[str]) -> dict[int, str]:
+    """``Prefix.N`` parameters by N, in N order."""
+    found: dict[int, str] = {}
+    for key, value in params.items():
+        match = pattern.fullmatch(key)
+        if match:
+            found[int(match.group(1))] = value
+    return dict(sorted(found.items()))
+
+
+def _batch_items(params: Params) -> dict[int, str]:
+    return _numbered(params, _ITEM_NAME_FIELD)
+
+
+def _batch_attribute_fields(params: Params) -> dict[int, dict[int, dict[str, str]]]:
+    fields: dict[int, dict[int, dict[str, str]]] = {}
+    for key, value in params.items():
+        match = _ITEM_ATTRIBUTE_FIELD.fullmatch(key)
+        if match:
+            item = fields.setdefault(int(match.group(1)), {})
+            item.setdefault(int(match.group(2)), {})[match.group(3)] = value
+    return {index: dict(sorted(attrs.items())) for index, attrs in fields.items()}
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+Operation = Callable[[SimpleDBEngineBackend, Params, int], str | None]
+
+
+def _create_domain(backend: SimpleDBEngineBackend, params: Params, _size: int) -> None:
+    backend.create_domain(_required(params, "DomainName"))
+
+
+def _delete_domain(backend: SimpleDBEngineBackend, params: Params, _size: int) -> None:
+    backend.delete_domain(_required(params, "DomainName"))
+
+
+def _list_domains(backend: SimpleDBEngineBackend, params: Params, _size: int) -> str:
+    raw = params.get("MaxNumberOfDomains")
+    max_number: int | None = None
+    if raw is not None:
+        try:
+            max_number = int(raw)
+        except ValueError:
+            raise errors.invalid_parameter(
+                f"Value ({raw}) for parameter MaxNumberOfDomains is invalid. "
+                "MaxNumberOfDomains must be between 1 and 100."
+            ) from None
+    names, token = backend.list_domains(max_number, params.get("NextToken"))
+    body = "".join(f"<DomainName>{escape(n)}</DomainName>" for n in names)
+    return body + (f"<NextToken>{token}</NextToken>" if token else "")
+
+
+def _domain_metadata(backend: SimpleDBEngineBackend, params: Params, _size: int) -> str:
+    metadata = backend.domain_metadata(_required(params, "DomainName"))
+    return "".join(f"<{k}>{v}</{k}>" for k, v in metadata.items())
+
+
+def _get_attributes(backend: SimpleDBEngineBackend, params: Params, _size: int) -> str:
+    _boolean(params, "ConsistentRead")  # accepted; reads here are always consistent
+    names = list(_numbered(params, _ATTRIBUTE_NAME_FIELD).values())
+    pairs = backend.get_attributes(_required(params, "DomainName"), _required(params, "ItemName"), names)
+    return "".join(
+        "<Attribute>"
+        + element("Name", n, "AlternateNameEncoding")
+        + element("Value", v, "AlternateValueEncoding")
+        + "</Attribute>"
+        for n, v in pairs
+    )
+
+
+def _put(backend: SimpleDBEngineBackend, params: Params, _size: int) -> None:
+    domain, item = _required(params, "DomainName"), _required(params, "ItemName")
+    attributes = _put_attributes(_attribute_fields(params, _ATTRIBUTE_FIELD))
+    if not attributes:
+        raise errors.missing_parameter("Attribute.1.Name")
+    backend.put_attributes(domain, item, attributes, _expected(params))
+
+
+def _delete(backend: SimpleDBEngineBackend, params: Params, _size: int) -> None:
+    domain, item = _required(params, "DomainName"), _required(params, "ItemName")
+    attributes = _delete_attributes(_attribute_fields(params, _ATTRIBUTE_FIELD))
+    backend.delete_attributes(domain, item, attributes, _expected(params))
+
+
+def _batch_put(backend: SimpleDBEngineBackend, params: Params, size: int) -> None:
+    domain = _required(params, "DomainName")
+    names = _batch_items(params)
+    if not names:
+        raise errors.missing_parameter("Item.1.ItemName")
+    fields = _batch_attribute_fields(params)
+    items = []
+    for index, name in names.items():
+        attributes = _put_attributes(fields.get(index, {}))
+        if not attributes:
+            raise errors.missing_parameter(f"Item.{index}.Attribute.1.Name")
+        items.append((name, attributes))
+    backend.batch_put_attributes(domain, items, size)
+
+
+def _batch_delete(backend: SimpleDBEngineBackend, params: Params, size: int) -> None:
+    domain = _required(params, "DomainName")
+    names = _batch_items(params)
+    if not names:
+        raise errors.missing_parameter("Item.1.ItemName")
+    fields = _batch_attribute_fields(params)
+    items = [(name, _delete_attributes(fields.get(index, {}))) for index, name in names.items()]
+    backend.batch_delete_attributes(domain, items, size)
+
+
+def _select(backend: SimpleDBEngineBackend, params: Params, _size: int) -> str:
+    _boolean(params, "ConsistentRead")
+    expression = _required(params, "SelectExpression")
+    outcome = backend.select(expression, params.get("NextToken"))
+    body = "".join(item_xml(name, pairs) for name, pairs in outcome.items)
+    return body + (f"<NextToken>{outcome.next_token}</NextToken>" if outcome.next_token else "")
+
+
+OPERATIONS: dict[str, Operation] = {
+    "CreateDomain": _create_domain,
+    "DeleteDomain": _delete_domain,
+    "ListDomains": _list_domains,
+    "DomainMetadata": _domain_metadata,
+    "PutAttributes": _put,
+    "GetAttributes": _get_attributes,
+    "DeleteAttributes": _delete,
+    "BatchPutAttributes": _batch_put,
+    "BatchDeleteAttributes": _batch_delete,
+    "Select": _select,
+}
+_WITH_RESULT = {"ListDomains", "DomainMetadata", "GetAttributes", "Select"}
+
+
+# --- response documents --------------------------------------------------------------------------
+
+
+def success_document(action: str, result: str | None, request_id: str) -> str:
+    parts = ['<?xml version="1.0"?>\n', f'<{action}Response xmlns="{NAMESPACE}">']
+    if result is not None:
+        parts.append(f"<{action}Result>{result}</{action}Result>")
+    box_usage = _BOX_USAGE.get(action, _ERROR_BOX_USAGE)
+    parts.append(
+        f"<ResponseMetadata><RequestId>{request_id}</RequestId><BoxUsage>{box_usage}</BoxUsage></ResponseMetadata>"
+    )
+    parts.append(f"</{action}Response>")
+    return "".join(parts)
+
+
+def error_document(error: errors.SdbError, request_id: str) -> str:
+    return (
+        '<?xml version="1.0"?>\n'
+        f"<Response><Errors><Error><Code>{error.code}</Code><Message>{escape(error.message)}</Message>"
+        f"<BoxUsage>{_ERROR_BOX_USAGE}</BoxUsage></Error></Errors><RequestID>{request_id}</RequestID></Response>"
+    )
+
+
+def _headers(request_id: str) -> dict[str, str]:
+    return {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
+
+
+# --- routing -------------------------------------------------------------------------------------
+
+
+def request_region(request: Any, full_url: str) -> str:
+    """The region a request is for.
+
+    The host says it for real endpoints (``sdb.amazonaws.com`` is us-east-1). SigV2, which SimpleDB
+    uses, carries no region, so a request to a local endpoint (http://127.0.0.1:5000) falls back to a
+    SigV4 credential scope if there is one, then to us-east-1.
+    """
+    host = urlsplit(full_url).hostname or ""
+    match = _HOST.fullmatch(host)
+    if match:
+        return (match.group(1) or DEFAULT_REGION).lower()
+    scope = _CREDENTIAL_SCOPE.search(request.headers.get("Authorization", "") or "")
+    if scope:
+        return scope.group(1)
+    return DEFAULT_REGION
+
+
+def _backend(region: str) -> SimpleDBEngineBackend:
+    from . import engine_backends
+
+    account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+    return engine_backends()[account][region]
+
+
+def sdb_dispatch(request: Any, full_url: str, headers: Any) -> Response:
+    """moto's handler for every SimpleDB request (see sdblocal/urls.py)."""
+    request_id = str(uuid.uuid4())
+    params, size = _request_params(request)
+    action = params.get("Action", "")
+    operation = OPERATIONS.get(action)
+    if operation is not None:
+        controls.record_call(action)
+    # Latency before anything else, outside every lock, so that parallel clients overlap it.
+    controls.apply_latency()
+    try:
+        if controls.should_fault():
+            raise errors.service_unavailable()  # before the engine runs: a faulted call changes nothing
+        if operation is None:
+            raise errors.missing_parameter("Action") if not action else errors.invalid_action(action)
+        result = operation(_backend(request_region(request, full_url)), params, size)
+    except errors.SdbError as error:
+        return error.status, _headers(request_id), error_document(error, request_id)
+    if action in _WITH_RESULT:
+        result = result or ""
+    return 200, _headers(request_id), success_document(action, result, request_id)

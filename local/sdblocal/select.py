@@ -1,0 +1,628 @@
+"""The Select language: grammar (lark), validation, evaluation and paging.
+
+Grammar, from the Developer Guide ("Using Select to Create Amazon SimpleDB Queries")::
+
+    select output_list from domain_name [where expression] [sort_instructions] [limit limit]
+
+* output_list: ``*``, ``itemName()``, ``count(*)`` or an explicit attribute list;
+* expression: comparisons (``=  !=  >  >=  <  <=  like  not like  between  in  is null  is not
+  null``) on an attribute, on ``itemName()`` or on ``every(attribute)``, joined by ``and``, ``or``,
+  ``not``, parentheses and ``intersection`` (lowest precedence, then ``or``, ``and``, ``not``);
+* quoting ("Select Quoting Rules"): values in ``'…'`` or ``"…"`` with the quote doubled inside;
+  names unquoted when they are ``[A-Za-z_$][A-Za-z0-9_$]*`` and not a reserved word, otherwise in
+  backticks with backticks doubled;
+* every comparison is lexicographic and case-sensitive (code point order = UTF-8 byte order).
+
+Multi-valued attributes: a *predicate* is a group of comparisons on one attribute joined with
+and/or/not; it matches when one single value satisfies the whole group (so ``Year > '1975' and
+Year < '2008'`` is a range on one value, and ``Keyword = 'Book' and Keyword = 'Hardcover'``
+matches nothing: that is what ``intersection`` is for). Items without the attribute never match a
+predicate on it. ``every(a)`` requires every value of ``a`` to satisfy the comparison.
+
+Limits ("Limits"): 20 comparisons per expression (InvalidNumberValueTests: SimpleDB calls each
+comparison a "value test"), 20 unique attribute names in the where clause (InvalidNumberPredicates:
+a predicate is per attribute), 256 requested attributes (TooManyRequestedAttributes), ``limit`` 1 to
+2500 with a default of 100 (count(*) is not bound by either), and 1 MB per response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
+from typing import Literal
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import LarkError, VisitError
+
+from . import errors
+from .model import Domain, Item, decode_token, encode_token
+from .xmltext import item_xml_size
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 2500
+MAX_COMPARISONS = 20
+MAX_PREDICATE_ATTRIBUTES = 20
+MAX_REQUESTED_ATTRIBUTES = 256
+# Bytes of <Item> elements one page may carry: 1 MB less room for the envelope and the NextToken.
+MAX_PAGE_BYTES = 1024 * 1024 - 4096
+
+# "Select Quoting Rules": these must be backtick-quoted when used as attribute or domain names.
+RESERVED_WORDS = frozenset(
+    {"or", "and", "not", "from", "where", "select", "like", "null", "is", "order", "by", "asc", "desc", "in"}
+    | {"between", "intersection", "limit", "every"}
+)
+
+GRAMMAR = r"""
+start: "select"i output "from"i name where_clause? order_clause? limit_clause?
+
+output: "*"                    -> out_all
+      | ITEMNAME               -> out_itemname
+      | COUNT                  -> out_count
+      | name ("," name)*       -> out_attrs
+
+where_clause: "where"i expr
+order_clause: "order"i "by"i sort_target DIRECTION?
+sort_target: name              -> sort_attr
+           | ITEMNAME          -> sort_itemname
+limit_clause: "limit"i INT
+
+?expr: or_expr
+     | expr "intersection"i or_expr            -> intersection
+?or_expr: and_expr
+        | or_expr "or"i and_expr               -> or_
+?and_expr: not_expr
+         | and_expr "and"i not_expr            -> and_
+?not_expr: primary
+         | "not"i not_expr                     -> not_
+?primary: comparison
+        | "(" expr ")"
+
+comparison: operand COMPARATOR value                       -> compare
+          | operand "like"i value                          -> like
+          | operand "not"i "like"i value                   -> not_like
+          | operand "between"i value "and"i value          -> between
+          | operand "in"i "(" value ("," value)* ")"       -> in_
+          | operand "is"i "null"i                          -> is_null
+          | operand "is"i "not"i "null"i                   -> is_not_null
+
+operand: name                  -> attr_operand
+       | ITEMNAME              -> itemname_operand
+       | "every"i "(" name ")" -> every_operand
+
+name: NAME                     -> plain_name
+    | QUOTED_NAME              -> quoted_name
+value: SQ_STRING | DQ_STRING
+
+DIRECTION: "asc"i | "desc"i
+COMPARATOR: "!=" | ">=" | "<=" | "=" | ">" | "<"
+ITEMNAME.2: /itemname\s*\(\s*\)/i
+COUNT.2: /count\s*\(\s*\*\s*\)/i
+NAME: /[A-Za-z_$][A-Za-z0-9_$]*/
+QUOTED_NAME: /`(?:[^`]|``)*`/
+SQ_STRING: /'(?:[^']|'')*'/
+DQ_STRING: /"(?:[^"]|"")*"/
+INT: /[0-9]+/
+%ignore /[ \t\r\n]+/
+"""
+
+_PARSER = Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
+
+
+# --- syntax tree ---------------------------------------------------------------------------------
+
+OperandKind = Literal["attr", "itemname", "every"]
+
+
+@dataclass(frozen=True, slots=True)
+class Operand:
+    kind: OperandKind
+    name: str = ""  # the attribute name; "" for itemName()
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    operand: Operand
+    op: str  # = != > >= < <= like, not like, between, in, is null, is not null
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BoolOp:
+    op: Literal["and", "or", "intersection"]
+    left: Node
+    right: Node
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    child: Node
+
+
+Node = Comparison | BoolOp | Not
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    output: Literal["all", "itemname", "count", "attrs"]
+    attributes: tuple[str, ...]
+    domain: str
+    where: Node | None
+    order_by: Operand | None
+    descending: bool
+    limit: int | None
+
+    def digest(self) -> str:
+        """What a NextToken is bound to: domain, where and order by (count(*) and select tokens are
+        interchangeable when those match, per the Developer Guide's "Count" page)."""
+        key = repr((self.domain, self.where, self.order_by, self.descending))
+        return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class SelectOutcome:
+    items: list[tuple[str, list[tuple[str, str]]]]
+    next_token: str | None
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+def _unquote(text: str, quote: str) -> str:
+    return text[1:-1].replace(quote + quote, quote)
+
+
+@v_args(inline=True)
+class _ToAst(Transformer[Token, Query]):
+    def plain_name(self, token: Token) -> str:
+        if token.lower() in RESERVED_WORDS:
+            raise errors.invalid_query_expression(f"Reserved word {token!s} must be quoted with backticks.")
+        return str(token)
+
+    def quoted_name(self, token: Token) -> str:
+        return _unquote(str(token), "`")
+
+    def value(self, token: Token) -> str:
+        return _unquote(str(token), str(token)[0])
+
+    def attr_operand(self, name: str) -> Operand:
+        return Operand("attr", name)
+
+    def itemname_operand(self, _token: Token) -> Operand:
+        return Operand("itemname")
+
+    def every_operand(self, name: str) -> Operand:
+        return Operand("every", name)
+
+    def compare(self, operand: Operand, op: Token, value: str) -> Comparison:
+        return Comparison(operand, str(op), (value,))
+
+    def like(self, operand: Operand, value: str) -> Comparison:
+        return Comparison(operand, "like", (value,))
+
+    def not_like(self, operand: Operand, value: str) -> Comparison:
+        return Comparison(operand, "not like", (value,))
+
+    def between(self, operand: Operand, low: str, high: str) -> Comparison:
+        return Comparison(operand, "between", (low, high))
+
+    def in_(self, operand: Operand, *values: str) -> Comparison:
+        return Comparison(operand, "in", tuple(values))
+
+    def is_null(self, operand: Operand) -> Comparison:
+        return Comparison(operand, "is null")
+
+    def is_not_null(self, operand: Operand) -> Comparison:
+        return Comparison(operand, "is not null")
+
+    def and_(self, left: Node, right: Node) -> Node:
+        return BoolOp("and", left, right)
+
+    def or_(self, left: Node, right: Node) -> Node:
+        return BoolOp("or", left, right)
+
+    def intersection(self, left: Node, right: Node) -> Node:
+        return BoolOp("intersection", left, right)
+
+    def not_(self, child: Node) -> Node:
+        return Not(child)
+
+    def out_all(self) -> tuple[str, tuple[str, ...]]:
+        return ("all", ())
+
+    def out_itemname(self, _token: Token) -> tuple[str, tuple[str, ...]]:
+        return ("itemname", ())
+
+    def out_count(self, _token: Token) -> tuple[str, tuple[str, ...]]:
+        return ("count", ())
+
+    def out_attrs(self, *names: str) -> tuple[str, tuple[str, ...]]:
+        return ("attrs", tuple(names))
+
+    def where_clause(self, node: Node) -> tuple[str, Node]:
+        return ("where", node)
+
+    def sort_attr(self, name: str) -> Operand:
+        return Operand("attr", name)
+
+    def sort_itemname(self, _token: Token) -> Operand:
+        return Operand("itemname")
+
+    def order_clause(self, target: Operand, direction: Token | None = None) -> tuple[str, Operand, bool]:
+        return ("order", target, direction is not None and direction.lower() == "desc")
+
+    def limit_clause(self, token: Token) -> tuple[str, int]:
+        return ("limit", int(token))
+
+    def start(self, output: tuple[str, tuple[str, ...]], domain: str, *clauses: tuple[object, ...]) -> Query:
+        where: Node | None = None
+        order_by: Operand | None = None
+        descending = False
+        limit: int | None = None
+        for clause in clauses:
+            match clause:
+                case ("where", node):
+                    where = node  # type: ignore[assignment]
+                case ("order", target, desc):
+                    order_by, descending = target, bool(desc)  # type: ignore[assignment]
+                case ("limit", number):
+                    limit = int(number)  # type: ignore[call-overload]
+        kind, attributes = output
+        return Query(kind, attributes, domain, where, order_by, descending, limit)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=4096)
+def parse(expression: str) -> Query:
+    """Parse and validate a select expression; SdbError for anything SimpleDB would refuse."""
+    try:
+        tree = _PARSER.parse(expression)
+        query = _ToAst().transform(tree)
+    except VisitError as exc:
+        if isinstance(exc.orig_exc, errors.SdbError):
+            raise exc.orig_exc from None
+        raise errors.invalid_query_expression() from exc
+    except LarkError as exc:
+        raise errors.invalid_query_expression() from exc
+    _validate(query)
+    return query
+
+
+def _comparisons(node: Node | None) -> Iterator[Comparison]:
+    if node is None:
+        return
+    if isinstance(node, Comparison):
+        yield node
+    elif isinstance(node, Not):
+        yield from _comparisons(node.child)
+    else:
+        yield from chain(_comparisons(node.left), _comparisons(node.right))
+
+
+def _validate(query: Query) -> None:
+    comparisons = list(_comparisons(query.where))
+    if len(comparisons) > MAX_COMPARISONS:
+        raise errors.invalid_number_value_tests()
+    if len({c.operand.name for c in comparisons if c.operand.kind != "itemname"}) > MAX_PREDICATE_ATTRIBUTES:
+        raise errors.invalid_number_predicates()
+    if len(query.attributes) > MAX_REQUESTED_ATTRIBUTES:
+        raise errors.too_many_requested_attributes()
+    if query.limit is not None:
+        maximum = None if query.output == "count" else MAX_LIMIT
+        if query.limit < 1 or (maximum is not None and query.limit > maximum):
+            raise errors.invalid_parameter(
+                f"Value ({query.limit}) for parameter Limit is invalid. Limit must be between 1 and {MAX_LIMIT}."
+            )
+    if query.order_by is not None and query.order_by.kind == "attr":
+        # "The sort attribute must be present in at least one of the predicates of the expression"
+        # and, since results must carry it, that predicate may not be `is null` ("Sort").
+        constrained = {
+            c.operand.name for c in comparisons if c.operand.kind != "itemname" and c.op != "is null"
+        }
+        if query.order_by.name not in constrained:
+            raise errors.invalid_sort_expression()
+
+
+# --- evaluation ----------------------------------------------------------------------------------
+
+ValueTest = Callable[[str], bool]
+ItemTest = Callable[[Item], bool]
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    # `%` is the only wildcard; it may appear at the start, the end, or both.
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("%")), re.DOTALL)
+
+
+def _value_test(comparison: Comparison) -> ValueTest:
+    op, values = comparison.op, comparison.values
+    match op:
+        case "=":
+            return lambda v: v == values[0]
+        case "!=":
+            return lambda v: v != values[0]
+        case ">":
+            return lambda v: v > values[0]
+        case ">=":
+            return lambda v: v >= values[0]
+        case "<":
+            return lambda v: v < values[0]
+        case "<=":
+            return lambda v: v <= values[0]
+        case "like":
+            regex = _like(values[0])
+            return lambda v: regex.fullmatch(v) is not None
+        case "not like":
+            regex = _like(values[0])
+            return lambda v: regex.fullmatch(v) is None
+        case "between":
+            return lambda v: values[0] <= v <= values[1]
+        case "in":
+            members = frozenset(values)
+            return lambda v: v in members
+    raise AssertionError(op)  # pragma: no cover
+
+
+def _single_attribute(node: Node) -> str | None:
+    """The attribute a subtree is a value-level predicate on, or None if it is not one."""
+    if isinstance(node, Comparison):
+        plain = node.operand.kind == "attr" and node.op not in ("is null", "is not null")
+        return node.operand.name if plain else None
+    if isinstance(node, Not):
+        return _single_attribute(node.child)
+    if node.op == "intersection":
+        return None  # intersection always combines item sets
+    left, right = _single_attribute(node.left), _single_attribute(node.right)
+    return left if left is not None and left == right else None
+
+
+def _compile_values(node: Node) -> ValueTest:
+    if isinstance(node, Comparison):
+        return _value_test(node)
+    if isinstance(node, Not):
+        inner = _compile_values(node.child)
+        return lambda v: not inner(v)
+    left, right = _compile_values(node.left), _compile_values(node.right)
+    if node.op == "or":
+        return lambda v: left(v) or right(v)
+    return lambda v: left(v) and right(v)
+
+
+def compile_predicate(node: Node | None) -> ItemTest:
+    if node is None:
+        return lambda item: True
+    attribute = _single_attribute(node)
+    if attribute is not None:
+        test = _compile_values(node)
+        return lambda item: any(test(v) for v in item.values(attribute))
+    if isinstance(node, Comparison):
+        return _compile_item_comparison(node)
+    if isinstance(node, Not):
+        inner = compile_predicate(node.child)
+        return lambda item: not inner(item)
+    left, right = compile_predicate(node.left), compile_predicate(node.right)
+    if node.op == "or":
+        return lambda item: left(item) or right(item)
+    return lambda item: left(item) and right(item)
+
+
+def _compile_item_comparison(node: Comparison) -> ItemTest:
+    kind, name = node.operand.kind, node.operand.name
+    if node.op == "is null":
+        return (lambda item: False) if kind == "itemname" else (lambda item: not item.values(name))
+    if node.op == "is not null":
+        return (lambda item: True) if kind == "itemname" else (lambda item: bool(item.values(name)))
+    test = _value_test(node)
+    if kind == "itemname":
+        return lambda item: test(item.name)
+    if kind == "every":
+
+        def every(item: Item) -> bool:
+            values = item.values(name)
+            return bool(values) and all(test(v) for v in values)
+
+        return every
+    return lambda item: any(test(v) for v in item.values(name))  # pragma: no cover
+
+
+# --- planning: item-name ranges ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NameRange:
+    """Bounds on itemName() implied by the where clause; None = unbounded. Always a superset."""
+
+    low: str | None = None
+    low_inclusive: bool = True
+    high: str | None = None
+    high_inclusive: bool = True
+
+    def intersect(self, other: NameRange) -> NameRange:
+        low, low_inc = self.low, self.low_inclusive
+        if other.low is not None and (
+            low is None or other.low > low or (other.low == low and not other.low_inclusive)
+        ):
+            low, low_inc = other.low, other.low_inclusive
+        high, high_inc = self.high, self.high_inclusive
+        if other.high is not None and (
+            high is None or other.high < high or (other.high == high and not other.high_inclusive)
+        ):
+            high, high_inc = other.high, other.high_inclusive
+        return NameRange(low, low_inc, high, high_inc)
+
+    def hull(self, other: NameRange) -> NameRange:
+        if self.low is None or other.low is None:
+            low, low_inc = None, True
+        elif self.low == other.low:
+            low, low_inc = self.low, self.low_inclusive or other.low_inclusive
+        else:
+            low, low_inc = (
+                (self.low, self.low_inclusive) if self.low < other.low else (other.low, other.low_inclusive)
+            )
+        if self.high is None or other.high is None:
+            high, high_inc = None, True
+        elif self.high == other.high:
+            high, high_inc = self.high, self.high_inclusive or other.high_inclusive
+        else:
+            high, high_inc = (
+                (self.high, self.high_inclusive)
+                if self.high > other.high
+                else (other.high, other.high_inclusive)
+            )
+        return NameRange(low, low_inc, high, high_inc)
+
+
+_UNBOUNDED = NameRange()
+
+
+def _prefix_successor(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix``."""
+    stripped = prefix.rstrip("\U0010ffff")
+    if not stripped:
+        return None
+    last = ord(stripped[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:
+        last = 0xE000
+    return stripped[:-1] + chr(last)
+
+
+def name_range(node: Node | None) -> NameRange:
+    if node is None:
+        return _UNBOUNDED
+    if isinstance(node, Not):
+        return _UNBOUNDED
+    if isinstance(node, BoolOp):
+        left, right = name_range(node.left), name_range(node.right)
+        return left.hull(right) if node.op == "or" else left.intersect(right)
+    if node.operand.kind != "itemname":
+        return _UNBOUNDED
+    values = node.values
+    match node.op:
+        case "=":
+            return NameRange(values[0], True, values[0], True)
+        case ">":
+            return NameRange(low=values[0], low_inclusive=False)
+        case ">=":
+            return NameRange(low=values[0])
+        case "<":
+            return NameRange(high=values[0], high_inclusive=False)
+        case "<=":
+            return NameRange(high=values[0])
+        case "between":
+            return NameRange(values[0], True, values[1], True)
+        case "in":
+            return NameRange(min(values), True, max(values), True)
+        case "like" if not values[0].startswith("%"):
+            prefix = values[0].split("%", 1)[0]
+            return NameRange(prefix, True, _prefix_successor(prefix), False)
+    return _UNBOUNDED
+
+
+# --- execution and paging ------------------------------------------------------------------------
+
+
+def _sort_key(item: Item, attribute: str, descending: bool) -> str | None:
+    # A multi-valued sort attribute sorts on its smallest value ascending, its largest descending.
+    values = item.values(attribute)
+    if not values:
+        return None
+    return max(values) if descending else min(values)
+
+
+def _position(token: str | None, query: Query) -> tuple[str, str | None] | None:
+    if token is None:
+        return None
+    try:
+        data = json.loads(decode_token(token))
+        digest, name, key = data["q"], data["n"], data.get("k")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise errors.invalid_next_token() from exc
+    if digest != query.digest() or not isinstance(name, str) or not (key is None or isinstance(key, str)):
+        raise errors.invalid_next_token()
+    return name, key
+
+
+def _token(query: Query, item: Item, key: str | None) -> str:
+    return encode_token(json.dumps({"q": query.digest(), "n": item.name, "k": key}))
+
+
+def _candidates(
+    query: Query, domain: Domain, after: tuple[str, str | None] | None
+) -> Iterator[tuple[Item, str | None]]:
+    """Matching items in result order, from just after the NextToken position."""
+    matches = compile_predicate(query.where)
+    bounds = name_range(query.where)
+    order = query.order_by
+    if order is None or order.kind == "itemname":
+        descending = order is not None and query.descending
+        if after is not None:
+            resume = (
+                NameRange(high=after[0], high_inclusive=False)
+                if descending
+                else NameRange(low=after[0], low_inclusive=False)
+            )
+            bounds = bounds.intersect(resume)
+        for item in domain.scan(
+            bounds.low, bounds.low_inclusive, bounds.high, bounds.high_inclusive, descending
+        ):
+            if matches(item):
+                yield item, None
+        return
+    # Sorting on an attribute needs every match before the first result.
+    keyed: list[tuple[str, str, Item]] = []
+    for item in domain.scan(bounds.low, bounds.low_inclusive, bounds.high, bounds.high_inclusive):
+        key = _sort_key(item, order.name, query.descending)
+        if key is not None and matches(item):
+            keyed.append((key, item.name, item))
+    keyed.sort(key=lambda entry: (entry[0], entry[1]), reverse=query.descending)
+    for key, name, item in keyed:
+        if after is not None:
+            last = (after[1] or "", after[0])
+            if (key, name) <= last if not query.descending else (key, name) >= last:
+                continue
+        yield item, key
+
+
+def _project(query: Query, item: Item) -> list[tuple[str, str]]:
+    if query.output == "itemname":
+        return []
+    if query.output == "all":
+        return item.pairs()
+    wanted = set(query.attributes)
+    return [(n, v) for n, v in item.pairs() if n in wanted]
+
+
+def execute(query: Query, domain: Domain, next_token: str | None) -> SelectOutcome:
+    after = _position(next_token, query)
+    candidates = _candidates(query, domain, after)
+
+    if query.output == "count":
+        # count(*): one item named "Domain" with a "Count" attribute. The 100/2500 limits do not
+        # apply; a limit clause caps how many items are counted, and the token resumes after them.
+        count = 0
+        last: tuple[Item, str | None] | None = None
+        for candidate in candidates:
+            if query.limit is not None and count == query.limit:
+                assert last is not None
+                return SelectOutcome([("Domain", [("Count", str(count))])], _token(query, *last))
+            count += 1
+            last = candidate
+        return SelectOutcome([("Domain", [("Count", str(count))])], None)
+
+    limit = query.limit or DEFAULT_LIMIT
+    page: list[tuple[str, list[tuple[str, str]]]] = []
+    size = 0
+    previous: tuple[Item, str | None] | None = None
+    for item, key in candidates:
+        pairs = _project(query, item)
+        item_size = item_xml_size(item.name, pairs)
+        if len(page) == limit or (page and size + item_size > MAX_PAGE_BYTES):
+            assert previous is not None
+            return SelectOutcome(page, _token(query, *previous))
+        page.append((item.name, pairs))
+        size += item_size
+        previous = (item, key)
+    return SelectOutcome(page, None)
