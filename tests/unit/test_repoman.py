@@ -1,0 +1,422 @@
+"""Repoman's item layout and backup file (simpledb_backup.repoman) against apt-repoman 1.0.7's behaviour."""
+
+import base64
+import copy
+import functools
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simpledb_backup import repoman
+from simpledb_backup.errors import DumpCorruptError, InvalidRequestError
+from simpledb_backup.items import MAX_VALUE_BYTES, Item, make_item, utf8_length, validate_item
+from simpledb_backup.repoman import (
+    compare_debian_versions,
+    items_from_repoman_backup,
+    join_control_text,
+    meta_item,
+    package_item,
+    repoman_backup_from_items,
+    repoman_control_text,
+    repoman_item_name,
+    split_control_text,
+)
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "debian" / "Packages"
+
+
+@functools.cache
+def fixture_stanzas() -> list[str]:
+    return [stanza for stanza in FIXTURE.read_text(encoding="utf-8").split("\n\n") if stanza.strip()]
+
+
+def stanza_of(package: str) -> str:
+    return next(stanza for stanza in fixture_stanzas() if stanza.startswith(f"Package: {package}\n"))
+
+
+# --- item names -------------------------------------------------------------------------------------------
+
+
+def test_item_name_is_sha256_of_the_concatenated_key_fields() -> None:
+    # Repodb._compute_keyname: sha256((name + version + dist + comp + arch).encode('ascii')).hexdigest()
+    assert repoman_item_name("0ad", "0.0.26-3", "bookworm", "main", "amd64") == (
+        "c305dc9e65e01e9a18a8151698e381bdbda2271f5382eb893aaca900c50b9242"
+    )
+    assert (
+        repoman_item_name("0ad", "0.0.26-3", "bookworm", "main", "amd64")
+        == hashlib.sha256(b"0ad0.0.26-3bookwormmainamd64").hexdigest()
+    )
+
+
+def test_item_name_refuses_what_repoman_could_not_hash() -> None:
+    with pytest.raises(InvalidRequestError, match="ASCII"):
+        repoman_item_name("paquet", "1.0", "bücherwurm", "main", "amd64")
+
+
+# --- control text -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("length", "names"),
+    [
+        (0, []),
+        (1, ["controltxt0"]),
+        (256, ["controltxt0"]),
+        (257, ["controltxt0", "controltxt1"]),
+        (9 * 256, [f"controltxt{index}" for index in range(9)]),
+        (9 * 256 + 1, [f"controltxt{index:02d}" for index in range(10)]),
+        (100 * 256, [f"controltxt{index:03d}" for index in range(100)]),
+    ],
+)
+def test_chunk_names_are_padded_to_the_width_of_the_chunk_count(length: int, names: list[str]) -> None:
+    # Repodb._split_control_text: padding = len(str(len(frags))); 'controltxt%s' % str(count).zfill(padding)
+    chunks = split_control_text("x" * length)
+    assert list(chunks) == names
+    assert all(len(chunk) == 256 for chunk in list(chunks.values())[:-1])
+
+
+@given(st.text(max_size=3000))
+def test_chunks_reassemble_to_the_text_and_fit_simpledb_values(text: str) -> None:
+    chunks = split_control_text(text)
+    assert join_control_text({name: (value,) for name, value in chunks.items()}) == text
+    assert all(len(chunk) <= 256 and utf8_length(chunk) <= MAX_VALUE_BYTES for chunk in chunks.values())
+    assert sorted(chunks) == list(chunks)  # Repoman's publish reassembles in name order
+
+
+def test_join_ignores_other_attributes_and_refuses_multi_valued_chunks() -> None:
+    assert join_control_text({"name": ("x",), "controltxt1": ("b",), "controltxt0": ("a",)}) == "ab"
+    with pytest.raises(InvalidRequestError, match="controltxt0"):
+        join_control_text({"controltxt0": ("a", "b")})
+
+
+def test_control_text_of_every_fixture_stanza_matches_the_email_round_trip() -> None:
+    for stanza in fixture_stanzas():
+        assert repoman_control_text(stanza + "\n") == repoman._email_round_trip(stanza + "\n")
+
+
+def test_non_ascii_fields_are_stored_as_encoded_words_like_repoman_on_python3() -> None:
+    text = repoman_control_text("Package: x\nMaintainer: Jörg Müller <j@example.org>\n")
+    encoded = base64.b64encode("Jörg Müller <j@example.org>".encode()).decode()
+    assert text == f"Package: x\nMaintainer: =?utf-8?b?{encoded}?=\n\n"
+
+
+field_names = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=":"),
+    min_size=1,
+    max_size=12,
+)
+field_lines = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from(" \t"),
+    max_size=90,
+)
+
+
+@given(
+    st.lists(st.tuples(field_names, st.lists(field_lines, min_size=1, max_size=3)), min_size=1, max_size=6)
+)
+def test_control_text_matches_the_email_round_trip(fields: list[tuple[str, list[str]]]) -> None:
+    text = "".join(
+        f"{name}: {lines[0]}\n" + "".join(f" {line}\n" for line in lines[1:]) for name, lines in fields
+    )
+    assert repoman_control_text(text) == repoman._email_round_trip(text)
+
+
+# --- package and meta items -------------------------------------------------------------------------------
+
+
+def test_package_item_has_the_attributes_repoman_add_stores() -> None:
+    stanza = stanza_of("0ad")
+    item = package_item(stanza, "bookworm", "main")
+    assert item.name == repoman_item_name("0ad", "0.0.26-3", "bookworm", "main", "amd64")
+    assert {
+        name: values for name, values in item.attributes.items() if not name.startswith("controltxt")
+    } == {
+        "architecture": ("amd64",),
+        "component": ("main",),
+        "distribution": ("bookworm",),
+        "filename": ("0ad_0.0.26-3_amd64.deb",),
+        "md5": ("4d471183a39a3a11d00cd35bf9f6803d",),
+        "name": ("0ad",),
+        "sha256": ("3a2118df47bf3f04285649f0455c2fc6fe2dc7f0b237073038aa00af41f0d5f2",),
+        "size": ("7891488",),
+        "version": ("0.0.26-3",),
+    }
+    control_text = join_control_text(item.attributes)
+    # The index-only fields become attributes; everything else is the control text, as stored by Repoman.
+    expected_lines = [
+        line for line in stanza.split("\n") if line.split(":")[0] not in repoman.INDEX_FIELD_ATTRIBUTES
+    ]
+    assert control_text == "\n".join(expected_lines) + "\n\n"
+
+
+def test_package_file_overrides_the_index_fields() -> None:
+    package_file = repoman.PackageFile("x_1_amd64.deb", 12, "a" * 32, "b" * 40, "c" * 64)
+    item = package_item(
+        "Package: x\nVersion: 1\nArchitecture: amd64\nSize: 99\n", "sid", "main", package_file
+    )
+    assert item.attributes["size"] == ("12",)
+    assert item.attributes["sha1"] == ("b" * 40,)
+    assert join_control_text(item.attributes) == "Package: x\nVersion: 1\nArchitecture: amd64\n\n"
+
+
+def test_every_fixture_package_fits_simpledb_and_spans_several_chunks() -> None:
+    items = [package_item(stanza, "bookworm", "main") for stanza in fixture_stanzas()]
+    for item in items:
+        validate_item(item)
+    chunk_counts = [sum(name.startswith("controltxt") for name in item.attributes) for item in items]
+    assert min(chunk_counts) >= 2
+    assert max(chunk_counts) >= 10  # two-digit chunk names occur
+    assert len({item.name for item in items}) == len(items)
+
+
+@pytest.mark.parametrize(
+    ("control_text", "message"),
+    [
+        ("Package: x\nArchitecture: all\n", "version"),
+        ("Version: 1\nArchitecture: all\n", "package"),
+        (" continued\nPackage: x\n", "continuation"),
+        ("Package: x\nno colon here\n", "neither"),
+    ],
+)
+def test_package_item_refuses_control_text_it_cannot_name(control_text: str, message: str) -> None:
+    with pytest.raises(InvalidRequestError, match=message):
+        package_item(control_text, "bookworm", "main")
+
+
+def test_meta_item_holds_the_repository_configuration() -> None:
+    item = meta_item(["trixie", "bookworm"], ["main"], ["amd64", "all"], origin="Example", test_data="")
+    assert item == Item(
+        "meta",
+        {
+            "archs": ("all", "amd64"),
+            "comps": ("main",),
+            "dists": ("bookworm", "trixie"),
+            "origin": ("Example",),
+            "test_data": ("",),
+        },
+    )
+    with pytest.raises(InvalidRequestError, match="dists"):
+        meta_item([], ["main"], ["amd64"])
+
+
+# --- Debian version order ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lower", "higher"),
+    [
+        ("1.0", "1.1"),
+        ("1.9", "1.10"),
+        ("1.0~rc1", "1.0"),
+        ("1.0~~", "1.0~"),
+        ("1.0", "1.0a"),
+        ("1.0a", "1.0+"),
+        ("1.0-1", "1.0-1+b1"),
+        ("1.0-1+b9", "1.0-1+b10"),
+        ("9.9", "1:0.1"),
+        ("1.0-9", "1.0.1-1"),
+        ("2.30-1", "2.30-1ubuntu1"),
+    ],
+)
+def test_debian_version_order(lower: str, higher: str) -> None:
+    assert compare_debian_versions(lower, higher) < 0
+    assert compare_debian_versions(higher, lower) > 0
+    assert compare_debian_versions(lower, lower) == 0
+
+
+def test_equal_debian_versions() -> None:
+    assert compare_debian_versions("0:1.0", "1.0") == 0
+    assert compare_debian_versions("1.0-0", "1.0") == 0
+    assert compare_debian_versions("1.01", "1.1") == 0
+
+
+# --- backup documents -------------------------------------------------------------------------------------
+
+REPOMAN_BACKUP_JSON = """{
+  "metadata": {
+    "archs": ["amd64", "all", "source"],
+    "comps": ["main"],
+    "dists": ["bookworm", "trixie"],
+    "test_data": [""]
+  },
+  "packages": {
+    "hello": {
+      "bookworm": {
+        "main": {
+          "amd64": [
+            {
+              "name": "hello", "version": "2.10-3", "distribution": "bookworm", "component": "main",
+              "architecture": "amd64", "filename": "hello_2.10-3_amd64.deb", "md5": "m", "sha1": "s1",
+              "sha256": "s256", "size": "53532", "controltxt0": "Package: hello\\nVersion: 2.10-3\\n\\n"
+            },
+            {
+              "name": "hello", "version": "2.10-3+b1", "distribution": "bookworm", "component": "main",
+              "architecture": "amd64", "filename": "hello_2.10-3+b1_amd64.deb", "md5": "m", "sha1": "s1",
+              "sha256": "s256", "size": "53532", "controltxt0": "Package: hello\\nVersion: 2.10-3+b1\\n\\n"
+            }
+          ],
+          "source": [
+            {
+              "name": "hello", "version": "2.10-3", "distribution": "bookworm", "component": "main",
+              "architecture": "source", "files": ["hello_2.10-3.dsc", "hello_2.10.orig.tar.gz"],
+              "controltxt0": "Format: 3.0 (quilt)\\n\\n"
+            }
+          ]
+        }
+      }
+    }
+  }
+}"""
+
+
+def repoman_backup() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(REPOMAN_BACKUP_JSON)
+    return document
+
+
+def test_backup_file_becomes_the_items_repoman_restore_writes() -> None:
+    items = list(items_from_repoman_backup(repoman_backup()))
+    assert [item.name for item in items] == [
+        "meta",
+        repoman_item_name("hello", "2.10-3", "bookworm", "main", "amd64"),
+        repoman_item_name("hello", "2.10-3+b1", "bookworm", "main", "amd64"),
+        repoman_item_name("hello", "2.10-3", "bookworm", "main", "source"),
+    ]
+    assert items[0].attributes["archs"] == ("all", "amd64", "source")
+    assert items[3].attributes["files"] == ("hello_2.10-3.dsc", "hello_2.10.orig.tar.gz")
+    assert items[1].attributes["size"] == ("53532",)
+
+
+def test_backup_file_round_trips_through_items() -> None:
+    document = repoman_backup()
+    document["metadata"]["archs"].sort()  # our side writes every multi-valued attribute sorted
+    assert repoman_backup_from_items(items_from_repoman_backup(document)) == document
+
+
+def test_items_round_trip_through_a_backup_file() -> None:
+    items = [meta_item(["bookworm"], ["main"], ["amd64"], test_data="")]
+    items += [package_item(stanza, "bookworm", "main") for stanza in fixture_stanzas()[:40]]
+    document = repoman_backup_from_items(items)
+    assert json.loads(json.dumps(document)) == document  # plain JSON, as repoman-cli restore reads it
+    assert sorted(items_from_repoman_backup(document)) == sorted(items)
+
+
+def test_leaves_are_in_debian_version_order() -> None:
+    versions = ["1.10-1", "1.0-1+b1", "1:0.9-1", "1.0~rc1-1", "1.9-1", "1.0-1"]
+    items = [meta_item(["sid"], ["main"], ["all"])]
+    items += [
+        package_item(f"Package: p\nVersion: {version}\nArchitecture: all\n", "sid", "main")
+        for version in versions
+    ]
+    leaf = repoman_backup_from_items(items)["packages"]["p"]["sid"]["main"]["all"]
+    assert [entry["version"] for entry in leaf] == [
+        "1.0~rc1-1",
+        "1.0-1",
+        "1.0-1+b1",
+        "1.9-1",
+        "1.10-1",
+        "1:0.9-1",
+    ]
+
+
+def test_items_that_are_not_repomans_are_refused() -> None:
+    meta = meta_item(["sid"], ["main"], ["all"])
+    with pytest.raises(InvalidRequestError, match="no 'meta' item"):
+        repoman_backup_from_items(
+            [package_item("Package: p\nVersion: 1\nArchitecture: all\n", "sid", "main")]
+        )
+    with pytest.raises(InvalidRequestError, match="version"):
+        repoman_backup_from_items([meta, Item("stray", {"name": ("x",)})])
+
+
+def corrupt(path: list[str | int], value: Any) -> dict[str, Any]:
+    document = repoman_backup()
+    target: Any = document
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return document
+
+
+LEAF = ["packages", "hello", "bookworm", "main", "amd64"]
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"metadata": {"dists": ["x"]}}, "exactly the keys"),
+        ({**repoman_backup(), "extra": 1}, "exactly the keys"),
+        (corrupt(["metadata"], {}), "'metadata' is empty"),
+        (corrupt(["metadata"], ["dists"]), "'metadata' must be a JSON object"),
+        (corrupt(["metadata", "dists"], 3), r"'metadata'\['dists'\] must be a string or a list of strings"),
+        (corrupt(["packages"], []), "'packages' must be a JSON object"),
+        (corrupt(LEAF, {"name": "hello"}), "must be a list of package items"),
+        (corrupt([*LEAF, 0], "hello"), "must be a JSON object"),
+        (corrupt([*LEAF, 0, "version"], KeyError), "needs 'version' as a single string"),
+        (corrupt([*LEAF, 0, "version"], ["1", "2"]), "needs 'version' as a single string"),
+        (corrupt([*LEAF, 0, "size"], 53532), r"\['size'\] must be a string or a list of strings, not int"),
+        (corrupt([*LEAF, 0, "md5"], None), "not NoneType"),
+        (
+            corrupt([*LEAF, 0, "distribution"], "trixie"),
+            "has distribution 'trixie' but is filed under 'bookworm'",
+        ),
+        (corrupt([*LEAF, 1, "version"], "2.10-3"), r"same package as .*\[0\]"),
+        (corrupt([*LEAF, 0, "version"], "2.10-3ä"), "ASCII"),
+    ],
+)
+def test_malformed_backup_files_are_refused_before_any_item(document: dict[str, Any], message: str) -> None:
+    with pytest.raises(DumpCorruptError, match=message):
+        items_from_repoman_backup(document)  # raises on the call: not one item is handed out
+
+
+def test_conversion_does_not_modify_the_document() -> None:
+    document = repoman_backup()
+    original = copy.deepcopy(document)
+    list(items_from_repoman_backup(document))
+    assert document == original
+
+
+# --- round trip of arbitrary Repoman-shaped domains -------------------------------------------------------
+
+ascii_words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789.+-", min_size=1, max_size=8)
+values = st.text(max_size=40)
+
+
+@st.composite
+def repoman_items(draw: st.DrawFn) -> list[Item]:
+    meta = meta_item(
+        draw(st.lists(ascii_words, min_size=1, max_size=3)),
+        draw(st.lists(ascii_words, min_size=1, max_size=3)),
+        draw(st.lists(ascii_words, min_size=1, max_size=3)),
+        origin=draw(st.none() | values),
+    )
+    items = {meta.name: meta}
+    for _ in range(draw(st.integers(0, 12))):
+        key = {attribute: draw(ascii_words) for attribute in repoman.KEY_ATTRIBUTES}
+        extra = draw(
+            st.dictionaries(
+                st.sampled_from(["md5", "files", "controltxt0", "x"]),
+                st.lists(values, min_size=1, max_size=3),
+                max_size=3,
+            )
+        )
+        pairs = [(name, value) for name, value in key.items()]
+        pairs += [(name, value) for name, vals in extra.items() for value in vals]
+        name = repoman_item_name(*(key[attribute] for attribute in repoman.KEY_ATTRIBUTES))
+        items[name] = make_item(name, pairs)
+    return list(items.values())
+
+
+@given(repoman_items())
+def test_any_repoman_domain_round_trips_through_a_backup_file(items: list[Item]) -> None:
+    document = repoman_backup_from_items(items)
+    assert sorted(items_from_repoman_backup(json.loads(json.dumps(document)))) == sorted(items)
+    assert repoman_backup_from_items(items_from_repoman_backup(document)) == document
