@@ -76,3 +76,16 @@ def backup_environment(monkeypatch: pytest.MonkeyPatch, bucket: str) -> dict[str
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     return environment
+
+
+@pytest.fixture
+def log_lines(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The service's structured log records, as parsed JSON (the Powertools handler's stream, redirected)."""
+    import io
+    import json
+
+    from simpledb_backup.observability import logger
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logger.registered_handler, "stream", stream)
+    return lambda: [json.loads(line) for line in stream.getvalue().splitlines()]

@@ -16,7 +16,7 @@ from simpledb_backup.backup import BackupService, run_backup_request
 from simpledb_backup.config import Settings
 from simpledb_backup.errors import BackupFailedError
 from simpledb_backup.events import BackupEvent, parse_event
-from simpledb_backup.observability import logger, metrics, tracer
+from simpledb_backup.observability import logger, tracer
 from simpledb_backup.s3store import DumpStore
 from simpledb_backup.simpledb import SimpleDB
 
@@ -49,9 +49,9 @@ def start_continuation(payload: dict[str, Any], context: LambdaContext) -> None:
     )
 
 
+# No metrics.log_metrics here: every metric is per domain, flushed by observability.domain_metrics.
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_event(BackupEvent, event)
     outcome = run_backup_request(

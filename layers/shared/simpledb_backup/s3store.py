@@ -129,9 +129,10 @@ class DumpStore:
         return {"PartNumber": part_number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
 
     def complete_upload(self, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        listed = [{name: part[name] for name in ("PartNumber", "ETag", "ChecksumSHA256")} for part in parts]
         try:
             self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
             )
         except ClientError as error:
             raise self._fail(error, f"completing the upload of {key}") from error

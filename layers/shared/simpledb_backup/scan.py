@@ -59,7 +59,11 @@ _END = object()
 
 
 class _SegmentReader(threading.Thread):
-    """Reads one segment's Select pages into the shared queue until done or told to stop."""
+    """Reads one segment's Select pages into the shared queue until done or told to stop.
+
+    Each page travels with a flag saying whether it is the segment's last, so the segment counts as done only
+    once the consumer has taken that page, never merely because it was read.
+    """
 
     def __init__(
         self,
@@ -67,27 +71,26 @@ class _SegmentReader(threading.Thread):
         domain: str,
         index: int,
         expression: str,
-        pages: "queue.Queue[tuple[int, Any]]",
+        pages: "queue.Queue[tuple[int, Any, bool]]",
         stop: threading.Event,
     ) -> None:
         super().__init__(name=f"segment-{index}", daemon=True)
         self.sdb, self.domain, self.index, self.expression = sdb, domain, index, expression
         self.pages, self.stop = pages, stop
-        self.finished = False
 
     def run(self) -> None:
         try:
             next_token: str | None = None
             while not self.stop.is_set():
                 items, next_token = self.sdb.select_page(self.domain, self.expression, next_token)
-                if items:
-                    self.pages.put((self.index, items))
+                if self.stop.is_set():
+                    break  # read after the consumer stopped: dropped, the next run reads it again
+                self.pages.put((self.index, items, not next_token))
                 if not next_token:
-                    self.finished = True
                     break
-            self.pages.put((self.index, _END))
+            self.pages.put((self.index, _END, True))
         except BaseException as error:  # handed to the consuming thread, which raises it
-            self.pages.put((self.index, error))
+            self.pages.put((self.index, error, True))
 
 
 def scan_segments(
@@ -100,42 +103,44 @@ def scan_segments(
     """Yield (segment index, page of items) from every unfinished segment, in arrival order.
 
     After the consumer handles a page, the segment's ``cursor`` is advanced to that page's last item name.
-    When ``should_stop()`` turns true the streams stop at their next page boundary; the pages already read
-    are still yielded, and each segment's ``done`` says whether it reached its end. A stream's error is
-    raised here once every stream has stopped.
+    When ``should_stop()`` turns true the streams stop; pages they had read ahead are dropped, so the work
+    after the deadline is one page at most, and each segment's ``done`` says whether its last page was
+    consumed. A stream's error is raised here once every stream has stopped.
     """
     pending = [(index, segment) for index, segment in enumerate(segments) if not segment.done]
     if not pending:
         return
     stop = threading.Event()
     # Bounded: at most one page per stream waits for the consumer, which keeps memory flat.
-    pages: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=len(pending))
-    readers = {
-        index: _SegmentReader(sdb, domain, index, segment.expression(domain, where), pages, stop)
+    pages: queue.Queue[tuple[int, Any, bool]] = queue.Queue(maxsize=len(pending))
+    readers = [
+        _SegmentReader(sdb, domain, index, segment.expression(domain, where), pages, stop)
         for index, segment in pending
-    }
-    for reader in readers.values():
+    ]
+    for reader in readers:
         reader.start()
     running, failure = len(readers), None
     try:
         while running:
-            index, payload = pages.get()
-            if payload is _END:
+            index, payload, last = pages.get()
+            if payload is _END or isinstance(payload, BaseException):
                 running -= 1
-                segments[index].done = readers[index].finished
-            elif isinstance(payload, BaseException):
-                running -= 1
-                failure = failure or payload
-                stop.set()
-            elif failure is None:
+                if isinstance(payload, BaseException):
+                    failure = failure or payload
+                    stop.set()
+                continue
+            if stop.is_set():
+                continue  # read ahead before the stop; the segment's cursor has not moved past it
+            if payload:
                 yield index, payload
                 segments[index].cursor = payload[-1].name
-                if should_stop():
-                    stop.set()
+            segments[index].done = last
+            if should_stop():
+                stop.set()
     finally:
         stop.set()
         while running:  # a consumer that stopped early must not leave readers blocked on a full queue
-            _, payload = pages.get()
+            _, payload, _ = pages.get()
             if payload is _END or isinstance(payload, BaseException):
                 running -= 1
     if failure is not None:

@@ -1,0 +1,90 @@
+"""Run the Lambda handlers in-process, as `sam local invoke` would but without Docker.
+
+Used by `make invoke-local`, `make demo`, the benchmark and the tests. A handler that continues its work in
+a new invocation is run again here with its continuation event, as Lambda would run the asynchronous
+invocation it asked for.
+"""
+
+import importlib.util
+import json
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = {"backup": "BackupFunction", "restore": "RestoreFunction"}
+ENVIRONMENT_FILE = ROOT / "events" / "env.json"
+
+
+def function_environment(function: str) -> dict[str, str]:
+    """The function's environment for local runs, from events/env.json (also `sam local invoke --env-vars`)."""
+    document: dict[str, dict[str, str]] = json.loads(ENVIRONMENT_FILE.read_text())
+    return {**document.get("Parameters", {}), **document[FUNCTIONS[function]]}
+
+
+@dataclass
+class LocalContext:
+    """The parts of the Lambda context object the handlers and Powertools use."""
+
+    function_name: str
+    timeout_seconds: float = 900.0
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    clock: Callable[[], float] = time.monotonic
+    started: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        self.function_version = "$LATEST"
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(max(0.0, self.timeout_seconds - (self.clock() - self.started)) * 1000)
+
+
+def load_handler(function: str) -> ModuleType:
+    """Import functions/<function>/handler.py under a unique module name (both handlers are handler.py)."""
+    module_name = f"{function}_handler"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    path = ROOT / "functions" / function / "handler.py"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def invoke(
+    function: str,
+    event: dict[str, Any],
+    context_factory: Callable[[], LocalContext] | None = None,
+    max_invocations: int = 100,
+) -> list[dict[str, Any]]:
+    """Invoke a handler, then each continuation it asks for; returns every invocation's response."""
+    handler = load_handler(function)
+    continuations: list[dict[str, Any]] = []
+
+    def continue_locally(payload: dict[str, Any], context: object) -> None:
+        continuations.append(payload)
+
+    handler.start_continuation = continue_locally
+    make_context = context_factory or (lambda: LocalContext(function_name=f"simpledb-backup-{function}"))
+    responses = []
+    pending = [event]
+    while pending:
+        if len(responses) == max_invocations:
+            raise RuntimeError(f"{function} asked for more than {max_invocations} invocations")
+        responses.append(handler.lambda_handler(pending.pop(0), make_context()))
+        pending += continuations
+        continuations.clear()
+    return responses
