@@ -10,6 +10,8 @@ Only loopback is ever contacted; credentials are fake.
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from moto import mock_aws
 
@@ -43,6 +46,23 @@ class Transport:
             **FAKE_CREDENTIALS,
         )
 
+    def raw(self, params: dict[str, str]) -> tuple[int, str]:
+        """POST a hand-made query request (for what botocore would never send); status and body."""
+        body = {"Version": "2009-04-15", "AWSAccessKeyId": "testing", **params}
+        if self.endpoint_url is None:
+            # Inside mock_aws(), moto's `responses` mock routes this to the engine like botocore calls.
+            response = requests.post("https://sdb.amazonaws.com/", data=body, timeout=10)
+            return response.status_code, response.text
+        request = urllib.request.Request(
+            self.endpoint_url + "/", data=urllib.parse.urlencode(body).encode(), method="POST"
+        )
+        request.add_header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
     def s3(self) -> Any:
         return boto3.client("s3", region_name="us-east-1", endpoint_url=self.endpoint_url, **FAKE_CREDENTIALS)
 
@@ -64,7 +84,10 @@ def _reset_moto(url: str) -> None:
 @pytest.fixture(params=["inprocess", "server"])
 def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Transport]:
     # Never reach for real credentials or a real account.
-    for key, value in {**{k.upper(): v for k, v in FAKE_CREDENTIALS.items()}, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for key, value in {
+        **{k.upper(): v for k, v in FAKE_CREDENTIALS.items()},
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(key, value)
     sdblocal.activate()
     sdblocal.controls.reset()

@@ -7,10 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    response = excinfo.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+from engine.helpers import error_of
 
 
 def test_create_list_delete(sdb: Any) -> None:
@@ -86,7 +83,11 @@ def test_domain_metadata(sdb: Any) -> None:
     sdb.put_attributes(
         DomainName="meta",
         ItemName="item1",
-        Attributes=[{"Name": "color", "Value": "red"}, {"Name": "color", "Value": "blue"}, {"Name": "size", "Value": "L"}],
+        Attributes=[
+            {"Name": "color", "Value": "red"},
+            {"Name": "color", "Value": "blue"},
+            {"Name": "size", "Value": "L"},
+        ],
     )
     sdb.put_attributes(DomainName="meta", ItemName="i2", Attributes=[{"Name": "color", "Value": "red"}])
     metadata = sdb.domain_metadata(DomainName="meta")
@@ -104,7 +105,9 @@ def test_domain_metadata(sdb: Any) -> None:
 def test_unknown_domain(sdb: Any) -> None:
     calls = [
         lambda: sdb.domain_metadata(DomainName="nowhere"),
-        lambda: sdb.put_attributes(DomainName="nowhere", ItemName="i", Attributes=[{"Name": "a", "Value": "1"}]),
+        lambda: sdb.put_attributes(
+            DomainName="nowhere", ItemName="i", Attributes=[{"Name": "a", "Value": "1"}]
+        ),
         lambda: sdb.get_attributes(DomainName="nowhere", ItemName="i"),
         lambda: sdb.delete_attributes(DomainName="nowhere", ItemName="i"),
         lambda: sdb.batch_put_attributes(
