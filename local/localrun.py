@@ -7,6 +7,7 @@ invocation it asked for.
 
 import importlib.util
 import json
+import os
 import sys
 import time
 import uuid
@@ -88,3 +89,40 @@ def invoke(
         pending += continuations
         continuations.clear()
     return responses
+
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "local",
+    "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def use_function_environment(function: str) -> dict[str, str]:
+    """Put the function's environment (events/env.json) into this process, as Lambda would."""
+    environment = function_environment(function)
+    os.environ.update(environment)
+    return environment
+
+
+def start_embedded_aws() -> Any:
+    """Start moto's server with the SimpleDB engine on a free loopback port and point boto3 at it."""
+    import sdblocal
+
+    server = sdblocal.start_server(host="127.0.0.1", port=0)
+    for name, value in FAKE_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    os.environ["AWS_ENDPOINT_URL"] = server.url
+    return server
+
+
+def seed_local_stack(bucket: str, domain: str, item_count: int | None = None) -> dict[str, Any]:
+    """Create the backup bucket as template.yaml declares it and a Repoman-shaped domain to back up."""
+    import boto3
+
+    from repomandata import fill_domain, repoman_domain_items
+    from stackbucket import create_backup_bucket
+
+    bucket_summary = create_backup_bucket(boto3.client("s3"), bucket, ROOT / "template.yaml")
+    written = fill_domain(boto3.client("sdb"), domain, repoman_domain_items(item_count))
+    return {"bucket": bucket_summary, "domain": domain, "items": written}
