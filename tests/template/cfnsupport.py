@@ -154,14 +154,16 @@ def policy_statements(policy_document: Mapping[str, Any]) -> Iterator[dict[str, 
 def role_statements(
     template: Mapping[str, Any], role_logical_id: str, parameter_overrides: Mapping[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Every statement that ends up on a role, resolved: its inline Policies (Fn::If on conditions applied)
-    plus the AWS::IAM::Policy resources attached to it."""
+    """Every statement that ends up on a role, resolved: its inline Policies plus the AWS::IAM::Policy
+    resources attached to it (those whose Condition holds for the given parameters)."""
     resolve = resolver(template, parameter_overrides).resolve
     statements: list[dict[str, Any]] = []
     role = template["Resources"][role_logical_id]["Properties"]
     for policy in resolve(role.get("Policies", [])):
         statements.extend(policy_statements(policy["PolicyDocument"]))
     for policy in resources_of_type(template, "AWS::IAM::Policy").values():
+        if "Condition" in policy and not resolve({"Condition": policy["Condition"]}):
+            continue
         if {"Ref": role_logical_id} in policy["Properties"].get("Roles", []):
             statements.extend(policy_statements(resolve(policy["Properties"]["PolicyDocument"])))
     return statements

@@ -167,6 +167,7 @@ def test_no_star_resource_except_where_aws_requires_it(translated_two_domains: d
 
 def test_one_domain_policy_per_domain_and_function(translated_two_domains: dict[str, Any]) -> None:
     policies = resources_of_type(translated_two_domains, "AWS::IAM::Policy")
+    assert policies.pop("KmsAccessPolicy")["Condition"] == "HasKmsKey"
     assert set(policies) == {
         "BackupDomainAccesspackages",
         "BackupDomainAccessrepometav2",
