@@ -4,6 +4,7 @@ import base64
 import copy
 import functools
 import hashlib
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simpledb_backup import repoman
+from simpledb_backup.dumpformat import DumpEncoder, DumpHeader
 from simpledb_backup.errors import DumpCorruptError, InvalidRequestError
 from simpledb_backup.items import MAX_VALUE_BYTES, Item, make_item, utf8_length, validate_item
 from simpledb_backup.repoman import (
@@ -420,3 +422,119 @@ def test_any_repoman_domain_round_trips_through_a_backup_file(items: list[Item])
     document = repoman_backup_from_items(items)
     assert sorted(items_from_repoman_backup(json.loads(json.dumps(document)))) == sorted(items)
     assert repoman_backup_from_items(items_from_repoman_backup(document)) == document
+
+
+# --- scripts/dump_to_repoman.py ---------------------------------------------------------------------------
+
+
+@functools.cache
+def dump_to_repoman() -> Any:
+    path = Path(__file__).resolve().parents[2] / "scripts" / "dump_to_repoman.py"
+    spec = importlib.util.spec_from_file_location("dump_to_repoman", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def encode_dump(items: list[Item], domain: str = "packages") -> bytes:
+    header = DumpHeader(domain, "2026-11-26T03:00:00.000Z", f"select * from `{domain}`", "manual", "run-1")
+    encoder = DumpEncoder()
+    data = encoder.write_header(header) + encoder.write_items(items)
+    tail, _ = encoder.write_trailer("2026-11-26T03:01:00.000Z")
+    return data + tail
+
+
+def domain_items(count: int = 60, seed: int = 0) -> list[Item]:
+    from repomandata import repoman_domain_items
+
+    return list(repoman_domain_items(count, seed))
+
+
+def test_script_converts_a_dump_file_into_a_restorable_backup_file(tmp_path: Path) -> None:
+    items = domain_items()
+    source = tmp_path / "full.jsonl.gz"
+    source.write_bytes(encode_dump(items))
+    output = tmp_path / "backup.json"
+    assert dump_to_repoman().main([str(source), "--output", str(output)]) == 0
+    document = json.loads(output.read_text(encoding="utf-8"))
+    assert document == repoman_backup_from_items(items)
+    assert sorted(items_from_repoman_backup(document)) == sorted(items)
+
+
+def test_script_writes_to_stdout_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    items = domain_items(10)
+    source = tmp_path / "full.jsonl.gz"
+    source.write_bytes(encode_dump(items))
+    assert dump_to_repoman().main([str(source)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == repoman_backup_from_items(items)
+    assert "9 packages and the meta item of domain packages" in captured.err
+
+
+def damaged(data: bytes) -> bytes:
+    middle = len(data) // 2
+    return data[:middle] + bytes([data[middle] ^ 0xFF]) + data[middle + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("make_source", "code", "message"),
+    [
+        (lambda: damaged(encode_dump(domain_items())), 1, "damaged, nothing written"),
+        (lambda: encode_dump(domain_items())[:-30], 1, "damaged, nothing written"),
+        (lambda: encode_dump([Item("user-1", {"email": ("a@example.org",)})]), 1, "not a Repoman domain"),
+        (lambda: encode_dump(domain_items()[1:]), 1, "no 'meta' item"),
+        (lambda: None, 3, "cannot read"),
+    ],
+    ids=["flipped byte", "truncated", "foreign items", "no meta", "missing file"],
+)
+def test_script_writes_nothing_from_a_bad_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make_source: Any, code: int, message: str
+) -> None:
+    source = tmp_path / "full.jsonl.gz"
+    data = make_source()
+    if data is not None:
+        source.write_bytes(data)
+    output = tmp_path / "backup.json"
+    assert dump_to_repoman().main([str(source), "-o", str(output)]) == code
+    assert message in capsys.readouterr().err
+    assert not output.exists()
+    assert list(tmp_path.glob(".backup.json.*")) == []
+
+
+def test_script_keeps_an_existing_output_unless_forced(tmp_path: Path) -> None:
+    source = tmp_path / "full.jsonl.gz"
+    source.write_bytes(encode_dump(domain_items(5)))
+    output = tmp_path / "backup.json"
+    output.write_text("precious")
+    assert dump_to_repoman().main([str(source), "-o", str(output)]) == 3
+    assert output.read_text() == "precious"
+    assert dump_to_repoman().main([str(source), "-o", str(output), "--force"]) == 0
+    assert json.loads(output.read_text())["metadata"]["test_data"] == [""]
+
+
+def test_script_reads_a_chosen_version_from_s3(s3_client: Any, bucket: str, tmp_path: Path) -> None:
+    key = "dumps/packages/full.jsonl.gz"
+    older = domain_items(30, seed=1)
+    first = s3_client.put_object(Bucket=bucket, Key=key, Body=encode_dump(older))
+    s3_client.put_object(Bucket=bucket, Key=key, Body=encode_dump(domain_items(40, seed=2)))
+    output = tmp_path / "backup.json"
+    url = f"s3://{bucket}/{key}?versionId={first['VersionId']}"
+    assert dump_to_repoman().main([url, "-o", str(output)]) == 0
+    assert json.loads(output.read_text()) == repoman_backup_from_items(older)
+    assert dump_to_repoman().main([f"s3://{bucket}/{key}", "-o", str(output), "--force"]) == 0
+    assert len(list(items_from_repoman_backup(json.loads(output.read_text())))) == 40
+
+
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("s3://simpledb-backup-test/dumps/none.jsonl.gz", 3),
+        ("s3://simpledb-backup-test", 2),
+        ("s3://simpledb-backup-test/key?versionID=1", 2),
+    ],
+)
+def test_script_reports_bad_s3_sources(bucket: str, tmp_path: Path, url: str, code: int) -> None:
+    assert dump_to_repoman().main([url, "-o", str(tmp_path / "out.json")]) == code
+    assert not (tmp_path / "out.json").exists()
