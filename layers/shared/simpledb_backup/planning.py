@@ -23,7 +23,7 @@ update or (exact mode) delete.
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -211,7 +211,7 @@ def _compare_item(item: Item, stored: bytes, mode: Mode) -> Change:
 
 def compare(
     dump_items: Iterable[Item], snapshot: TargetSnapshot, mode: Mode, subset: Subset
-) -> Iterator[Change]:
+) -> Generator[Change]:
     """One Change per item in scope: the dump's items in dump order, then the target items the dump lacks
     (DELETE in exact mode, KEEP in merge mode). Consumes ``snapshot``."""
     for item in dump_items:
