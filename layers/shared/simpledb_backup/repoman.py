@@ -45,6 +45,7 @@ INDEX_FIELD_ATTRIBUTES = {
     "SHA256": "sha256",
     "Size": "size",
 }
+_INDEX_FIELDS = {field.lower() for field in INDEX_FIELD_ATTRIBUTES}  # field names are case-insensitive
 _CONTROL_TEXT_ATTRIBUTE = re.compile(rf"{CONTROL_TEXT_PREFIX}(\d+)")
 _FIELD_LINE = re.compile(r"([^\s:][^:]*):(.*)")
 # A field line "Name: value" or a continuation " value", with no blank at the end of the line.
@@ -224,7 +225,7 @@ def package_item(
         )
 
     stored_text = "".join(
-        _stored_field(field, value) for field, value in fields if field not in INDEX_FIELD_ATTRIBUTES
+        _stored_field(field, value) for field, value in fields if field.lower() not in _INDEX_FIELDS
     )
     attributes.update(split_control_text(stored_text + "\n"))
     item_name = repoman_item_name(name, version, distribution, component, architecture)
