@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -111,6 +112,9 @@ INT: /[0-9]+/
 """
 
 _PARSER = Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
+# Parses are cached (``parse``) and take well under a millisecond; a lock keeps the shared parser
+# safe for the threaded server without relying on lark's thread-safety.
+_PARSER_LOCK = threading.Lock()
 
 
 # --- syntax tree ---------------------------------------------------------------------------------
@@ -279,7 +283,8 @@ class _ToAst(Transformer[Token, Query]):
 def parse(expression: str) -> Query:
     """Parse and validate a select expression; SdbError for anything SimpleDB would refuse."""
     try:
-        tree = _PARSER.parse(expression)
+        with _PARSER_LOCK:
+            tree = _PARSER.parse(expression)
         query = _ToAst().transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, errors.SdbError):

@@ -37,7 +37,7 @@ class Transport:
 
     def client(self, region: str = "us-east-1", **config: Any) -> Any:
         """A SimpleDB client; no retries by default, so that every call is seen exactly once."""
-        config.setdefault("retries", {"max_attempts": 1, "mode": "standard"})
+        config.setdefault("retries", {"total_max_attempts": 1, "mode": "standard"})
         return boto3.client(
             "sdb",
             region_name=region,
@@ -81,7 +81,7 @@ def _reset_moto(url: str) -> None:
         response.read()
 
 
-@pytest.fixture(params=["inprocess", "server"])
+@pytest.fixture(params=["inprocess", pytest.param("server", marks=pytest.mark.server)])
 def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Transport]:
     # Never reach for real credentials or a real account.
     for key, value in {

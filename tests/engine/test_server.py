@@ -1,0 +1,91 @@
+"""The local AWS endpoint: ``python -m sdblocal.server`` and moto's own server after ``activate()``."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+import sdblocal
+from engine.conftest import FAKE_CREDENTIALS
+from engine.helpers import get, put
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.server
+
+
+def clients(url: str) -> tuple[Any, Any]:
+    sdb = boto3.client("sdb", region_name="us-east-1", endpoint_url=url, **FAKE_CREDENTIALS)
+    s3 = boto3.client("s3", region_name="us-east-1", endpoint_url=url, **FAKE_CREDENTIALS)
+    return sdb, s3
+
+
+def test_module_runs_a_server_and_prints_one_ready_line() -> None:
+    environment = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "local"), str(ROOT / "layers" / "shared")]),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "sdblocal.server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--latency-ms",
+        "1",
+    ]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        match = re.fullmatch(r"local AWS ready at (http://127\.0\.0\.1:\d+)\n", line)
+        assert match, line
+        url = match.group(1)
+        sdb, s3 = clients(url)
+        sdb.create_domain(DomainName="cli")
+        put(sdb, "cli", "i", ("a", "1"))
+        assert get(sdb, "cli", "i") == {("a", "1")}
+        s3.create_bucket(Bucket="served-at-the-same-endpoint")
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["served-at-the-same-endpoint"]
+        remote = sdblocal.RemoteControls(url)
+        assert remote.call_counts() == {"CreateDomain": 1, "PutAttributes": 1, "GetAttributes": 1}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    assert process.stdout.read() == ""  # exactly one line
+
+
+def test_start_server_serves_concurrent_requests() -> None:
+    server = sdblocal.start_server("127.0.0.1", 0)
+    try:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url)
+        sdb, _ = clients(server.url)
+        sdb.create_domain(DomainName="own-server")
+        assert "own-server" in sdb.list_domains()["DomainNames"]
+    finally:
+        server.stop()
+
+
+def test_moto_threaded_server_serves_the_engine_after_activate() -> None:
+    sdblocal.activate()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        sdb, _ = clients(f"http://{host}:{port}")
+        sdb.create_domain(DomainName="plain-moto")
+        put(sdb, "plain-moto", "i", ("a", "1"), ("a", "2"))
+        assert len(sdb.select(SelectExpression="select * from `plain-moto`")["Items"][0]["Attributes"]) == 2
+    finally:
+        server.stop()
