@@ -8,7 +8,10 @@ loader stub (the template attaches no managed policies by name, so the stub is n
 from __future__ import annotations
 
 import copy
+import io
+import json
 import re
+import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -178,3 +181,114 @@ def allowed(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
         for action in as_list(statement["Action"]):
             grants.setdefault(action, set()).update(as_list(statement["Resource"]))
     return grants
+
+
+# ------------------------------------------------------------------------------------------- moto deployment
+UNSUPPORTED_BY_MOTO = {
+    "AWS::Scheduler::Schedule",
+    "AWS::Scheduler::ScheduleGroup",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::S3::BucketPolicy",
+    "AWS::SNS::TopicPolicy",
+    "AWS::CloudWatch::Alarm",
+}
+CREATED_THROUGH_API = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"}
+STRIPPED_OUTPUTS = {"DashboardName", "DashboardUrl"}  # they reference the stripped dashboard
+
+
+def code_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return {}\n")
+    return buffer.getvalue()
+
+
+def strip_for_moto(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    deployable = json.loads(json.dumps(template))
+    stripped = {
+        logical_id: deployable["Resources"].pop(logical_id)
+        for logical_id, resource in list(deployable["Resources"].items())
+        if resource["Type"] in UNSUPPORTED_BY_MOTO | CREATED_THROUGH_API
+    }
+    for output in STRIPPED_OUTPUTS:
+        deployable["Outputs"].pop(output)
+    remaining = json.dumps(deployable)
+    for logical_id in stripped:
+        assert f'"{logical_id}"' not in remaining, f"{logical_id} was stripped but is still referenced"
+    return deployable, stripped
+
+
+class Deployed:
+    def __init__(self, template: dict[str, Any], stripped: dict[str, dict[str, Any]]) -> None:
+        self.template = template
+        self.stripped = stripped
+        self.cfn = boto3.client("cloudformation", region_name=REGION)
+        self.s3 = boto3.client("s3", region_name=REGION)
+        self.cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+        summaries = self.cfn.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]
+        self.physical = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries}
+        self.types = {s["LogicalResourceId"]: s["ResourceType"] for s in summaries}
+        self.alarm_names: dict[str, str] = {}
+        self.outputs = {
+            o["OutputKey"]: o["OutputValue"]
+            for o in self.cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["Outputs"]
+        }
+
+    def resolver(self, extra: dict[str, Any] | None = None) -> Resolver:
+        """Resolves Ref/GetAtt against what moto created (queue names from their URLs)."""
+        refs: dict[str, Any] = dict(self.physical)
+        for logical_id, physical_id in self.physical.items():
+            if self.types[logical_id] == "AWS::SQS::Queue":
+                refs[f"{logical_id}.QueueName"] = physical_id.rsplit("/", 1)[1]
+        # The schedule group is stripped; its name is the stack name (template: Name: !Ref AWS::StackName).
+        refs["BackupScheduleGroup"] = STACK_NAME
+        refs.update(extra or {})
+        return Resolver(self.template, stack_name=STACK_NAME, region=REGION, resource_refs=refs)
+
+
+def put_alarm(cloudwatch: Any, properties: dict[str, Any]) -> None:
+    """AWS::CloudWatch::Alarm properties -> PutMetricAlarm (same field names; numbers as numbers)."""
+    request = dict(properties)
+    request["Threshold"] = float(request["Threshold"])
+    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+        if key in request:
+            request[key] = int(request[key])
+    for query in request.get("Metrics", []):
+        if "MetricStat" in query:
+            query["MetricStat"]["Period"] = int(query["MetricStat"]["Period"])
+    cloudwatch.put_metric_alarm(**request)
+
+
+def deploy_to_moto(template: dict[str, Any]) -> Deployed:
+    """Create the stack in moto (inside an active mock_aws), then the alarms and the dashboard through the
+    CloudWatch API. See tests/template/test_template_moto_deploy.py for what is stripped and why."""
+    deployable, stripped = strip_for_moto(template)
+    s3 = boto3.client("s3", region_name=REGION)
+    # `sam validate`-style translation points every CodeUri/ContentUri at s3://bucket/value.
+    s3.create_bucket(Bucket="bucket")
+    s3.put_object(Bucket="bucket", Key="value", Body=code_zip())
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(
+        StackName=STACK_NAME, TemplateBody=json.dumps(deployable), Capabilities=["CAPABILITY_IAM"]
+    )
+    assert cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
+    stack = Deployed(deployable, stripped)
+    resolve = stack.resolver().resolve
+    for logical_id, resource in stripped.items():
+        if resource["Type"] == "AWS::CloudWatch::Alarm":
+            properties = resolve(resource["Properties"])
+            put_alarm(stack.cloudwatch, properties)
+            stack.alarm_names[logical_id] = properties["AlarmName"]
+    alarm_arns = {
+        f"{logical_id}.Arn": stack.cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0][
+            "AlarmArn"
+        ]
+        for logical_id, name in stack.alarm_names.items()
+    }
+    dashboard = stripped["Dashboard"]["Properties"]
+    with_alarms = stack.resolver(alarm_arns).resolve
+    stack.cloudwatch.put_dashboard(
+        DashboardName=with_alarms(dashboard["DashboardName"]),
+        DashboardBody=with_alarms(dashboard["DashboardBody"]),
+    )
+    return stack

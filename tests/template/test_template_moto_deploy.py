@@ -1,6 +1,7 @@
 """The transformed template deploys into moto's CloudFormation, and what it creates is configured as declared.
 
-moto 5.2.5 cannot create every resource type of this stack. Exactly these are stripped before create_stack,
+moto 5.2.5 cannot create every resource type of this stack. Exactly these are stripped before create_stack
+(cfnsupport.UNSUPPORTED_BY_MOTO / CREATED_THROUGH_API, cfnsupport.deploy_to_moto),
 each for the reason given; everything else is created by moto's CloudFormation:
 
 - AWS::Scheduler::Schedule, AWS::Scheduler::ScheduleGroup: no CloudFormation model in moto.
@@ -20,125 +21,31 @@ encryption moto's CloudFormation applied, then applies the rest of the template'
 bucket with local/stackbucket.py (the same code the demo uses) and checks the S3 API accepted and stores it.
 """
 
-import io
 import json
-import zipfile
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
-from cfnsupport import REGION, STACK_NAME, TEMPLATE_PATH, resources_of_type, translate
+from cfnsupport import (
+    CREATED_THROUGH_API,
+    REGION,
+    STACK_NAME,
+    TEMPLATE_PATH,
+    UNSUPPORTED_BY_MOTO,
+    Deployed,
+    deploy_to_moto,
+    resources_of_type,
+    translate,
+)
 from moto import mock_aws
 
-from stackbucket import Resolver, create_backup_bucket
-
-UNSUPPORTED_BY_MOTO = {
-    "AWS::Scheduler::Schedule",
-    "AWS::Scheduler::ScheduleGroup",
-    "AWS::Lambda::EventInvokeConfig",
-    "AWS::S3::BucketPolicy",
-    "AWS::SNS::TopicPolicy",
-    "AWS::CloudWatch::Alarm",
-}
-CREATED_THROUGH_API = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"}
-STRIPPED_OUTPUTS = {"DashboardName", "DashboardUrl"}  # they reference the stripped dashboard
-
-
-def code_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("handler.py", "def lambda_handler(event, context):\n    return {}\n")
-    return buffer.getvalue()
-
-
-def strip_for_moto(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    deployable = json.loads(json.dumps(template))
-    stripped = {
-        logical_id: deployable["Resources"].pop(logical_id)
-        for logical_id, resource in list(deployable["Resources"].items())
-        if resource["Type"] in UNSUPPORTED_BY_MOTO | CREATED_THROUGH_API
-    }
-    for output in STRIPPED_OUTPUTS:
-        deployable["Outputs"].pop(output)
-    remaining = json.dumps(deployable)
-    for logical_id in stripped:
-        assert f'"{logical_id}"' not in remaining, f"{logical_id} was stripped but is still referenced"
-    return deployable, stripped
-
-
-class Deployed:
-    def __init__(self, template: dict[str, Any], stripped: dict[str, dict[str, Any]]) -> None:
-        self.template = template
-        self.stripped = stripped
-        self.cfn = boto3.client("cloudformation", region_name=REGION)
-        self.s3 = boto3.client("s3", region_name=REGION)
-        self.cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-        summaries = self.cfn.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]
-        self.physical = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries}
-        self.types = {s["LogicalResourceId"]: s["ResourceType"] for s in summaries}
-        self.outputs = {
-            o["OutputKey"]: o["OutputValue"]
-            for o in self.cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["Outputs"]
-        }
-
-    def resolver(self, extra: dict[str, Any] | None = None) -> Resolver:
-        """Resolves Ref/GetAtt against what moto created (queue names from their URLs)."""
-        refs: dict[str, Any] = dict(self.physical)
-        for logical_id, physical_id in self.physical.items():
-            if self.types[logical_id] == "AWS::SQS::Queue":
-                refs[f"{logical_id}.QueueName"] = physical_id.rsplit("/", 1)[1]
-        # The schedule group is stripped; its name is the stack name (template: Name: !Ref AWS::StackName).
-        refs["BackupScheduleGroup"] = STACK_NAME
-        refs.update(extra or {})
-        return Resolver(self.template, stack_name=STACK_NAME, region=REGION, resource_refs=refs)
-
-
-def put_alarm(cloudwatch: Any, properties: dict[str, Any]) -> None:
-    """AWS::CloudWatch::Alarm properties -> PutMetricAlarm (same field names; numbers as numbers)."""
-    request = dict(properties)
-    request["Threshold"] = float(request["Threshold"])
-    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
-        if key in request:
-            request[key] = int(request[key])
-    for query in request.get("Metrics", []):
-        if "MetricStat" in query:
-            query["MetricStat"]["Period"] = int(query["MetricStat"]["Period"])
-    cloudwatch.put_metric_alarm(**request)
+from stackbucket import create_backup_bucket
 
 
 @pytest.fixture(scope="module")
 def deployed() -> Iterator[Deployed]:
-    template, stripped = strip_for_moto(translate())
     with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        # `sam validate`-style translation points every CodeUri/ContentUri at s3://bucket/value.
-        s3.create_bucket(Bucket="bucket")
-        s3.put_object(Bucket="bucket", Key="value", Body=code_zip())
-        cfn = boto3.client("cloudformation", region_name=REGION)
-        cfn.create_stack(
-            StackName=STACK_NAME, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
-        )
-        assert cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-        stack = Deployed(template, stripped)
-        resolve = stack.resolver().resolve
-        for resource in stripped.values():
-            if resource["Type"] == "AWS::CloudWatch::Alarm":
-                put_alarm(stack.cloudwatch, resolve(resource["Properties"]))
-        alarm_arns = {
-            f"{logical_id}.Arn": stack.cloudwatch.describe_alarms(
-                AlarmNames=[resolve(r["Properties"]["AlarmName"])]
-            )["MetricAlarms"][0]["AlarmArn"]
-            for logical_id, r in stripped.items()
-            if r["Type"] == "AWS::CloudWatch::Alarm"
-        }
-        dashboard = stripped["Dashboard"]["Properties"]
-        with_alarms = stack.resolver(alarm_arns).resolve
-        stack.cloudwatch.put_dashboard(
-            DashboardName=with_alarms(dashboard["DashboardName"]),
-            DashboardBody=with_alarms(dashboard["DashboardBody"]),
-        )
-        yield stack
+        yield deploy_to_moto(translate())
 
 
 def test_exactly_the_unsupported_types_were_stripped(deployed: Deployed) -> None:
