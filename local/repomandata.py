@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from simpledb_backup.items import MAX_BATCH_ITEMS, MAX_BATCH_REQUEST_BYTES, Item, make_item, validate_item
+from simpledb_backup.items import MAX_BATCH_ITEMS, Item, make_item
 from simpledb_backup.repoman import (
     KEY_ATTRIBUTES,
     META_ITEM_NAME,
@@ -33,6 +33,7 @@ from simpledb_backup.repoman import (
     repoman_item_name,
     split_control_text,
 )
+from simpledb_backup.simpledb import SimpleDB
 
 FIXTURE_PATH = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "debian" / "Packages"
 
@@ -46,7 +47,6 @@ ORIGIN = "Example Corp"
 LABEL = "example-internal"
 
 _BINNMU_SUFFIX = re.compile(r"\+b(\d+)$")
-_REQUEST_OVERHEAD_PER_PAIR = 80  # "Item.N.Attribute.M.Name=...&...Value=...&...Replace=true&" parameter names
 
 
 class FixturePackage(NamedTuple):
@@ -168,65 +168,27 @@ def repoman_domain_items(count: int | None = None, seed: int = 0) -> Iterator[It
 # --- writing to SimpleDB ----------------------------------------------------------------------------------
 
 
-def _request_bytes(item: Item) -> int:
-    # Upper bound of what the item adds to a form-encoded request: percent-encoding at most triples a byte.
-    size = 3 * len(item.name.encode("utf-8"))
-    for attribute, values in item.attributes.items():
-        attribute_bytes = 3 * len(attribute.encode("utf-8"))
-        for value in values:
-            size += attribute_bytes + 3 * len(value.encode("utf-8")) + _REQUEST_OVERHEAD_PER_PAIR
-    return size
-
-
-def _batches(items: Iterable[Item], batch_size: int) -> Iterator[list[Item]]:
-    batch: list[Item] = []
-    batch_bytes = 0
-    for item in items:
-        validate_item(item)
-        item_bytes = _request_bytes(item)
-        if batch and (len(batch) >= batch_size or batch_bytes + item_bytes > MAX_BATCH_REQUEST_BYTES):
-            yield batch
-            batch, batch_bytes = [], 0
-        batch.append(item)
-        batch_bytes += item_bytes
-    if batch:
-        yield batch
-
-
-def put_items(sdb_client: Any, domain: str, items: Iterable[Item], batch_size: int = MAX_BATCH_ITEMS) -> int:
-    """Write items with BatchPutAttributes, replacing the values of the attributes they carry."""
-    if not 1 <= batch_size <= MAX_BATCH_ITEMS:
-        raise ValueError(f"batch_size must be 1 to {MAX_BATCH_ITEMS}, not {batch_size}")
+def put_items(sdb_client: Any, domain: str, items: Iterable[Item]) -> int:
+    """Write items as the restore does (BatchPutAttributes, Replace on every pair); returns how many."""
     written = 0
-    for batch in _batches(items, batch_size):
-        sdb_client.batch_put_attributes(
-            DomainName=domain,
-            Items=[
-                {
-                    "Name": item.name,
-                    "Attributes": [
-                        {"Name": attribute, "Value": value, "Replace": True}
-                        for attribute, values in item.attributes.items()
-                        for value in values
-                    ],
-                }
-                for item in batch
-            ],
-        )
-        written += len(batch)
+
+    def counted() -> Iterator[Item]:
+        nonlocal written
+        for written, item in enumerate(items, start=1):  # noqa: B007 - the count is the point
+            yield item
+
+    SimpleDB(sdb_client).write_items(domain, counted())
     return written
 
 
-def fill_domain(
-    sdb_client: Any, domain: str, items: Iterable[Item], batch_size: int = MAX_BATCH_ITEMS
-) -> int:
+def fill_domain(sdb_client: Any, domain: str, items: Iterable[Item]) -> int:
     """Create ``domain`` (a no-op when it exists) and write ``items`` into it; returns the number written.
 
     Batches hold up to 25 items and stay under BatchPutAttributes' 1 MB request limit; an item over a
     SimpleDB limit (such as 256 attribute pairs) raises LimitExceededError before its batch is sent.
     """
     sdb_client.create_domain(DomainName=domain)
-    return put_items(sdb_client, domain, items, batch_size)
+    return put_items(sdb_client, domain, items)
 
 
 def delete_items(sdb_client: Any, domain: str, item_names: Iterable[str]) -> int:

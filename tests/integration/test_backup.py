@@ -15,16 +15,14 @@ from simpledb_backup.dumpformat import read_dump
 from simpledb_backup.errors import BackupFailedError, ThrottledError
 from simpledb_backup.items import Item, make_item
 from simpledb_backup.s3store import DumpStore, dump_key
-from simpledb_backup.simpledb import SharedBackoff, SimpleDB, plan_put_batches
+from simpledb_backup.simpledb import SharedBackoff, SimpleDB
 
 DOMAIN = "packages"
 
 
 def put_items(sdb_client: Any, domain: str, items: list[Item]) -> None:
     sdb_client.create_domain(DomainName=domain)
-    database = SimpleDB(sdb_client)
-    for batch in plan_put_batches(items):
-        database.put_items(domain, batch)
+    SimpleDB(sdb_client).write_items(domain, items)
 
 
 def sample_items(count: int, payload: int = 200) -> list[Item]:

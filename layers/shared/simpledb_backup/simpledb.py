@@ -27,6 +27,7 @@ from simpledb_backup.items import (
     MAX_BATCH_REQUEST_BYTES,
     Item,
     make_item,
+    validate_item,
 )
 from simpledb_backup.observability import logger
 
@@ -48,8 +49,8 @@ _LIMITS = {
     "NumberSubmittedItemsExceeded",
     "NumberDomainsExceeded",
 }
-# A batch request's 1 MB limit applies to the form-encoded body, where percent-encoding can triple a byte.
-_BATCH_RAW_BYTE_BUDGET = MAX_BATCH_REQUEST_BYTES // 3
+# "Item.N.Attribute.M.Name=...&...Value=...&...Replace=true&": the parameter names around each pair.
+_REQUEST_OVERHEAD_PER_PAIR = 80
 
 
 def select_expression(domain: str, where: str | None = None) -> str:
@@ -186,23 +187,32 @@ def _put_pairs(item: Item) -> list[dict[str, Any]]:
     ]
 
 
-def _raw_size(item: Item) -> int:
-    return len(item.name.encode()) + sum(
-        len(attribute.encode()) + sum(len(value.encode()) for value in values)
-        for attribute, values in item.attributes.items()
-    )
+def request_size_bound(item: Item) -> int:
+    """An upper bound of what an item adds to a BatchPutAttributes request.
+
+    The 1 MB limit applies to the form-encoded body, where percent-encoding at most triples a byte.
+    """
+    size = 3 * len(item.name.encode("utf-8"))
+    for attribute, values in item.attributes.items():
+        attribute_bytes = 3 * len(attribute.encode("utf-8"))
+        for value in values:
+            size += attribute_bytes + 3 * len(value.encode("utf-8")) + _REQUEST_OVERHEAD_PER_PAIR
+    return size
 
 
 def plan_put_batches(items: Iterable[Item]) -> Iterator[list[Item]]:
     """Group items into BatchPutAttributes calls: at most 25 items and under the 1 MB request limit.
 
-    An item too large to share a batch goes alone; ``put_items`` sends such a batch with PutAttributes.
+    Every item is checked against SimpleDB's limits before its batch is formed, so nothing is sent for a
+    batch that SimpleDB would refuse. An item too large to share a batch goes alone; ``put_items`` sends
+    such a batch with PutAttributes.
     """
     batch: list[Item] = []
     size = 0
     for item in items:
-        item_size = _raw_size(item)
-        if batch and (len(batch) == MAX_BATCH_ITEMS or size + item_size > _BATCH_RAW_BYTE_BUDGET):
+        validate_item(item)
+        item_size = request_size_bound(item)
+        if batch and (len(batch) == MAX_BATCH_ITEMS or size + item_size > MAX_BATCH_REQUEST_BYTES):
             yield batch
             batch, size = [], 0
         batch.append(item)
@@ -276,7 +286,7 @@ class SimpleDB:
 
     def put_items(self, domain: str, batch: list[Item]) -> int:
         """Write a batch planned by ``plan_put_batches``; returns the number of API calls made."""
-        if len(batch) == 1 and _raw_size(batch[0]) > _BATCH_RAW_BYTE_BUDGET:
+        if len(batch) == 1 and request_size_bound(batch[0]) > MAX_BATCH_REQUEST_BYTES:
             return self._put_one(domain, batch[0])
         entries = [{"Name": item.name, "Attributes": _put_pairs(item)} for item in batch]
         self._call(
@@ -285,6 +295,10 @@ class SimpleDB:
             lambda: self.client.batch_put_attributes(DomainName=domain, Items=entries),
         )
         return 1
+
+    def write_items(self, domain: str, items: Iterable[Item]) -> int:
+        """Write items one planned batch after another; returns the number of API calls made."""
+        return sum(self.put_items(domain, batch) for batch in plan_put_batches(items))
 
     def _put_one(self, domain: str, item: Item) -> int:
         pairs = _put_pairs(item)
