@@ -20,7 +20,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from . import controls, errors
 from .model import DeleteAttribute, Expected, PutAttribute, SimpleDBEngineBackend
-from .xmltext import element, escape, item_xml
+from .xmltext import element, escape
 
 NAMESPACE = "http://sdb.amazonaws.com/doc/2009-04-15/"
 DEFAULT_REGION = "us-east-1"
@@ -251,7 +251,7 @@ def _select(backend: SimpleDBEngineBackend, params: Params, _size: int) -> str:
     _boolean(params, "ConsistentRead")
     expression = _required(params, "SelectExpression")
     outcome = backend.select(expression, params.get("NextToken"))
-    body = "".join(item_xml(name, pairs) for name, pairs in outcome.items)
+    body = "".join(outcome.fragments)
     return body + (f"<NextToken>{outcome.next_token}</NextToken>" if outcome.next_token else "")
 
 

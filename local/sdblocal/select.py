@@ -42,7 +42,7 @@ from lark.exceptions import LarkError, VisitError
 
 from . import errors
 from .model import Domain, Item, decode_token, encode_token
-from .xmltext import item_xml_size
+from .xmltext import item_xml, wire_size
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 2500
@@ -171,6 +171,12 @@ class Query:
 class SelectOutcome:
     items: list[tuple[str, list[tuple[str, str]]]]
     next_token: str | None
+    fragments: list[str]  # each item's <Item> element, as measured against the 1 MB cap
+
+
+def _count_outcome(count: int, token: str | None) -> SelectOutcome:
+    pairs = [("Count", str(count))]
+    return SelectOutcome([("Domain", pairs)], token, [item_xml("Domain", pairs)])
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -612,22 +618,25 @@ def execute(query: Query, domain: Domain, next_token: str | None) -> SelectOutco
         for candidate in candidates:
             if query.limit is not None and count == query.limit:
                 assert last is not None
-                return SelectOutcome([("Domain", [("Count", str(count))])], _token(query, *last))
+                return _count_outcome(count, _token(query, *last))
             count += 1
             last = candidate
-        return SelectOutcome([("Domain", [("Count", str(count))])], None)
+        return _count_outcome(count, None)
 
     limit = query.limit or DEFAULT_LIMIT
     page: list[tuple[str, list[tuple[str, str]]]] = []
+    fragments: list[str] = []
     size = 0
     previous: tuple[Item, str | None] | None = None
     for item, key in candidates:
         pairs = _project(query, item)
-        item_size = item_xml_size(item.name, pairs)
+        fragment = item_xml(item.name, pairs)
+        item_size = wire_size(fragment)
         if len(page) == limit or (page and size + item_size > MAX_PAGE_BYTES):
             assert previous is not None
-            return SelectOutcome(page, _token(query, *previous))
+            return SelectOutcome(page, _token(query, *previous), fragments)
         page.append((item.name, pairs))
+        fragments.append(fragment)
         size += item_size
         previous = (item, key)
-    return SelectOutcome(page, None)
+    return SelectOutcome(page, None, fragments)

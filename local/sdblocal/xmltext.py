@@ -26,7 +26,9 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 
 
 def needs_base64(text: str) -> bool:
-    return _NEEDS_BASE64.search(text) is not None
+    # isprintable() is a fast C scan that is False for every character the pattern matches (they are
+    # all in categories Cc, Cs or Cn); most text is printable and skips the regular expression.
+    return not text.isprintable() and _NEEDS_BASE64.search(text) is not None
 
 
 def encode(text: str) -> tuple[str, bool]:
@@ -76,6 +78,6 @@ def item_xml(item_name: str, pairs: list[tuple[str, str]]) -> str:
     return "".join(parts)
 
 
-def item_xml_size(item_name: str, pairs: list[tuple[str, str]]) -> int:
-    """Bytes ``item_xml`` takes on the wire: what the 1 MB Select response cap is measured against."""
-    return len(item_xml(item_name, pairs).encode("utf-8", "surrogatepass"))
+def wire_size(fragment: str) -> int:
+    """Bytes an XML fragment takes on the wire: what the 1 MB Select response cap is measured against."""
+    return len(fragment) if fragment.isascii() else len(fragment.encode("utf-8", "surrogatepass"))
