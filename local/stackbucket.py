@@ -35,7 +35,7 @@ class UnsupportedTemplateError(ValueError):
 _SHORT_TAG_NAMES = {"Ref": "Ref", "Condition": "Condition"}
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships without type hints
     """PyYAML SafeLoader that turns CloudFormation short tags (!Ref, !Sub, !GetAtt, ...) into their long form."""
 
 
