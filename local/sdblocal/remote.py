@@ -6,6 +6,8 @@ import json
 import urllib.request
 from typing import Any
 
+from .controls import UNSET, _Unset
+
 
 class RemoteControls:
     """The ``sdblocal.controls`` API for a server at ``url`` (e.g. ``http://127.0.0.1:5000``)."""
@@ -26,12 +28,21 @@ class RemoteControls:
             body = response.read()
         return json.loads(body) if body else None
 
-    def configure(self, **settings: float | int | None) -> None:
-        """Any of ``fault_rate``, ``seed``, ``latency_ms``; the others keep their values."""
-        unknown = set(settings) - {"fault_rate", "seed", "latency_ms"}
-        if unknown:
-            raise TypeError(f"unknown controls: {', '.join(sorted(unknown))}")
-        self._call("POST", "controls", dict(settings))
+    def configure(
+        self,
+        fault_rate: float | None = None,
+        seed: int | _Unset | None = UNSET,
+        latency_ms: float | None = None,
+    ) -> None:
+        """Any subset of ``fault_rate``, ``seed``, ``latency_ms``; the others keep their values."""
+        settings: dict[str, Any] = {}
+        if fault_rate is not None:
+            settings["fault_rate"] = fault_rate
+        if not isinstance(seed, _Unset):
+            settings["seed"] = seed
+        if latency_ms is not None:
+            settings["latency_ms"] = latency_ms
+        self._call("POST", "controls", settings)
 
     def reset(self) -> None:
         self._call("POST", "reset")

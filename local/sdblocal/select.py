@@ -31,6 +31,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -49,6 +50,11 @@ MAX_LIMIT = 2500
 MAX_COMPARISONS = 20
 MAX_PREDICATE_ATTRIBUTES = 20
 MAX_REQUESTED_ATTRIBUTES = 256
+# "Operations that run longer than 5 seconds return a time-out error response or a partial or
+# empty result set" (Select): a page stops after this long, with a NextToken. The clock is read
+# every _CLOCK_EVERY items.
+QUERY_TIME_LIMIT_S = 5.0
+_CLOCK_EVERY = 256
 # Bytes of <Item> elements one page may carry: 1 MB less room for the envelope and the NextToken.
 MAX_PAGE_BYTES = 1024 * 1024 - 4096
 
@@ -562,8 +568,12 @@ def _token(query: Query, item: Item, key: str | None) -> str:
 
 def _candidates(
     query: Query, domain: Domain, after: tuple[str, str | None] | None
-) -> Iterator[tuple[Item, str | None]]:
-    """Matching items in result order, from just after the NextToken position."""
+) -> Iterator[tuple[Item, str | None, bool]]:
+    """Items in result order from just after the NextToken position: (item, sort key, matches).
+
+    Non-matching items are yielded too (flagged False) when the scan is in item-name order, so that
+    a query cut short by the time limit can still hand out a token for where it stopped.
+    """
     matches = compile_predicate(query.where)
     bounds = name_range(query.where)
     order = query.order_by
@@ -579,8 +589,7 @@ def _candidates(
         for item in domain.scan(
             bounds.low, bounds.low_inclusive, bounds.high, bounds.high_inclusive, descending
         ):
-            if matches(item):
-                yield item, None
+            yield item, None, matches(item)
         return
     # Sorting on an attribute needs every match before the first result.
     keyed: list[tuple[str, str, Item]] = []
@@ -594,7 +603,7 @@ def _candidates(
             last = (after[1] or "", after[0])
             if (key, name) <= last if not query.descending else (key, name) >= last:
                 continue
-        yield item, key
+        yield item, key, True
 
 
 def _project(query: Query, item: Item) -> list[tuple[str, str]]:
@@ -607,36 +616,49 @@ def _project(query: Query, item: Item) -> list[tuple[str, str]]:
 
 
 def execute(query: Query, domain: Domain, next_token: str | None) -> SelectOutcome:
+    """One page of results.
+
+    A page ends at the limit (default 100), before the item that would take the response past
+    1 MB, or when the query has run for ``QUERY_TIME_LIMIT_S``: like the service, it then returns
+    what it has (possibly nothing) with a NextToken to continue from where it stopped.
+    """
     after = _position(next_token, query)
-    candidates = _candidates(query, domain, after)
+    deadline = time.monotonic() + QUERY_TIME_LIMIT_S
+    scanned: tuple[Item, str | None] | None = None  # the last item looked at: where a cut-off resumes
 
     if query.output == "count":
         # count(*): one item named "Domain" with a "Count" attribute. The 100/2500 limits do not
         # apply; a limit clause caps how many items are counted, and the token resumes after them.
+        # A count cut off by the time limit is partial: the client adds up the pages ("Count").
         count = 0
-        last: tuple[Item, str | None] | None = None
-        for candidate in candidates:
-            if query.limit is not None and count == query.limit:
-                assert last is not None
-                return _count_outcome(count, _token(query, *last))
-            count += 1
-            last = candidate
+        for number, (item, key, matched) in enumerate(_candidates(query, domain, after), 1):
+            if matched and query.limit is not None and count == query.limit:
+                assert scanned is not None
+                return _count_outcome(count, _token(query, *scanned))
+            if number % _CLOCK_EVERY == 0 and scanned is not None and time.monotonic() > deadline:
+                return _count_outcome(count, _token(query, *scanned))
+            count += matched
+            scanned = (item, key)
         return _count_outcome(count, None)
 
     limit = query.limit or DEFAULT_LIMIT
     page: list[tuple[str, list[tuple[str, str]]]] = []
     fragments: list[str] = []
     size = 0
-    previous: tuple[Item, str | None] | None = None
-    for item, key in candidates:
+    for number, (item, key, matched) in enumerate(_candidates(query, domain, after), 1):
+        if number % _CLOCK_EVERY == 0 and scanned is not None and time.monotonic() > deadline:
+            return SelectOutcome(page, _token(query, *scanned), fragments)
+        if not matched:
+            scanned = (item, key)
+            continue
         pairs = _project(query, item)
         fragment = item_xml(item.name, pairs)
         item_size = wire_size(fragment)
         if len(page) == limit or (page and size + item_size > MAX_PAGE_BYTES):
-            assert previous is not None
-            return SelectOutcome(page, _token(query, *previous), fragments)
+            assert scanned is not None
+            return SelectOutcome(page, _token(query, *scanned), fragments)
         page.append((item.name, pairs))
         fragments.append(fragment)
         size += item_size
-        previous = (item, key)
+        scanned = (item, key)
     return SelectOutcome(page, None, fragments)

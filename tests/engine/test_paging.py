@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 import sdblocal
 from engine.helpers import error_of, item_names, select_all
+from sdblocal import select as select_module
 from sdblocal.model import Domain, PutAttribute, SimpleDBEngineBackend
 from sdblocal.select import name_range, parse
 
@@ -175,3 +176,35 @@ def test_range_read_of_a_large_domain(monkeypatch: pytest.MonkeyPatch) -> None:
     assert visited <= len(outcome.items) + 1
     assert elapsed < 1.0
     assert backend.domain_metadata("big")["ItemCount"] == 200_000
+
+
+def test_time_limit_gives_partial_pages_and_counts(
+    sdb: Any, domain: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "If the count request takes more than five seconds, Amazon SimpleDB returns the number of items
+    # that it could count and a next token"; Select likewise returns a partial or empty page.
+    for start in range(0, 1000, 25):
+        sdb.batch_put_attributes(
+            DomainName=domain,
+            Items=[
+                {
+                    "Name": f"item{n:05d}",
+                    "Attributes": [{"Name": "flag", "Value": "y" if n % 10 == 0 else "n"}],
+                }
+                for n in range(start, start + 25)
+            ],
+        )
+    monkeypatch.setattr(select_module, "QUERY_TIME_LIMIT_S", 0.0)  # every page runs out of time
+    total, pages, kwargs = 0, 0, {"SelectExpression": f"select count(*) from {domain} where flag = 'y'"}
+    while True:
+        page = sdb.select(**kwargs)
+        total += int(page["Items"][0]["Attributes"][0]["Value"])
+        pages += 1
+        if "NextToken" not in page:
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    assert total == 100
+    assert pages >= 4
+    items, pages = select_all(sdb, f"select itemName() from {domain} where flag = 'y'")
+    assert item_names({"Items": items}) == [f"item{n:05d}" for n in range(0, 1000, 10)]
+    assert pages >= 4
