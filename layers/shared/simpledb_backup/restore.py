@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
@@ -44,6 +44,7 @@ from simpledb_backup.errors import (
 )
 from simpledb_backup.events import RestoreRequest
 from simpledb_backup.items import MAX_BATCH_ITEMS, Item, validate_item
+from simpledb_backup.native_export import NativeExport, read_native_export
 from simpledb_backup.observability import MetricName, domain_metrics, logger, tracer
 from simpledb_backup.planning import ChangeKind, PlanSummary, Subset, TargetSnapshot, compare, plan_changes
 from simpledb_backup.repoman import items_from_repoman_backup
@@ -87,6 +88,8 @@ MAX_LEGS_WITHOUT_PROGRESS = 3
 DOMAIN_CREATION_WAIT_SECONDS = 60.0
 #: A lock outlives its invocation's remaining time by this much before another restore may take it over.
 LOCK_GRACE_SECONDS = 120.0
+#: The trigger of the safety backup a restore takes of its target before writing.
+PRE_RESTORE_TRIGGER = "pre-restore"
 
 
 def now() -> datetime:
@@ -193,6 +196,46 @@ class RepomanFileSource:
                 validate_item(item)
             except LimitExceededError as error:
                 raise DumpCorruptError(f"Repoman backup {self.key}: {error}") from error
+            yield item
+
+
+class NativeExportSource:
+    """An AWS native SimpleDB export (simpledbv2 StartDomainExport) under
+    ``imports/.../AWSSimpleDB/<exportId>/<domain>/``. The first read verifies the manifests and every data
+    file's MD5 and item count (native_export.read_native_export); later reads in the same invocation reuse
+    that verification, and each still re-checks every file's MD5."""
+
+    def __init__(self, store: DumpStore, base_key: str, domain: str) -> None:
+        self.store, self.base_key, self.domain = store, base_key.rstrip("/") + "/", domain
+        self._export: NativeExport | None = None
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"kind": "native-export", "key": self.base_key}
+        if self._export is not None:
+            described["items"] = self._export.item_count
+            described["export_arn"] = self._export.manifest.export_arn
+        return described
+
+    def _read_object(self, key: str) -> bytes:
+        try:
+            return self.store.get_bytes(key)
+        except DumpNotFoundError as error:
+            raise KeyError(key) from error  # what read_native_export expects for a missing object
+
+    def items(self) -> Iterator[Item]:
+        if self._export is None:
+            export = read_native_export(self._read_object, self.base_key)
+            exported = export.manifest.domain_name
+            if exported is not None and exported != self.domain:
+                raise InvalidRequestError(
+                    f"source_key: {self.base_key} is an export of domain {exported!r}, not of {self.domain!r}"
+                )
+            self._export = export
+        for item in self._export:
+            try:
+                validate_item(item)
+            except LimitExceededError as error:
+                raise DumpCorruptError(f"native export {self.base_key}: {error}") from error
             yield item
 
 
@@ -392,33 +435,47 @@ class RestoreService:
 
     def resolve_dump(self, request: RestoreRequest) -> DumpVersion:
         """The dump version a request names: ``version_id``, else the newest at or before ``as_of``, else the
-        latest. Raises DumpNotFoundError naming what was asked for."""
+        latest. Raises DumpNotFoundError naming what was asked for.
+
+        ``as_of`` and the latest skip the safety backups (trigger ``pre-restore``): every restore adds one as the
+        newest version, and "restore the latest" run a second time must restore the same dump again, not the
+        state the first run replaced. A safety backup is restored by its ``version_id``.
+        """
         key = dump_key(request.domain)
         listing = f'list them with {{"action": "list", "domain": "{request.domain}"}}'
         if request.version_id:
             try:
-                return self.store.head(key, request.version_id) or self._missing(request.domain, key)
+                version = self.store.head(key, request.version_id)
             except DumpNotFoundError as error:
                 raise DumpNotFoundError(
                     f"version_id {request.version_id!r} is not a dump of domain {request.domain!r} ({key}); "
                     f"{listing}"
                 ) from error
+            if version is None:  # pragma: no cover - head() with a version id raises instead
+                raise DumpNotFoundError(f"version_id {request.version_id!r}: no such dump; {listing}")
+            return version
+        as_of = None
         if request.as_of:
             as_of = request.as_of if request.as_of.tzinfo else request.as_of.replace(tzinfo=UTC)
-            for version_id, modified, _ in sorted(
-                self.store.iter_versions(key), key=lambda v: v[1], reverse=True
-            ):
-                if modified <= as_of:
-                    return self.store.head(key, version_id) or self._missing(request.domain, key)
+        newest_first = sorted(self.store.iter_versions(key), key=lambda listed: listed[1], reverse=True)
+        for version_id, modified, is_latest in newest_first:
+            if as_of is not None and modified > as_of:
+                continue
+            version = self.store.head(key, version_id)
+            if version is not None and version.trigger != PRE_RESTORE_TRIGGER:
+                return replace(version, is_latest=is_latest)
+        if as_of is not None:
             raise DumpNotFoundError(
                 f"as_of {as_of.isoformat()}: no dump of domain {request.domain!r} was made at or before that "
-                f"time; {listing}"
+                f"time (safety backups are restored by version_id); {listing}"
             )
-        return self.store.head(key) or self._missing(request.domain, key)
-
-    def _missing(self, domain: str, key: str) -> DumpVersion:
+        if newest_first:
+            raise DumpNotFoundError(
+                f"domain {request.domain!r} has only pre-restore safety backups; restore one by version_id; "
+                f"{listing}"
+            )
         raise DumpNotFoundError(
-            f"no dumps of domain {domain!r} in s3://{self.store.bucket}/{key}; run a backup first"
+            f"no dumps of domain {request.domain!r} in s3://{self.store.bucket}/{key}; run a backup first"
         )
 
     def open_source(self, request: RestoreRequest, pinned: dict[str, Any] | None = None) -> RestoreSource:
@@ -436,19 +493,16 @@ class RestoreService:
             raise InvalidRequestError(
                 f"source_key: {key!r} must be under {IMPORTS_PREFIX} (the restore function reads imports there)"
             )
+        if request.source == "native-export":
+            return NativeExportSource(self.store, key, request.domain)
         version_id = pinned["version_id"] if pinned else self._import_version(key)
-        if request.source == "repoman":
-            return RepomanFileSource(self.store, key, version_id)
-        return self._native_export_source(key)
+        return RepomanFileSource(self.store, key, version_id)
 
     def _import_version(self, key: str) -> str:
         head = self.store.head(key)
         if head is None:
             raise DumpNotFoundError(f"source_key: no object s3://{self.store.bucket}/{key}")
         return head.version_id
-
-    def _native_export_source(self, key: str) -> RestoreSource:
-        raise InvalidRequestError("source: 'native-export' is not available yet")
 
     # --- plan -----------------------------------------------------------------------------------------------
 
@@ -734,7 +788,7 @@ class RestoreService:
         if state.safety_backup_run_id:
             result = self.backups.run(self.backups.load(state.safety_backup_run_id), remaining_seconds)
         else:
-            result = self.backups.backup(state.target, "pre-restore", remaining_seconds)
+            result = self.backups.backup(state.target, PRE_RESTORE_TRIGGER, remaining_seconds)
         if result.status != "complete":
             state.safety_backup_run_id = result.run_id
             return False
