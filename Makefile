@@ -8,6 +8,9 @@ SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 export PYTHONPATH := $(CURDIR)/layers/shared:$(CURDIR)/local
+# template.yaml uses Fn::ForEach (AWS::LanguageExtensions) for per-domain IAM; SAM CLI expands it on request.
+export SAM_CLI_ENABLE_LANGUAGE_EXTENSIONS := 1
+export SAM_CLI_TELEMETRY := 0
 
 LOCAL_AWS_PORT ?= 5000
 FN ?= backup
@@ -52,7 +55,7 @@ typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy functions/restore/handler.py
 
 template-check: $(VENV)/.installed $(SAM_VENV)/.installed
-	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --region us-east-1
+	$(SAM) validate --lint --region us-east-1
 	$(VENV)/bin/cfn-lint template.yaml
 
 pytest: $(VENV)/.installed
@@ -76,11 +79,11 @@ bench-large: $(VENV)/.installed
 	$(PY) scripts/bench.py --items 20000 --items 200000 --latency-ms $(LATENCY_MS)
 
 build: $(SAM_VENV)/.installed
-	SAM_CLI_TELEMETRY=0 $(SAM) build
+	$(SAM) build
 
 deploy: build
-	@if [ -f samconfig.toml ]; then SAM_CLI_TELEMETRY=0 $(SAM) deploy; \
-	else SAM_CLI_TELEMETRY=0 $(SAM) deploy --guided --stack-name $(STACK_NAME) --capabilities CAPABILITY_IAM; fi
+	@if [ -f samconfig.toml ]; then $(SAM) deploy; \
+	else $(SAM) deploy --guided --stack-name $(STACK_NAME) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND; fi
 
 invoke: $(VENV)/.installed
 	$(PY) scripts/invoke_deployed.py --stack-name $(STACK_NAME) $(FN) $(EVENT)
@@ -89,7 +92,7 @@ alarms: $(VENV)/.installed
 	$(PY) scripts/alarms.py --stack-name $(STACK_NAME)
 
 logs: $(SAM_VENV)/.installed
-	SAM_CLI_TELEMETRY=0 $(SAM) logs --stack-name $(STACK_NAME) --name $$(echo $(FN) | sed 's/^./\U&/')Function --tail
+	$(SAM) logs --stack-name $(STACK_NAME) --name $$(echo $(FN) | sed 's/^./\U&/')Function --tail
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
