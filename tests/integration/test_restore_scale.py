@@ -1,0 +1,176 @@
+"""The restore at scale: the fewest write calls, parallel workers, 503 storms, and a restore that runs out of
+time several times and continues in new invocations."""
+
+import math
+import threading
+from typing import Any
+
+import pytest
+from restore_helpers import (
+    DOMAIN,
+    as_dict,
+    contents,
+    dump,
+    fill,
+    forever,
+    package,
+    request,
+    runs_out_after,
+    service,
+    writes,
+)
+
+import sdblocal
+from simpledb_backup.events import RestoreRequest
+from simpledb_backup.items import Item
+from simpledb_backup.restore import ParallelWriter, RestoreStalledError, lock_key, status_key
+from simpledb_backup.s3store import dump_key
+from simpledb_backup.simpledb import SimpleDB
+
+
+def numbered(count: int, **attributes: str) -> list[Item]:
+    return [
+        package(f"{index:05x}-item", name=f"pkg{index}", n=str(index), **attributes) for index in range(count)
+    ]
+
+
+def scrambled_since_dump(sdb_client: Any, items: list[Item]) -> None:
+    """Every third item changed, every fifth deleted, 40 new items: all three kinds of work for exact mode."""
+    fill(sdb_client, DOMAIN, [package(item.name, name="changed", extra="x") for item in items[::3]])
+    fill(sdb_client, DOMAIN, [package(f"zz-new-{index}", new="yes") for index in range(40)])
+    SimpleDB(sdb_client).delete_items(DOMAIN, [(item.name, None) for item in items[1::5]])
+
+
+@pytest.mark.parametrize("count", [1, 25, 26, 1234])
+def test_a_restore_into_an_empty_domain_makes_the_fewest_write_calls(
+    count: int, sdb_client: Any, s3_client: Any, bucket: str
+) -> None:
+    items = numbered(count)
+    fill(sdb_client, DOMAIN, items)
+    dump(sdb_client, s3_client, bucket)
+    sdb_client.delete_domain(DomainName=DOMAIN)
+    sdb_client.create_domain(DomainName=DOMAIN)
+    sdblocal.controls.reset_counts()
+    answer = service(sdb_client, s3_client, bucket, restore_workers=8).restore(
+        request(action="restore"), forever
+    )
+    assert answer["status"] == "complete"
+    assert writes() == {"BatchPutAttributes": math.ceil(count / 25)}
+    assert answer["written"]["put_calls"] == math.ceil(count / 25)
+    assert contents(sdb_client, DOMAIN) == as_dict(items)
+
+
+def test_writers_run_in_parallel_with_a_bounded_number_of_batches_in_flight(
+    sdb_client: Any, s3_client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = numbered(1000)
+    fill(sdb_client, DOMAIN, items)
+    dump(sdb_client, s3_client, bucket)
+    sdb_client.delete_domain(DomainName=DOMAIN)
+    sdblocal.controls.configure(latency_ms=20)
+    running = {"now": 0, "most": 0}
+    lock = threading.Lock()
+    original_put = ParallelWriter._put
+
+    def counted_put(self: ParallelWriter, batch: list[Item]) -> Any:
+        with lock:
+            running["now"] += 1
+            running["most"] = max(running["most"], running["now"])
+        try:
+            return original_put(self, batch)
+        finally:
+            with lock:
+                running["now"] -= 1
+
+    monkeypatch.setattr(ParallelWriter, "_put", counted_put)
+    answer = service(sdb_client, s3_client, bucket, restore_workers=4).restore(
+        request(action="restore", target_domain="restored-packages"), forever
+    )
+    sdblocal.controls.reset()
+    assert answer["status"] == "complete"
+    assert 1 < running["most"] <= 4
+    assert contents(sdb_client, "restored-packages") == as_dict(items)
+
+
+def test_an_exact_restore_through_a_storm_of_503s_ends_exact(
+    sdb_client: Any, s3_client: Any, bucket: str
+) -> None:
+    items = numbered(300)
+    fill(sdb_client, DOMAIN, items)
+    dump(sdb_client, s3_client, bucket)
+    scrambled_since_dump(sdb_client, items)
+    restore_service = service(sdb_client, s3_client, bucket, restore_workers=8)
+    sdblocal.controls.configure(fault_rate=0.3, seed=20240601)
+    answer = restore_service.restore(request(action="restore", mode="exact", confirm=DOMAIN), forever)
+    sdblocal.controls.configure(fault_rate=0.0)
+    assert answer["status"] == "complete"
+    assert answer["verification"]["verified"] is True
+    assert restore_service.sdb.backoff.retries > 20  # the faults happened, and were retried, not failed
+    assert contents(sdb_client, DOMAIN) == as_dict(items)
+
+
+def test_a_restore_that_runs_out_of_time_several_times_continues_and_ends_exact(
+    sdb_client: Any, s3_client: Any, bucket: str
+) -> None:
+    items = numbered(600)
+    fill(sdb_client, DOMAIN, items)
+    dump(sdb_client, s3_client, bucket)
+    scrambled_since_dump(sdb_client, items)
+    restore_service = service(sdb_client, s3_client, bucket, restore_workers=2)
+
+    event = request(action="restore", mode="exact", confirm=DOMAIN)
+    answers = []
+    while True:
+        # Each invocation sees plenty of time for a few readings of the clock, then none: it stops part-way.
+        # The first invocation gets so few that even the safety backup has to continue in the next one.
+        answer = restore_service.restore(event, runs_out_after(4 if not answers else 7))
+        answers.append(answer)
+        if answer["status"] != "continued":
+            break
+        assert len(answers) < 50
+        # Between invocations the lock stays with the run, so no other restore can start.
+        assert s3_client.get_object(Bucket=bucket, Key=lock_key(DOMAIN))["Body"].read()
+        saved = restore_service.status(answer["run_id"])
+        assert saved["status"] == "continued"
+        assert answer["continues_with"]["run_id"] == answer["run_id"]
+        event = RestoreRequest.model_validate(answer["continues_with"])
+
+    final = answers[-1]
+    assert len(answers) >= 4
+    phases = [answer["phase"] for answer in answers[:-1]]
+    assert phases[0] == "safety-backup"
+    assert phases.count("writing") >= 2  # the writes themselves were interrupted more than once
+    assert final["status"] == "complete"
+    assert final["invocations"] == len(answers)
+    assert final["verification"] == {"verified": True, "mismatches": 0, "sample": []}
+    assert contents(sdb_client, DOMAIN) == as_dict(items)
+    # One safety backup, however many invocations it took.
+    versions = s3_client.list_object_versions(Bucket=bucket, Prefix=dump_key(DOMAIN))["Versions"]
+    assert len(versions) == 2
+    assert final["safety_backup"]["items"] == 600 - 120 + 40
+    listed = s3_client.list_objects_v2(Bucket=bucket, Prefix=lock_key(DOMAIN))
+    assert listed["KeyCount"] == 0
+    assert restore_service.status(final["run_id"])["status"] == "complete"
+    # A repeated delivery of the last continuation event changes nothing.
+    sdblocal.controls.reset_counts()
+    assert restore_service.restore(event, forever)["status"] == "complete"
+    assert writes() == {}
+
+
+def test_a_restore_that_never_gets_time_to_work_stops_instead_of_looping(
+    sdb_client: Any, s3_client: Any, bucket: str
+) -> None:
+    items = numbered(30)
+    fill(sdb_client, DOMAIN, items)
+    dump(sdb_client, s3_client, bucket)
+    restore_service = service(sdb_client, s3_client, bucket)
+    event = request(action="restore", target_domain="restored-packages")
+    for _ in range(2):
+        answer = restore_service.restore(event, lambda: 10.0)  # always under the 30-second margin
+        assert answer["status"] == "continued"
+        event = RestoreRequest.model_validate(answer["continues_with"])
+    with pytest.raises(RestoreStalledError, match="no progress in 3 invocations"):
+        restore_service.restore(event, lambda: 10.0)
+    saved = s3_client.get_object(Bucket=bucket, Key=status_key(event.run_id or ""))["Body"].read()
+    assert b'"status": "failed"' in saved
+    assert s3_client.list_objects_v2(Bucket=bucket, Prefix=lock_key("restored-packages"))["KeyCount"] == 0
