@@ -74,26 +74,26 @@ def _required(params: Params, name: str) -> str:
     return value
 
 
-def _boolean(params: Params, name: str, flag: str | None = None) -> bool | None:
-    raw = params.get(name)
+def _flag(raw: str | None, name: str) -> bool | None:
+    """A boolean parameter: "true" or "false" (any case), None when absent."""
     if raw is None:
         return None
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
-    label = flag or name
     raise errors.invalid_parameter(
-        f"Value ({raw}) for parameter {name} is invalid. The {label} flag should be either true or false."
+        f"Value ({raw}) for parameter {name} is invalid. The {name} flag should be either true or false."
     )
 
 
-def _attribute_fields(
-    params: Params, pattern: re.Pattern[str], prefix: str = ""
-) -> dict[int, dict[str, str]]:
+def _boolean(params: Params, name: str) -> bool | None:
+    return _flag(params.get(name), name)
+
+
+def _attribute_fields(params: Params, pattern: re.Pattern[str]) -> dict[int, dict[str, str]]:
+    """``Attribute.N.Field`` parameters grouped by N, in N order."""
     fields: dict[int, dict[str, str]] = {}
     for key, value in params.items():
-        if prefix and not key.startswith(prefix):
-            continue
-        match = pattern.fullmatch(key[len(prefix) :])
+        match = pattern.fullmatch(key)
         if match:
             fields.setdefault(int(match.group(1)), {})[match.group(2)] = value
     return dict(sorted(fields.items()))
@@ -109,8 +109,7 @@ def _put_attributes(fields: Mapping[int, Mapping[str, str]]) -> list[PutAttribut
             )
         if value is None:
             raise errors.SdbError("MissingParameter", f"Attribute.Value missing for Attribute.Name='{name}'.")
-        replace = _boolean({"Replace": field.get("Replace", "false")}, "Replace")
-        attributes.append(PutAttribute(name, value, bool(replace)))
+        attributes.append(PutAttribute(name, value, bool(_flag(field.get("Replace"), "Replace"))))
     return attributes
 
 
