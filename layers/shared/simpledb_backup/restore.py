@@ -521,7 +521,8 @@ class RestoreService:
             return TargetSnapshot(subset, exists=False)
         return TargetSnapshot.from_pages(scan_domain(self.sdb, target, self.settings.segments), subset)
 
-    @tracer.capture_method
+    # No tracer.capture_method on the entry points: it logs every exception with its traceback, and most
+    # exceptions here are refusals the operator reads in the answer. The phases below are traced.
     def plan(self, request: RestoreRequest) -> dict[str, Any]:
         """A dry run: verifies the source and compares it with the target; writes nothing."""
         self.check_target(request.target)
@@ -563,7 +564,6 @@ class RestoreService:
 
     # --- restore --------------------------------------------------------------------------------------------
 
-    @tracer.capture_method
     def restore(self, request: RestoreRequest, remaining_seconds: RemainingSeconds) -> dict[str, Any]:
         """Start a restore, or continue the one ``request.run_id`` names, as far as this invocation allows."""
         self.check_target(request.target)
@@ -783,6 +783,7 @@ class RestoreService:
             state.phase = "done"
         return True
 
+    @tracer.capture_method
     def _safety_backup(self, state: RestoreState, remaining_seconds: RemainingSeconds) -> bool:
         """Step 2: a normal dump of the target with trigger ``pre-restore``; it may span invocations too."""
         if state.safety_backup_run_id:
