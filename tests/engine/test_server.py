@@ -66,13 +66,16 @@ def test_module_runs_a_server_and_prints_one_ready_line() -> None:
     assert process.stdout.read() == ""  # exactly one line
 
 
-def test_start_server_serves_concurrent_requests() -> None:
+def test_start_server_serves_simpledb_and_other_query_services() -> None:
     server = sdblocal.start_server("127.0.0.1", 0)
     try:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.url)
         sdb, _ = clients(server.url)
         sdb.create_domain(DomainName="own-server")
         assert "own-server" in sdb.list_domains()["DomainNames"]
+        # Another form-encoded query API still reaches moto.
+        sts = boto3.client("sts", region_name="us-east-1", endpoint_url=server.url, **FAKE_CREDENTIALS)
+        assert sts.get_caller_identity()["Account"] == "123456789012"
     finally:
         server.stop()
 
