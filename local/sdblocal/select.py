@@ -126,6 +126,7 @@ _PARSER_LOCK = threading.Lock()
 # --- syntax tree ---------------------------------------------------------------------------------
 
 OperandKind = Literal["attr", "itemname", "every"]
+OutputKind = Literal["all", "itemname", "count", "attrs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +159,7 @@ Node = Comparison | BoolOp | Not
 
 @dataclass(frozen=True, slots=True)
 class Query:
-    output: Literal["all", "itemname", "count", "attrs"]
+    output: OutputKind
     attributes: tuple[str, ...]
     domain: str
     where: Node | None
@@ -186,6 +187,28 @@ def _count_outcome(count: int, token: str | None) -> SelectOutcome:
 
 
 # --- parsing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    kind: OutputKind
+    attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    node: Node
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    target: Operand
+    descending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Limit:
+    value: int
 
 
 def _unquote(text: str, quote: str) -> str:
@@ -247,20 +270,20 @@ class _ToAst(Transformer[Token, Query]):
     def not_(self, child: Node) -> Node:
         return Not(child)
 
-    def out_all(self) -> tuple[str, tuple[str, ...]]:
-        return ("all", ())
+    def out_all(self) -> _Output:
+        return _Output("all")
 
-    def out_itemname(self, _token: Token) -> tuple[str, tuple[str, ...]]:
-        return ("itemname", ())
+    def out_itemname(self, _token: Token) -> _Output:
+        return _Output("itemname")
 
-    def out_count(self, _token: Token) -> tuple[str, tuple[str, ...]]:
-        return ("count", ())
+    def out_count(self, _token: Token) -> _Output:
+        return _Output("count")
 
-    def out_attrs(self, *names: str) -> tuple[str, tuple[str, ...]]:
-        return ("attrs", tuple(names))
+    def out_attrs(self, *names: str) -> _Output:
+        return _Output("attrs", tuple(names))
 
-    def where_clause(self, node: Node) -> tuple[str, Node]:
-        return ("where", node)
+    def where_clause(self, node: Node) -> _Where:
+        return _Where(node)
 
     def sort_attr(self, name: str) -> Operand:
         return Operand("attr", name)
@@ -268,27 +291,25 @@ class _ToAst(Transformer[Token, Query]):
     def sort_itemname(self, _token: Token) -> Operand:
         return Operand("itemname")
 
-    def order_clause(self, target: Operand, direction: Token | None = None) -> tuple[str, Operand, bool]:
-        return ("order", target, direction is not None and direction.lower() == "desc")
+    def order_clause(self, target: Operand, direction: Token | None = None) -> _Order:
+        return _Order(target, direction is not None and direction.lower() == "desc")
 
-    def limit_clause(self, token: Token) -> tuple[str, int]:
-        return ("limit", int(token))
+    def limit_clause(self, token: Token) -> _Limit:
+        return _Limit(int(token))
 
-    def start(self, output: tuple[str, tuple[str, ...]], domain: str, *clauses: tuple[object, ...]) -> Query:
-        where: Node | None = None
-        order_by: Operand | None = None
-        descending = False
-        limit: int | None = None
-        for clause in clauses:
-            match clause:
-                case ("where", node):
-                    where = node  # type: ignore[assignment]
-                case ("order", target, desc):
-                    order_by, descending = target, bool(desc)  # type: ignore[assignment]
-                case ("limit", number):
-                    limit = int(number)  # type: ignore[call-overload]
-        kind, attributes = output
-        return Query(kind, attributes, domain, where, order_by, descending, limit)  # type: ignore[arg-type]
+    def start(self, output: _Output, domain: str, *clauses: _Where | _Order | _Limit) -> Query:
+        where = next((c.node for c in clauses if isinstance(c, _Where)), None)
+        order = next((c for c in clauses if isinstance(c, _Order)), None)
+        limit = next((c.value for c in clauses if isinstance(c, _Limit)), None)
+        return Query(
+            output.kind,
+            output.attributes,
+            domain,
+            where,
+            order.target if order else None,
+            order.descending if order else False,
+            limit,
+        )
 
 
 @lru_cache(maxsize=4096)
