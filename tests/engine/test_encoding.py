@@ -98,3 +98,26 @@ def test_select_quoting_round_trips(transport: Transport, name: str, value: str,
     assert item_names(sdb.select(SelectExpression=expression)) == ["target"]
     expression = f"select itemName() from `quoting` where itemName() = {quote_value('target', quote)} and {quote_name(name)} is not null"
     assert item_names(sdb.select(SelectExpression=expression)) == ["target"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=30), value=st.text(max_size=30))
+def test_wire_text_always_parses_back(name: str, value: str) -> None:
+    # Any string at all, surrogates included: the XML must parse and give the UTF-8 octets back.
+    from xml.etree import ElementTree
+
+    from sdblocal.xmltext import item_xml
+
+    element = ElementTree.fromstring(item_xml(name, [(name, value)]))
+
+    def text_of(node: ElementTree.Element) -> str:
+        text = node.text or ""
+        if node.get("encoding") == "base64":
+            return base64.b64decode(text).decode("utf-8", "surrogatepass")
+        return text
+
+    attribute = element.find("Attribute")
+    assert attribute is not None
+    assert text_of(element.find("Name")) == name  # type: ignore[arg-type]
+    assert text_of(attribute.find("Name")) == name  # type: ignore[arg-type]
+    assert text_of(attribute.find("Value")) == value  # type: ignore[arg-type]
