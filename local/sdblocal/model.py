@@ -187,7 +187,8 @@ def _validate_item_name(item_name: str) -> None:
         )
     if utf8_len(item_name) > MAX_NAME_BYTES:
         raise errors.invalid_parameter(
-            f"Value ({item_name}) for parameter ItemName is invalid. Value exceeds maximum length of 1024."
+            # The wording of the API reference's GetAttributes/PutAttributes "Special Errors".
+            f"Value ({item_name}) for parameter Item is invalid. Value exceeds max length of 1024."
         )
 
 
