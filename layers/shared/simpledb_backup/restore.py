@@ -277,6 +277,8 @@ class RestoreState:
     plan: dict[str, Any] | None = None
     safety_backup: dict[str, Any] | None = None
     safety_backup_run_id: str | None = None
+    #: Items the safety backup has dumped so far, while it continues across invocations.
+    safety_backup_items_so_far: int = 0
     written: WriteCounts = field(default_factory=WriteCounts)
     verification: dict[str, Any] | None = None
     invocations: int = 0
@@ -594,7 +596,7 @@ class RestoreService:
             if state is None:
                 state = self._start(request, run_id, source)
             state.invocations += 1
-            progress_before = (state.phase, state.written.total, state.safety_backup_run_id)
+            progress_before = self._progress(state)
             finished = self._advance(request, state, source, remaining_seconds)
             state.elapsed_seconds += time.monotonic() - leg_started
             if finished:
@@ -792,6 +794,7 @@ class RestoreService:
             result = self.backups.backup(state.target, PRE_RESTORE_TRIGGER, remaining_seconds)
         if result.status != "complete":
             state.safety_backup_run_id = result.run_id
+            state.safety_backup_items_so_far = result.items
             return False
         state.safety_backup = {
             "version_id": result.version_id,
@@ -889,9 +892,13 @@ class RestoreService:
         state.updated_at = utc_now()
         self.store.put_json(status_key(state.run_id), state.to_document())
 
-    def _park(self, state: RestoreState, progress_before: tuple[Any, ...]) -> None:
+    @staticmethod
+    def _progress(state: RestoreState) -> tuple[str, int, int]:
+        return state.phase, state.safety_backup_items_so_far, state.written.total
+
+    def _park(self, state: RestoreState, progress_before: tuple[str, int, int]) -> None:
         """Save the run's progress for the invocation that continues it (the lock stays held)."""
-        made_progress = (state.phase, state.written.total, state.safety_backup_run_id) != progress_before
+        made_progress = self._progress(state) != progress_before
         state.legs_without_progress = 0 if made_progress else state.legs_without_progress + 1
         if state.legs_without_progress >= MAX_LEGS_WITHOUT_PROGRESS:
             raise RestoreStalledError(
