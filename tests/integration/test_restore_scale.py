@@ -6,6 +6,8 @@ import threading
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from restore_helpers import (
     DOMAIN,
     as_dict,
@@ -23,9 +25,15 @@ from restore_helpers import (
 import sdblocal
 from simpledb_backup.events import RestoreRequest
 from simpledb_backup.items import Item
-from simpledb_backup.restore import ParallelWriter, RestoreStalledError, lock_key, status_key
+from simpledb_backup.restore import (
+    ParallelWriter,
+    RestoreStalledError,
+    lock_key,
+    status_key,
+    take_full_batches,
+)
 from simpledb_backup.s3store import dump_key
-from simpledb_backup.simpledb import SimpleDB
+from simpledb_backup.simpledb import SimpleDB, plan_put_batches
 
 
 def numbered(count: int, **attributes: str) -> list[Item]:
@@ -39,6 +47,27 @@ def scrambled_since_dump(sdb_client: Any, items: list[Item]) -> None:
     fill(sdb_client, DOMAIN, [package(item.name, name="changed", extra="x") for item in items[::3]])
     fill(sdb_client, DOMAIN, [package(f"zz-new-{index}", new="yes") for index in range(40)])
     SimpleDB(sdb_client).delete_items(DOMAIN, [(item.name, None) for item in items[1::5]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 60), st.integers(0, 1024)), max_size=120))
+def test_batching_as_the_plan_streams_in_gives_the_same_batches_as_one_pass(
+    shapes: list[tuple[int, int]],
+) -> None:
+    """The restore cuts batches off a growing buffer; greedy batching makes that equal to batching the whole
+    stream at once, so large items (the 1 MB request limit) cost no extra calls either."""
+    items = [
+        package(f"item{index}", **{f"a{number}": "v" * size for number in range(attributes)})
+        for index, (attributes, size) in enumerate(shapes)
+    ]
+    streamed: list[list[Item]] = []
+    buffer: list[Item] = []
+    for item in items:
+        buffer.append(item)
+        if len(buffer) > 25:
+            streamed += take_full_batches(buffer)
+    streamed += plan_put_batches(buffer)
+    assert streamed == list(plan_put_batches(items))
 
 
 @pytest.mark.parametrize("count", [1, 25, 26, 1234])
