@@ -138,6 +138,7 @@ def test_restore_into_a_new_domain_creates_it(
     assert answer["status"] == "complete"
     assert answer["target_created"] is True
     assert answer["safety_backup"] is None  # nothing to save in a new domain
+    assert answer["safety_backup_skipped"] == "the target is new"
     assert contents(sdb_client, NEW_DOMAIN) == as_dict(original_domain())
     assert writes() == {"CreateDomain": 1, "BatchPutAttributes": 3}  # 64 items: 25 + 25 + 14
 
@@ -415,6 +416,8 @@ def test_running_the_same_restore_twice_changes_nothing_the_second_time(
         request(action="restore", mode="exact", confirm=DOMAIN, **version), forever
     )
     assert again["plan"]["items"] == {"create": 0, "update": 0, "delete": 0, "unchanged": 64}
+    assert again["safety_backup"] is None  # nothing is written, so there is nothing to undo
+    assert again["safety_backup_skipped"] == "the target already matched the source: nothing to write"
     assert writes() == {}
     assert contents(sdb_client, DOMAIN) == as_dict(original_domain())
 

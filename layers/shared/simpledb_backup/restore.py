@@ -277,6 +277,8 @@ class RestoreState:
     plan: dict[str, Any] | None = None
     safety_backup: dict[str, Any] | None = None
     safety_backup_run_id: str | None = None
+    #: Why no safety backup was taken, when none was.
+    safety_backup_skipped: str | None = None
     #: Items the safety backup has dumped so far, while it continues across invocations.
     safety_backup_items_so_far: int = 0
     written: WriteCounts = field(default_factory=WriteCounts)
@@ -732,13 +734,22 @@ class RestoreService:
             )
         if not snapshot.exists:
             self._create_domain(request.target)
+        # Nothing to undo when the target is new or empty, or when the plan writes nothing at all.
+        skip_safety_backup = None
+        if not snapshot.exists:
+            skip_safety_backup = "the target is new"
+        elif not non_empty:
+            skip_safety_backup = "the target was empty"
+        elif summary.differences == 0:
+            skip_safety_backup = "the target already matched the source: nothing to write"
         return RestoreState(
             run_id=run_id,
             request=request.model_dump(mode="json", exclude_none=True),
             source=source.describe(),
             target=request.target,
             started_at=utc_now(),
-            phase="safety-backup" if non_empty else "writing",
+            phase="writing" if skip_safety_backup else "safety-backup",
+            safety_backup_skipped=skip_safety_backup,
             target_created=not snapshot.exists,
             target_items_before=snapshot.item_count,
             plan={name: plan[name] for name in ("items", "attributes", "samples")},
@@ -959,6 +970,7 @@ class RestoreService:
             "target_created": state.target_created,
             "target_items_before": state.target_items_before,
             "safety_backup": state.safety_backup,
+            **({"safety_backup_skipped": state.safety_backup_skipped} if state.safety_backup_skipped else {}),
             "plan": state.plan,
             "written": asdict(state.written),
             "verification": state.verification,
