@@ -246,23 +246,13 @@ class DumpStore:
 
     # --- lock ----------------------------------------------------------------------------------------------
     def create_exclusive(self, key: str, document: Any) -> None:
-        """Write ``key`` only if no object exists there (S3 conditional write, If-None-Match: *)."""
-        try:
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=json.dumps(document).encode(),
-                ContentType="application/json",
-                IfNoneMatch="*",
+        """Write ``key`` only if no object exists there; RestoreInProgressError names the holder otherwise."""
+        if not self.claim(key, document):
+            holder = self._read_json_or_none(key)
+            raise RestoreInProgressError(
+                f"another restore holds the lock {key} ({holder or 'no details'}); wait for it to finish, "
+                f"or if it crashed, remove the lock with: aws s3 rm s3://{self.bucket}/{key}"
             )
-        except ClientError as error:
-            if _error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
-                holder = self._read_json_or_none(key)
-                raise RestoreInProgressError(
-                    f"another restore holds the lock {key} ({holder or 'no details'}); wait for it to finish, "
-                    f"or if it crashed, remove the lock with: aws s3 rm s3://{self.bucket}/{key}"
-                ) from error
-            raise self._fail(error, f"taking the lock {key}") from error
 
     def claim(self, key: str, document: Any) -> bool:
         """Create ``key`` if absent (If-None-Match: *); False when someone else created it first."""
