@@ -22,7 +22,6 @@ update or (exact mode) delete.
 """
 
 import hashlib
-import json
 from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -54,11 +53,13 @@ def _hash(data: bytes, size: int) -> bytes:
 
 
 def _attribute_entry(attribute: str, values: Sequence[str]) -> tuple[bytes, bytes]:
-    encoded_values = json.dumps(list(values), ensure_ascii=False).encode("utf-8", "surrogatepass")
-    return (
-        _hash(attribute.encode("utf-8", "surrogatepass"), ATTRIBUTE_HASH_BYTES),
-        _hash(encoded_values, ATTRIBUTE_HASH_BYTES),
-    )
+    values_hash = hashlib.blake2b(digest_size=ATTRIBUTE_HASH_BYTES)
+    for value in values:
+        encoded = value.encode("utf-8", "surrogatepass")
+        # Length-prefixed, so no two different value lists hash the same input (values may hold any character).
+        values_hash.update(len(encoded).to_bytes(4, "big"))
+        values_hash.update(encoded)
+    return _hash(attribute.encode("utf-8", "surrogatepass"), ATTRIBUTE_HASH_BYTES), values_hash.digest()
 
 
 def item_digest(item: Item) -> bytes:
