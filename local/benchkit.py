@@ -753,8 +753,9 @@ METHOD = """
   every SimpleDB call gets the injected latency (`--latency-ms`, default 30 ms). S3 calls get none.
 * **Data.** `repomandata.repoman_domain_items(count, seed=0)`: the `meta` item and package items named by
   hex SHA-256 with their control text in `controltxtNN` chunks, from real Debian bookworm metadata.
-* **Jobs.** Each run is a fresh child process (`python -m benchkit`): peak RSS is its own `ru_maxrss`
-  (including the interpreter and its imports), CPU its own `getrusage` time, wall time the run alone
+* **Jobs.** Each run is a fresh child process (`python -m benchkit`): peak RSS is its own high-water mark
+  (`VmHWM`, including the interpreter and its imports; not `ru_maxrss`, which on Linux inherits the peak of
+  the process that started it), CPU its own `getrusage` time, wall time the run alone
   (imports and client setup excluded). SimpleDB calls are the engine's per-action counts for that run.
   * *backup (ours):* `BackupService(..., segments=8).backup()` with the clients configured as the backup
     handler configures them: parallel Select streams over itemName() ranges, streamed into a multipart upload.
@@ -1063,7 +1064,19 @@ def run_interleaved(
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB  # ru_maxrss is KiB on Linux
+    """Peak resident set of this process so far: VmHWM, the high-water mark of this process image.
+
+    Not ``ru_maxrss``: on Linux it also keeps the peak of the image that ``exec`` replaced, which for a child
+    started with fork/vfork + exec is the benchmark process's own peak, not the job's.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024 / MB  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB  # KiB on Linux
 
 
 def _cpu_seconds() -> float:

@@ -60,7 +60,7 @@ def describe(result: JobResult) -> str:
     calls = ", ".join(f"{action} {count:,}" for action, count in result.calls.items())
     return (
         f"{result.items:,} items in {result.wall_seconds:.1f} s{sampled}; CPU {result.cpu_seconds:.1f} s client, "
-        f"{result.server_cpu_seconds:.1f} s engine; peak RSS {result.rss_peak_mb:.0f} MB; {calls}"
+        f"{result.server_cpu_seconds:.1f} s engine; RSS {result.rss_start_mb:.0f} MB after imports, peak {result.rss_peak_mb:.0f} MB; {calls}"
     )
 
 
