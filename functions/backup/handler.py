@@ -4,7 +4,6 @@ Invoked by the nightly EventBridge Scheduler schedule, by hand (``{"trigger": "m
 continue a run that needed more than one invocation.
 """
 
-import json
 from functools import cache
 from typing import Any
 
@@ -14,6 +13,7 @@ from botocore.config import Config
 
 from simpledb_backup.backup import BackupService, run_backup_request
 from simpledb_backup.config import Settings
+from simpledb_backup.continuation import start_continuation
 from simpledb_backup.errors import BackupFailedError
 from simpledb_backup.events import BackupEvent, parse_event
 from simpledb_backup.observability import logger, tracer
@@ -37,15 +37,6 @@ def backup_service() -> BackupService:
         store,
         config.segments,
         config.continuation_margin_seconds,
-    )
-
-
-def start_continuation(payload: dict[str, Any], context: LambdaContext) -> None:
-    """Continue in a new asynchronous invocation of this same function."""
-    boto3.client("lambda").invoke(
-        FunctionName=context.invoked_function_arn,
-        InvocationType="Event",
-        Payload=json.dumps(payload).encode(),
     )
 
 

@@ -4,7 +4,6 @@ Invoked by hand (Lambda console test event, ``aws lambda invoke``, ``make invoke
 to continue a restore that needs more than one invocation. The logic is in simpledb_backup.restore.
 """
 
-import json
 from functools import cache
 from typing import Any
 
@@ -13,8 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from simpledb_backup.config import Settings
+from simpledb_backup.continuation import start_continuation
 from simpledb_backup.events import RestoreRequest, parse_event
-from simpledb_backup.observability import logger, metrics, tracer
+from simpledb_backup.observability import logger, tracer
 from simpledb_backup.restore import REFUSALS, RestoreService, refusal
 from simpledb_backup.s3store import DumpStore
 from simpledb_backup.simpledb import SharedBackoff, SimpleDB
@@ -47,17 +47,8 @@ def restore_service() -> RestoreService:
     )
 
 
-def start_continuation(payload: dict[str, Any], context: LambdaContext) -> None:
-    """Continue in a new asynchronous invocation of this same function."""
-    boto3.client("lambda").invoke(
-        FunctionName=context.invoked_function_arn,
-        InvocationType="Event",
-        Payload=json.dumps(payload).encode(),
-    )
-
-
+# No metrics.log_metrics here: every metric is per target domain, flushed by observability.domain_metrics.
 @logger.inject_lambda_context(log_event=True)
-@metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
