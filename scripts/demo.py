@@ -132,17 +132,24 @@ def main() -> int:
             f"Accident: {len(accident.deleted)} packages deleted and 'meta' damaged; planning an exact restore"
         )
         plan = restore({"action": "plan", "domain": domain, "mode": "exact"})
-        progress.detail(f"plan: {plan['plan']['counts']}")
+        progress.detail(f"items: {plan['items']}")
+        progress.detail(f"attributes: {plan['attributes']}")
+        progress.detail(f"sample of items to create: {plan['samples']['create'][:3]}")
+        refused = restore({"action": "restore", "domain": domain, "mode": "exact"})
+        progress.detail(f"restore without confirm: {refused['status']}: {refused['error']['message']}")
 
-        progress("Restoring the latest dump in exact mode (with the confirmation it asks for)")
+        progress("Restoring the latest dump in exact mode, with the confirmation it asked for")
         result = restore({"action": "restore", "domain": domain, "mode": "exact", "confirm": domain})
-        progress.detail(
-            f"status {result['status']}, safety backup version {result.get('safety_backup_version_id')}"
-        )
+        safety = result["safety_backup"] or {}
+        progress.detail(f"{result['status']}: {result['message']}")
+        progress.detail(f"written: {result['written']}")
+        progress.detail(f"safety backup (trigger pre-restore): version {safety.get('version_id')}")
         progress.detail(f"verification: {result['verification']}")
 
         progress("Checking independently that the domain equals the chosen dump")
-        equal = domain_items(domain) == dump_items(bucket, domain, second["version_id"])
+        equal = result["status"] == "complete" and domain_items(domain) == dump_items(
+            bucket, domain, second["version_id"]
+        )
         progress.detail(f"domain == dump {second['version_id']}: {equal}")
         progress.detail(f"first dump {first['version_id']} is still there to go further back")
         print(
