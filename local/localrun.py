@@ -50,12 +50,10 @@ class LocalContext:
         return int(max(0.0, self.timeout_seconds - (self.clock() - self.started)) * 1000)
 
 
-def load_handler(function: str) -> ModuleType:
-    """Import functions/<function>/handler.py under a unique module name (both handlers are handler.py)."""
-    module_name = f"{function}_handler"
+def load_module(path: Path, module_name: str) -> ModuleType:
+    """Import a file that is not on the import path (a handler, a script) under ``module_name``."""
     if module_name in sys.modules:
         return sys.modules[module_name]
-    path = ROOT / "functions" / function / "handler.py"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise FileNotFoundError(path)
@@ -63,6 +61,16 @@ def load_handler(function: str) -> ModuleType:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_handler(function: str) -> ModuleType:
+    """functions/<function>/handler.py, under a unique module name (both handlers are handler.py)."""
+    return load_module(ROOT / "functions" / function / "handler.py", f"{function}_handler")
+
+
+def load_script(name: str) -> ModuleType:
+    """scripts/<name>.py, for tests of the scripts."""
+    return load_module(ROOT / "scripts" / f"{name}.py", f"{name}_script")
 
 
 def invoke(

@@ -15,10 +15,14 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
+from botocore.exceptions import ClientError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "local"))
+from awserrors import report_aws_errors
 
 ALARM_RESOURCE_TYPE = "AWS::CloudWatch::Alarm"
 STATE_ORDER = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
@@ -114,27 +118,15 @@ def main(argv: Sequence[str] | None = None, session: boto3.Session | None = None
     parser.add_argument("--region", help="defaults to the AWS CLI/SDK configuration (AWS_REGION, profile)")
     args = parser.parse_args(argv)
     session = session or boto3.Session(region_name=args.region)
-    try:
+
+    def show_alarms() -> int:
         cloudformation = session.client("cloudformation", region_name=args.region)
         cloudwatch = session.client("cloudwatch", region_name=args.region)
         rows = describe(cloudwatch, alarm_names(cloudformation, args.stack_name))
-    except AlarmsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (NoCredentialsError, PartialCredentialsError):
-        print(
-            "error: no AWS credentials found. Log in (aws sso login / aws configure) or set AWS_PROFILE.",
-            file=sys.stderr,
-        )
-        return 2
-    except NoRegionError:
-        print("error: no AWS region configured. Pass --region or set AWS_REGION.", file=sys.stderr)
-        return 2
-    except ClientError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(format_table(rows, args.stack_name))
-    return 0
+        print(format_table(rows, args.stack_name))
+        return 0
+
+    return report_aws_errors(show_alarms, AlarmsError)
 
 
 if __name__ == "__main__":

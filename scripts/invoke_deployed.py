@@ -24,7 +24,10 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, PartialCredentialsError
+from botocore.exceptions import ClientError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "local"))
+from awserrors import report_aws_errors
 
 #: function argument -> (stack output key, logical resource id)
 FUNCTIONS = {
@@ -125,40 +128,28 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
     parser.add_argument("event", help="a JSON file (events/...) or inline JSON")
     args = parser.parse_args(argv)
     session = session or boto3.Session(region_name=args.region)
-    try:
+
+    def invoke_and_show() -> int:
         event = load_event(args.event)
         cloudformation = session.client("cloudformation", region_name=args.region)
         name = function_name(cloudformation, args.stack_name, args.function)
         print(f"invoking {name} (waits up to {READ_TIMEOUT_SECONDS // 60} minutes)...", file=sys.stderr)
         lambda_client = session.client("lambda", region_name=args.region, config=INVOKE_CONFIG)
         answer, function_error, log_tail = invoke(lambda_client, name, event)
-    except InvokeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (NoCredentialsError, PartialCredentialsError):
-        print(
-            "error: no AWS credentials found. Log in (aws sso login / aws configure) or set AWS_PROFILE.",
-            file=sys.stderr,
-        )
-        return 2
-    except NoRegionError:
-        print("error: no AWS region configured. Pass --region or set AWS_REGION.", file=sys.stderr)
-        return 2
-    except ClientError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(json.dumps(answer, indent=2, ensure_ascii=False, default=str))
-    if args.logs or function_error:
-        print(f"--- log tail ---\n{log_tail}", file=sys.stderr)
-    if function_error:
-        print(f"error: the function raised an error ({function_error})", file=sys.stderr)
-        return 1
-    hint = follow_up(answer)
-    if hint:
-        print(hint, file=sys.stderr)
-    if isinstance(answer, dict) and answer.get("status") in REFUSED_OR_FAILED:
-        return 3
-    return 0
+        print(json.dumps(answer, indent=2, ensure_ascii=False, default=str))
+        if args.logs or function_error:
+            print(f"--- log tail ---\n{log_tail}", file=sys.stderr)
+        if function_error:
+            print(f"error: the function raised an error ({function_error})", file=sys.stderr)
+            return 1
+        hint = follow_up(answer)
+        if hint:
+            print(hint, file=sys.stderr)
+        if isinstance(answer, dict) and answer.get("status") in REFUSED_OR_FAILED:
+            return 3
+        return 0
+
+    return report_aws_errors(invoke_and_show, InvokeError)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,9 @@
 retries, pretty-printed answers and exit codes. CloudFormation and Lambda are botocore Stubbers (no network)."""
 
 import base64
-import importlib.util
 import io
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
@@ -15,22 +12,14 @@ import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
+from localrun import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "simpledb-backup"
 FUNCTION = "simpledb-backup-restore"
 
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("invoke_deployed", ROOT / "scripts" / "invoke_deployed.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-script = load_script()
+script = load_script("invoke_deployed")
 
 
 class StubbedSession:

@@ -6,30 +6,18 @@ resource summaries to moto's real response; everything else (stack lookup, pagin
 states) is moto.
 """
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
-from cfnsupport import REGION, REPO_ROOT, STACK_NAME, Deployed, deploy_to_moto, translate
+from cfnsupport import REGION, STACK_NAME, Deployed, deploy_to_moto, translate
 from moto import mock_aws
 
+from localrun import load_script
 
-def load_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("alarms_script", REPO_ROOT / "scripts" / "alarms.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-alarms = load_script()
+alarms = load_script("alarms")
 
 
 @pytest.fixture(scope="module")
