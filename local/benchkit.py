@@ -639,17 +639,26 @@ def shortfall_notes(reports: Sequence[SizeReport]) -> list[str]:
     for operation in (BACKUP, RESTORE):
         rss = by_target[f"{operation} peak RSS"]
         growth = by_target[f"{operation} peak RSS growth with domain size"]
-        if rss.met is False or growth.met is False:
-            values = ", ".join(f"{size:,} items: {value}" for size, value in rss.values.items())
-            notes.append(
-                f"**{operation.capitalize()} peak RSS.** {values}. "
-                + (
-                    "It grows with the domain, so something holds per-item state (see “Bottlenecks”)."
-                    if growth.met is False
-                    else "It is flat across sizes, so this is the fixed cost of the process (interpreter, "
-                    "boto3, Powertools, Pydantic) plus bounded buffers."
+        if rss.met is not False and growth.met is not False:
+            continue
+        parts = []
+        for report in ordered:
+            ours = report.job(operation, OURS)
+            if ours is not None:
+                parts.append(
+                    f"{ours.rss_peak_mb:.0f} MB at {report.profile.items:,} items "
+                    f"({ours.rss_start_mb:.0f} MB of it after imports and client setup)"
                 )
+        text = f"**{operation.capitalize()} peak RSS.** " + "; ".join(parts) + "."
+        small, large = ordered[0].job(operation, OURS), ordered[-1].job(operation, OURS)
+        extra_items = ordered[-1].profile.items - ordered[0].profile.items
+        if small is not None and large is not None and extra_items > 0 and large is not small:
+            per_item = (large.rss_peak_mb - small.rss_peak_mb) * MB / extra_items
+            text += (
+                f" From {ordered[0].profile.items:,} to {ordered[-1].profile.items:,} items the peak moved by "
+                f"{large.rss_peak_mb - small.rss_peak_mb:+.0f} MB, {per_item:,.0f} bytes per extra item."
             )
+        notes.append(text + " See “Bottlenecks” for what it is made of.")
     return notes
 
 
