@@ -188,6 +188,7 @@ class SizeReport:
     measured_on: str  # date (UTC) of the run
     jobs: dict[str, JobResult] = field(default_factory=dict)  # key "operation/run"
     cores: int = 2
+    commit: str = ""  # the product code measured (git describe of the checkout)
 
     def label(self, key: str) -> str:
         operation, run = key.split("/", 1)
@@ -247,6 +248,7 @@ class SizeReport:
             "restore_workers": self.restore_workers,
             "measured_on": self.measured_on,
             "cores": self.cores,
+            "commit": self.commit,
             "jobs": {key: result.to_dict() for key, result in sorted(self.jobs.items())},
         }
 
@@ -259,6 +261,7 @@ class SizeReport:
             restore_workers=int(document["restore_workers"]),
             measured_on=str(document["measured_on"]),
             cores=int(document.get("cores", 2)),
+            commit=str(document.get("commit", "")),
             jobs={key: JobResult.from_dict(value) for key, value in document["jobs"].items()},
         )
 
@@ -510,7 +513,15 @@ def growth_table(reports: Sequence[SizeReport]) -> str | None:
 
 
 def profile_table(reports: Sequence[SizeReport]) -> str:
-    headers = ["items", "data MB", "Select XML MB", "min Select pages", "min batch writes", "measured on"]
+    headers = [
+        "items",
+        "data MB",
+        "Select XML MB",
+        "min Select pages",
+        "min batch writes",
+        "measured on",
+        "code",
+    ]
     rows = [
         [
             f"{report.profile.items:,}",
@@ -519,10 +530,11 @@ def profile_table(reports: Sequence[SizeReport]) -> str:
             f"{report.profile.min_select_pages:,}",
             f"{report.profile.min_batch_writes:,}",
             report.measured_on,
+            f"`{report.commit}`" if report.commit else "-",
         ]
         for report in sorted(reports, key=lambda report: report.profile.items)
     ]
-    return markdown_table(headers, rows, "rrrrrl")
+    return markdown_table(headers, rows, "rrrrrll")
 
 
 # --- why a target is not met (computed from the measurements) ---------------------------------------------------
@@ -782,6 +794,24 @@ METHOD = """
 * **Targets.** Speed-ups are baseline wall / our wall. RSS is in MB (10⁶ bytes); “flat” allows
   +10 MB between the smallest and the largest size.
 """
+
+
+def code_version() -> str:
+    """The checkout's commit, with ``+changes`` when the product code has uncommitted changes."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", "layers", "functions", "local/sdblocal"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+    return f"{commit}+changes" if changed else commit
 
 
 def machine_note() -> str:

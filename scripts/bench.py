@@ -143,6 +143,7 @@ def measure_size(
         restore_workers=args.restore_workers or DEFAULT_RESTORE_WORKERS,
         measured_on=datetime.now(UTC).strftime("%Y-%m-%d"),
         cores=os.cpu_count() or 1,
+        commit=args.code_version,
     )
     common = {"url": engine.url, "bucket": BUCKET, "domain": DOMAIN, "domain_items": profile.items}
     wanted = set(args.only or ALL_JOBS)
@@ -253,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"rendered {args.output.relative_to(ROOT)} from its {len(reports)} stored result(s)")
         return 0
     sizes = sorted(set(args.items or [20000]))
+    args.code_version = benchkit.code_version()
     started = time.monotonic()
     machine = benchkit.machine_note()
     reports: list[SizeReport] = []
