@@ -8,13 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simpledb_backup.items import Item, make_item
-from simpledb_backup.simpledb import (
-    SimpleDB,
-    _adapter_select,
-    _parse_select_quickly,
-    item_from_wire,
-    parse_select_response,
-)
+from simpledb_backup.simpledb import SimpleDB, _parse_select_quickly, item_from_wire, parse_select_response
 
 text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=20)
 names = text.filter(lambda value: 0 < len(value.encode()) <= 1024)
@@ -64,20 +58,7 @@ def test_paging_tokens_come_through(sdb_client: Any) -> None:
     assert token
 
 
-def test_a_select_made_outside_the_adapter_is_parsed_by_botocore(sdb_client: Any) -> None:
-    sdb_client.create_domain(DomainName="shared")
-    database = SimpleDB(sdb_client)  # registers the hook on this very client
-    database.write_items("shared", [make_item("i", [("a", "1")])])
-    answer = sdb_client.select(SelectExpression="select * from `shared`")
-    assert answer["Items"] == [{"Name": "i", "Attributes": [{"Name": "a", "Value": "1"}]}]
-    assert database.select_page("shared", "select * from `shared`", None) == (
-        [make_item("i", [("a", "1")])],
-        None,
-    )
-
-
 def test_anything_unexpected_is_left_to_botocore() -> None:
-    _adapter_select.active = True
     for response in (
         {"status_code": 400, "body": b"<Response><Errors/></Response>"},
         {"status_code": 200, "body": b"not xml"},
@@ -91,4 +72,3 @@ def test_anything_unexpected_is_left_to_botocore() -> None:
         _parse_select_quickly(response, customized)
         assert customized == {}
         assert response["body"] == body
-    _adapter_select.active = False

@@ -238,9 +238,6 @@ _SELECT_BODY_STUB = (
     b"<SelectResult/></SelectResponse>"
 )
 _PARSED_ITEMS = "SimpleDBBackupItems"
-# Set while this adapter's own Select runs: botocore parses in the calling thread, so the hook below touches
-# only those calls, never a Select someone else makes with the same client.
-_adapter_select = threading.local()
 
 
 def _parse_select_quickly(
@@ -250,7 +247,7 @@ def _parse_select_quickly(
 
     Anything unexpected leaves the response untouched, so botocore parses it (or reports its error) as usual.
     """
-    if not getattr(_adapter_select, "active", False) or response_dict.get("status_code") != 200:
+    if response_dict.get("status_code") != 200:
         return
     try:
         items, next_token = parse_select_response(response_dict["body"])
@@ -360,7 +357,7 @@ class SimpleDB:
         arguments: dict[str, Any] = {"SelectExpression": expression, "ConsistentRead": True}
         if next_token:
             arguments["NextToken"] = next_token
-        answer = self._call("Select", domain, lambda: self._select(arguments))
+        answer = self._call("Select", domain, lambda: self.client.select(**arguments))
         items = answer.get(_PARSED_ITEMS)
         if items is None:
             items = [item_from_wire(wire) for wire in answer.get("Items", [])]
@@ -375,14 +372,6 @@ class SimpleDB:
                 yield items
             if not next_token:
                 return
-
-    def _select(self, arguments: dict[str, Any]) -> dict[str, Any]:
-        _adapter_select.active = True
-        try:
-            answer: dict[str, Any] = self.client.select(**arguments)
-        finally:
-            _adapter_select.active = False
-        return answer
 
     def get_item(self, domain: str, name: str) -> Item | None:
         answer = self._call(
