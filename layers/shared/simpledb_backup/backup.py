@@ -37,7 +37,7 @@ from simpledb_backup.s3store import (
     checkpoint_key,
     dump_key,
 )
-from simpledb_backup.scan import Segment, make_segments, scan_segments
+from simpledb_backup.scan import Segment, make_segments, scan_segments, segment_count_for
 from simpledb_backup.simpledb import SimpleDB, select_expression
 
 RemainingSeconds = Callable[[], float]
@@ -134,7 +134,8 @@ class BackupRun:
     def _flush_parts(self, final: bool = False) -> None:
         while len(self.buffer) >= PART_SIZE or (final and self.buffer):
             size = len(self.buffer) if final else PART_SIZE
-            data = bytes(self.buffer[:size])
+            with memoryview(self.buffer) as view:
+                data = bytes(view[:size])  # one copy of the part, where a slice then bytes() makes two
             del self.buffer[:size]
             part = self.store.upload_part(
                 self.state.staging_key, self.state.upload_id, len(self.state.parts) + 1, data
@@ -225,7 +226,8 @@ class BackupService:
     def start(
         self, domain: str, trigger: str, where: str | None = None, label: str | None = None
     ) -> BackupState:
-        self.sdb.domain_metadata(domain)  # fails fast with DomainNotFoundError / AccessDeniedError
+        # Also fails fast with DomainNotFoundError / AccessDeniedError before anything is written.
+        metadata = self.sdb.domain_metadata(domain)
         key = dump_key(domain, label)
         previous = self.store.head(key)
         run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
@@ -240,7 +242,7 @@ class BackupService:
             dump_key=key,
             staging_key=staging,
             upload_id=self.store.start_upload(staging),
-            segments=make_segments(self.segments),
+            segments=make_segments(segment_count_for(metadata, self.segments)),
             previous_item_count=previous.item_count if previous else None,
         )
 
