@@ -33,6 +33,9 @@ def clients() -> tuple[Any, Any]:
     sdb_config = Config(
         retries={"total_max_attempts": 1},
         max_pool_connections=config.restore_workers + config.segments + 2,
+        # Every item is checked against SimpleDB's limits before its batch is formed (plan_put_batches), so
+        # botocore's own check of each request is redundant; make bench measured it at 9 % of a batch's CPU.
+        parameter_validation=False,
     )
     s3_config = Config(retries={"mode": "standard"}, max_pool_connections=config.segments + 2)
     return boto3.client("sdb", config=sdb_config), boto3.client("s3", config=s3_config)

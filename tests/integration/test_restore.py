@@ -447,3 +447,24 @@ def test_status_reports_a_finished_run(
         restore_service.status("restore-nope")
     with pytest.raises(InvalidRequestError, match="not a restore run id"):
         restore_service.status("../../etc/passwd")
+
+
+@pytest.mark.parametrize("mode", ["exact", "merge"])
+def test_a_target_that_does_not_end_equal_to_the_dump_fails_verification(
+    changed_domain: str,
+    sdb_client: Any,
+    s3_client: Any,
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: str,
+) -> None:
+    """A lost write (here: every batch put is dropped) is caught by the read-back, whichever path verifies:
+    exact mode compares the target's totals with the dump's, then explains the mismatch item by item."""
+    monkeypatch.setattr(ParallelWriter, "put", lambda self, batch: None)
+    answer = service(sdb_client, s3_client, bucket).restore(
+        request(action="restore", mode=mode, confirm=DOMAIN), forever
+    )
+    assert answer["status"] == "failed"
+    assert answer["verification"]["verified"] is False
+    assert answer["verification"]["mismatches"] >= 2  # the re-created a1 and the reverted b1 are missing
+    assert answer["verification"]["sample"]
