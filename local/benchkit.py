@@ -781,8 +781,8 @@ METHOD = """
   * *backup (ours):* `BackupService(..., segments=8).backup()` with the clients configured as the backup
     handler configures them: parallel Select streams over itemName() ranges, streamed into a multipart upload.
   * *backup, sequential Select:* one `select * … limit 2500` loop following NextToken (the fewest pages one
-    stream can make), every item kept in a list, then encoded with the same dump encoder and put in one
-    `PutObject`.
+    stream can make) on a plain boto3 client (botocore parses the pages), every item kept in a list, then
+    encoded with the same dump encoder and put in one `PutObject`.
   * *restore (ours):* `RestoreService.restore()` of that backup's dump version into a new domain (all
     creates), `restore_workers` at its default, including its planning, locking and verification read-back.
   * *restore, 1 PutAttributes/item:* the same dump read with the same reader, one `PutAttributes` per item
@@ -791,6 +791,9 @@ METHOD = """
   engine enforces (1 MB less 4 KB for the envelope), the XML bytes computed from the generated items with the
   engine's own `item_xml_size`. Writes: ⌈items / 25⌉ BatchPutAttributes. A verified restore also reads the
   target back once, so its all-calls minimum is the writes plus the minimum Select pages.
+* **Noise.** Each backup and our restore run `--repeat` times (default 2), interleaved with the run they are
+  compared with, and the fastest run is kept (peak RSS: the highest of the runs). The segment sweep and the
+  per-item restore run once.
 * **Targets.** Speed-ups are baseline wall / our wall. RSS is in MB (10⁶ bytes); “flat” allows
   +10 MB between the smallest and the largest size.
 """

@@ -53,10 +53,14 @@ place to change and what the change bought in the A/B run.
    one run each): 150 ms gave 3.3x, 600 ms gave 4.9x. Even with free CPU, 8 segments cap the speed-up at the
    baseline's pages over the longest stream's pages (40 / ~6 at 20,000 items, about 6.7x), so at 20,000 items
    “6x faster” and “pages within 5 %” pull against each other: more streams mean more part-filled last pages.
-   A leaner Select parser (ElementTree straight to `Item`s in a `before-parse` hook, 20 ms instead of 48 ms a page
-   in the micro-benchmark) cut the whole backup's CPU by only ~5 % in an A/B run (2.33 s vs 2.46 s): not worth
-   owning a parser. Nothing to fix in the product for speed; the target needs more cores than this machine has
-   or a slower (more realistic) network.
+   **Correction (2026-11-26 07:15): keep the adapter's own Select parser.** An earlier version of this file
+   said it bought only ~5 %; that A/B was invalid: the parser (0e17613) had already landed, so both arms parsed
+   with ElementTree. Re-measured interleaved on 523f3ba (botocore's parser) against the same code with the
+   ElementTree parser hooked into `before-parse` (3 rounds each): at 20,000 items the backup's CPU fell from
+   3.40-3.72 s to 1.98-2.15 s (-40 %) and its wall time from 3.96-4.29 s to 2.95-3.23 s; at 80,000 items CPU
+   14.0-15.4 s -> 8.1-9.5 s (-40 %), wall 14.7-16.2 s -> 10.2-11.6 s (-30 %). Reverting it (0c9ebf9, d913389)
+   should itself be reverted. With it the backup is still CPU-bound at 30 ms, on the engine's ~50-57 ms of CPU
+   a page as much as on its own.
 2. **Segment count for small domains** (Select pages +10 % at 20,000 items). `layers/shared/simpledb_backup/
    backup.py`, `BackupService.start`: it already calls `self.sdb.domain_metadata(domain)` and drops the answer.
    Use it to size the run: estimate the pages as max(ItemCount / 2500, (ItemNamesSizeBytes +

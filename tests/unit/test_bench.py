@@ -190,3 +190,16 @@ def test_the_document_round_trips_and_keeps_sizes_not_rerun() -> None:
 def test_an_unreadable_results_block_is_ignored() -> None:
     assert benchkit.load_reports("# Performance\n") == []
     assert benchkit.load_reports("<!-- bench-results\n{not json\n-->") == []
+
+
+def test_best_of_keeps_the_fastest_run_and_the_highest_peak() -> None:
+    runs = [
+        job("backup", "ours", 10, 5.0, rss_peak_mb=150.0),
+        job("backup", "ours", 10, 4.0, rss_peak_mb=140.0),
+    ]
+    best = benchkit.best_of(runs)
+    assert best.wall_seconds == 4.0
+    assert best.rss_peak_mb == 150.0
+    assert best.extra["wall_runs"] == [5.0, 4.0]
+    failed = job("backup", "ours", 0, 0.0, error="boom")
+    assert benchkit.best_of([runs[0], failed]).error == "boom"
