@@ -192,7 +192,14 @@ class SizeReport:
 
     def label(self, key: str) -> str:
         operation, run = key.split("/", 1)
-        return run_label(operation, run, self.segments, self.restore_workers)
+        result = self.jobs.get(key)
+        used = result.extra.get("segments") if result is not None else None
+        label = run_label(operation, run, self.segments, self.restore_workers)
+        if used is None:
+            return label
+        if run == OURS:
+            return f"backup ({used} of max {self.segments} segments)"
+        return f"  backup, max {run.removeprefix(SWEEP_PREFIX)} segments ({used} used)"
 
     def ordered_keys(self) -> list[str]:
         """The four runs in their fixed order, then the segment sweep by segment count."""
@@ -599,10 +606,9 @@ def shortfall_notes(reports: Sequence[SizeReport]) -> list[str]:
                 "written, every phase included)"
             )
         notes.append(
-            "**Restore speed-up below 50x.** The writes themselves are parallel and minimal, but the restore "
-            "is CPU-bound in its own process and does more than write: it reads the dump three times (plan, "
-            "write, verify) and reads the whole target back to verify it, a full scan that costs what a "
-            "backup costs: " + "; ".join(parts) + ". See “Bottlenecks”."
+            "**Restore speed-up below 50x.** The writes are parallel and exactly ceil(items/25), but the "
+            "restore process is CPU-bound, and a restore also plans against the target and verifies it with a "
+            "read-back of the whole domain: " + "; ".join(parts) + ". See “Bottlenecks”."
         )
     pages = next(v for name, v in by_target.items() if name.startswith("backup Select pages"))
     if pages.met is False:
@@ -612,19 +618,19 @@ def shortfall_notes(reports: Sequence[SizeReport]) -> list[str]:
             if ours is None:
                 continue
             actual, minimum = ours.calls.get("Select", 0), report.profile.min_select_pages
+            used = int(ours.extra.get("segments", report.segments))
             if percent_over(actual, minimum) > CALLS_OVER_MINIMUM_TARGET:
                 parts.append(
                     f"{actual} pages for a minimum of {minimum} at {report.profile.items:,} items "
                     f"({percent_over(actual, minimum):+.1f} %; up to "
-                    f"{segment_page_overshoot_bound(report.segments)} extra pages come from the "
-                    f"{report.segments} segments each ending on a part-filled page)"
+                    f"{segment_page_overshoot_bound(used)} extra pages come from the "
+                    f"{used} segments each ending on a part-filled page)"
                 )
         notes.append(
             "**Backup Select pages over the minimum.** "
             + "; ".join(parts)
             + ". A segmented scan pays one part-filled page per segment, a fixed cost that weighs on a small "
-            "domain and vanishes on a large one. Sizing the segment count from DomainMetadata "
-            "(see “Bottlenecks”) keeps it within 5 % at every size."
+            "domain and vanishes on a large one (see “Bottlenecks”)."
         )
     writes = next(v for name, v in by_target.items() if name.startswith("restore item writes"))
     if writes.met is False:
@@ -778,13 +784,15 @@ METHOD = """
   (`VmHWM`, including the interpreter and its imports; not `ru_maxrss`, which on Linux inherits the peak of
   the process that started it), CPU its own `getrusage` time, wall time the run alone
   (imports and client setup excluded). SimpleDB calls are the engine's per-action counts for that run.
-  * *backup (ours):* `BackupService(..., segments=8).backup()` with the clients configured as the backup
-    handler configures them: parallel Select streams over itemName() ranges, streamed into a multipart upload.
+  * *backup (ours):* the backup function's own `backup_service()` (functions/backup/handler.py, loaded with
+    `localrun.load_handler`, `BACKUP_SEGMENTS=8`): parallel Select streams over itemName() ranges, as many as
+    the service chooses up to that maximum, streamed into a multipart upload. The table shows the streams used.
   * *backup, sequential Select:* one `select * … limit 2500` loop following NextToken (the fewest pages one
     stream can make) on a plain boto3 client (botocore parses the pages), every item kept in a list, then
     encoded with the same dump encoder and put in one `PutObject`.
-  * *restore (ours):* `RestoreService.restore()` of that backup's dump version into a new domain (all
-    creates), `restore_workers` at its default, including its planning, locking and verification read-back.
+  * *restore (ours):* the restore function's own `restore_service()` restoring that backup's dump version
+    into a new domain (all creates), `RESTORE_WORKERS` at its default, planning, locking and verification
+    included; the plan / write / verify split times its `_start`, `_write` and `_verify` methods.
   * *restore, 1 PutAttributes/item:* the same dump read with the same reader, one `PutAttributes` per item
     into a new domain, on the first items only (see ¹), extrapolated linearly.
 * **Minimum calls.** Select pages: max(⌈items / 2,500⌉, ⌈Select XML bytes / page cap⌉) with the page cap the
@@ -792,8 +800,9 @@ METHOD = """
   engine's own `item_xml_size`. Writes: ⌈items / 25⌉ BatchPutAttributes. A verified restore also reads the
   target back once, so its all-calls minimum is the writes plus the minimum Select pages.
 * **Noise.** Each backup and our restore run `--repeat` times (default 2), interleaved with the run they are
-  compared with, and the fastest run is kept (peak RSS: the highest of the runs). The segment sweep and the
-  per-item restore run once.
+  compared with, and the fastest run is kept (peak RSS: the highest of the runs). The segment sweep
+  (`BACKUP_SEGMENTS` 2 and 4) and the per-item restore run once. The checkout's commit is recorded per size;
+  a run during which the product code changed is marked `a→b` and should be rerun.
 * **Targets.** Speed-ups are baseline wall / our wall. RSS is in MB (10⁶ bytes); “flat” allows
   +10 MB between the smallest and the largest size.
 """
@@ -1126,31 +1135,39 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _job_backup_ours(spec: Mapping[str, Any]) -> Callable[[], tuple[int, int, dict[str, Any]]]:
-    import boto3
-    from botocore.config import Config
-
-    from simpledb_backup.backup import BackupService
-    from simpledb_backup.s3store import DumpStore
-    from simpledb_backup.simpledb import SimpleDB
-
-    segments = int(spec["segments"])
-    # As functions/backup/handler.py configures them.
-    sdb = boto3.client(
-        "sdb", config=Config(retries={"total_max_attempts": 1}, max_pool_connections=segments + 4)
+def _function_environment(spec: Mapping[str, Any]) -> None:
+    """The environment template.yaml gives the functions, for the benchmark's bucket and domain."""
+    os.environ.update(
+        {
+            "BACKUP_BUCKET": spec["bucket"],
+            "DOMAIN_NAMES": spec["domain"],
+            "BACKUP_SEGMENTS": str(spec["segments"]),
+            "RESTORE_TARGET_PATTERN": "bench-*",
+            "CONTINUATION_MARGIN_SECONDS": "90",
+        }
     )
-    s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
-    service = BackupService(SimpleDB(sdb), DumpStore(s3, spec["bucket"]), segments, 90.0)
+    if spec.get("restore_workers"):
+        os.environ["RESTORE_WORKERS"] = str(spec["restore_workers"])
+
+
+def _job_backup_ours(spec: Mapping[str, Any]) -> Callable[[], tuple[int, int, dict[str, Any]]]:
+    from localrun import load_handler
+
+    # The service exactly as the backup function builds it (its settings, clients and client configuration).
+    _function_environment(spec)
+    service = load_handler("backup").backup_service()
 
     def run() -> tuple[int, int, dict[str, Any]]:
-        result = service.backup(spec["domain"], "manual", lambda: 1e9)
+        state = service.start(spec["domain"], "manual")  # what BackupService.backup() does, keeping the state
+        result = service.run(state, lambda: 1e9)
         if result.status != "complete":
             raise RuntimeError(f"backup ended {result.status}")
-        return (
-            result.items,
-            result.size_bytes,
-            {"version_id": result.version_id, "retries": service.sdb.backoff.retries},
-        )
+        extra = {
+            "version_id": result.version_id,
+            "segments": len(state.segments),
+            "retries": service.sdb.backoff.retries,
+        }
+        return result.items, result.size_bytes, extra
 
     return run
 
@@ -1211,36 +1228,13 @@ def _time_phases(service: Any, methods: Mapping[str, str]) -> dict[str, float]:
 
 
 def _job_restore_ours(spec: Mapping[str, Any]) -> Callable[[], tuple[int, int, dict[str, Any]]]:
-    import boto3
-    from botocore.config import Config
-
-    from simpledb_backup.config import Settings
+    from localrun import load_handler
     from simpledb_backup.events import RestoreRequest
-    from simpledb_backup.restore import RestoreService
-    from simpledb_backup.s3store import DumpStore
-    from simpledb_backup.simpledb import SharedBackoff, SimpleDB
 
-    options: dict[str, Any] = {"segments": int(spec["segments"])}
-    if spec.get("restore_workers"):
-        options["restore_workers"] = int(spec["restore_workers"])
-    settings = Settings(
-        backup_bucket=spec["bucket"],
-        domain_names=(spec["domain"],),
-        restore_target_pattern="bench-*",
-        **options,
-    )
-    # As functions/restore/handler.py configures them.
-    sdb = boto3.client(
-        "sdb",
-        config=Config(
-            retries={"total_max_attempts": 1},
-            max_pool_connections=settings.restore_workers + settings.segments + 2,
-        ),
-    )
-    s3 = boto3.client(
-        "s3", config=Config(retries={"mode": "standard"}, max_pool_connections=settings.segments + 2)
-    )
-    service = RestoreService(SimpleDB(sdb, SharedBackoff()), DumpStore(s3, spec["bucket"]), settings)
+    # The service exactly as the restore function builds it (its settings, clients and client configuration).
+    _function_environment(spec)
+    handler = load_handler("restore")
+    service = handler.restore_service()
     phases = _time_phases(service, {"_start": "plan", "_write": "write", "_verify": "verify"})
     request = RestoreRequest(
         action="restore", domain=spec["domain"], target_domain=spec["target"], version_id=spec["version_id"]
@@ -1251,17 +1245,17 @@ def _job_restore_ours(spec: Mapping[str, Any]) -> Callable[[], tuple[int, int, d
         if answer.get("status") != "complete":
             raise RuntimeError(f"restore ended {answer.get('status')}: {answer.get('error') or answer}")
         written = answer["written"]
-        return (
-            int(written["items_written"]),
-            0,
-            {
-                "restore_workers": settings.restore_workers,
-                "verified": bool((answer.get("verification") or {}).get("verified")),
-                "put_calls": written.get("put_calls"),
-                "retries": service.sdb.backoff.retries,
-                "phases": {name: round(seconds, 2) for name, seconds in phases.items()},
+        extra = {
+            "restore_workers": handler.settings().restore_workers,
+            "verified": bool((answer.get("verification") or {}).get("verified")),
+            "verification": {
+                key: value for key, value in (answer.get("verification") or {}).items() if key != "sample"
             },
-        )
+            "put_calls": written.get("put_calls"),
+            "retries": service.sdb.backoff.retries,
+            "phases": {name: round(seconds, 2) for name, seconds in phases.items()},
+        }
+        return int(written["items_written"]), 0, extra
 
     return run
 

@@ -279,7 +279,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"minimum {profile.min_select_pages} Select pages, {profile.min_batch_writes} batch writes"
             )
             engine.controls.configure(latency_ms=args.latency_ms)
-            reports.append(measure_size(engine, profile, args, sdb))
+            report = measure_size(engine, profile, args, sdb)
+            now = benchkit.code_version()
+            if now != args.code_version:
+                log(
+                    f"WARNING: the product code changed during this size ({args.code_version} → {now}): rerun"
+                )
+                report.commit = f"{args.code_version}→{now}"
+                args.code_version = now
+            reports.append(report)
             log(f"engine RSS {engine.rss_mb():.0f} MB")
     print()
     print(benchkit.measurement_table(reports))
