@@ -2,6 +2,7 @@
 
 import itertools
 from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -153,6 +154,8 @@ class RecordingClient:
 
     def __init__(self) -> None:
         self.batches: list[list[dict[str, Any]]] = []
+        # what the SimpleDB adapter touches of a botocore client besides the API calls
+        self.meta = SimpleNamespace(events=SimpleNamespace(register=lambda *args, **kwargs: None))
 
     def create_domain(self, **_: Any) -> None:
         return None
