@@ -258,7 +258,6 @@ def main(argv: list[str] | None = None) -> int:
         log(f"rendered {args.output.relative_to(ROOT)} from its {len(reports)} stored result(s)")
         return 0
     sizes = sorted(set(args.items or [20000]))
-    args.code_version = benchkit.code_version()
     started = time.monotonic()
     machine = benchkit.machine_note()
     reports: list[SizeReport] = []
@@ -279,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"minimum {profile.min_select_pages} Select pages, {profile.min_batch_writes} batch writes"
             )
             engine.controls.configure(latency_ms=args.latency_ms)
+            args.code_version = benchkit.code_version()
             report = measure_size(engine, profile, args, sdb)
             now = benchkit.code_version()
             if now != args.code_version:
@@ -286,7 +286,6 @@ def main(argv: list[str] | None = None) -> int:
                     f"WARNING: the product code changed during this size ({args.code_version} → {now}): rerun"
                 )
                 report.commit = f"{args.code_version}→{now}"
-                args.code_version = now
             reports.append(report)
             log(f"engine RSS {engine.rss_mb():.0f} MB")
     print()
