@@ -231,3 +231,19 @@ def test_time_running_out_several_times_still_gives_one_exact_version(
     )
     part_count = int(staging["ETag"].strip('"').rsplit("-", 1)[1])  # a multipart ETag ends in -<parts>
     assert part_count > len(responses)
+
+
+@pytest.mark.usefixtures("backup_environment")
+def test_a_backup_that_never_gets_time_to_work_stops_instead_of_looping(
+    sdb_client: Any, s3_client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOMAIN_NAMES", DOMAIN)
+    put_items(sdb_client, DOMAIN, sample_items(50))
+
+    def no_time() -> LocalContext:  # 20 s an invocation against a 30 s margin: out of time from the start
+        return LocalContext("simpledb-backup-backup", timeout_seconds=20)
+
+    with pytest.raises(BackupFailedError, match="made no progress in 3 invocations"):
+        invoke("backup", {"trigger": "manual"}, context_factory=no_time)
+    assert versions(s3_client, bucket, dump_key(DOMAIN)) == []
+    assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

@@ -18,7 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
-from simpledb_backup.errors import DumpNotFoundError, InvalidRequestError, SimpleDBBackupError
+from simpledb_backup.errors import (
+    BackupStalledError,
+    DumpNotFoundError,
+    InvalidRequestError,
+    SimpleDBBackupError,
+)
 from simpledb_backup.events import BackupEvent
 from simpledb_backup.observability import MetricName, domain_metrics, logger, tracer
 from simpledb_backup.s3store import (
@@ -44,6 +49,9 @@ RemainingSeconds = Callable[[], float]
 STATE_OBJECT = "state.json"
 PENDING_OBJECT = "pending.bin"
 STAGING_OBJECT = "dump.jsonl.gz"
+#: A run whose invocations keep ending before they dump anything (a timeout shorter than the continuation
+#: margin, a domain that cannot be read in the time left) stops instead of invoking itself forever.
+MAX_LEGS_WITHOUT_PROGRESS = 3
 
 
 def utc_now() -> str:
@@ -69,6 +77,8 @@ class BackupState:
     has_pending: bool = False
     elapsed_seconds: float = 0.0
     invocations: int = 0
+    #: Consecutive invocations that ended without dumping a single item (see MAX_LEGS_WITHOUT_PROGRESS).
+    legs_without_progress: int = 0
     previous_item_count: int | None = None
 
     def to_document(self) -> dict[str, Any]:
@@ -126,7 +136,6 @@ class BackupRun:
         self.remaining_seconds, self.margin_seconds = remaining_seconds, margin_seconds
         self.encoder = DumpEncoder(DumpTotals.from_state(state.totals))
         self.buffer = bytearray()
-        self.uploaded_bytes = sum(int(part.get("Size", 0)) for part in state.parts)
 
     def _out_of_time(self) -> bool:
         return self.remaining_seconds() < self.margin_seconds
@@ -142,7 +151,6 @@ class BackupRun:
             )
             part["Size"] = len(data)
             self.state.parts.append(part)
-            self.uploaded_bytes += len(data)
 
     def _append(self, data: bytes) -> None:
         self.buffer += data
@@ -156,6 +164,7 @@ class BackupRun:
             self.buffer += self.store.get_bytes(checkpoint_key(self.state.run_id, PENDING_OBJECT))
         elif not self.state.parts and self.state.invocations == 1:
             self._append(self.encoder.write_header(self.state.header()))
+        items_before = self.encoder.totals.items
         completed = self._stream_segments()
         self.state.elapsed_seconds += time.monotonic() - started
         if completed:
@@ -164,6 +173,13 @@ class BackupRun:
             self._flush_parts(final=True)
             self.state.totals = self.encoder.totals.to_state()
             return True
+        progressed = self.encoder.totals.items > items_before
+        self.state.legs_without_progress = 0 if progressed else self.state.legs_without_progress + 1
+        if self.state.legs_without_progress >= MAX_LEGS_WITHOUT_PROGRESS:
+            raise BackupStalledError(
+                f"backup of {self.state.domain} made no progress in {MAX_LEGS_WITHOUT_PROGRESS} invocations in a "
+                f"row (run {self.state.run_id}): is CONTINUATION_MARGIN_SECONDS close to the function's timeout?"
+            )
         self._save_checkpoint()
         return False
 

@@ -77,6 +77,12 @@ class BackupFailedError(SimpleDBBackupError):
     kind = "backup-failed"
 
 
+class BackupStalledError(SimpleDBBackupError):
+    """A backup's invocations keep running out of time before dumping anything."""
+
+    kind = "backup-stalled"
+
+
 class StorageError(SimpleDBBackupError):
     """S3 or SimpleDB answered with an error this service does not expect."""
 
