@@ -33,7 +33,7 @@ def test_parameter_defaults(raw_template: dict[str, Any]) -> None:
         "AlarmEmail": "",
         "ItemDropAlarmPercent": 20,
         "RestoreTargetDomainPattern": "restored-*",
-        "BackupSegments": 8,
+        "BackupSegments": 4,
         "RestoreWorkers": 8,
         "LogLevel": "INFO",
     }

@@ -175,8 +175,9 @@ def scan_segments(
 
 
 def scan_domain(
-    sdb: SimpleDB, domain: str, segment_count: int, where: str | None = None
+    sdb: SimpleDB, domain: str, max_segments: int, where: str | None = None
 ) -> Iterator[list[Item]]:
-    """Every item of a domain (or of a where-subset), page by page, read by parallel streams."""
-    for _, items in scan_segments(sdb, domain, make_segments(segment_count), where):
+    """Every item of a domain (or of a where-subset), page by page, read by parallel streams sized to it."""
+    segments = make_segments(segment_count_for(sdb.domain_metadata(domain), max_segments))
+    for _, items in scan_segments(sdb, domain, segments, where):
         yield items
