@@ -785,7 +785,7 @@ METHOD = """
   the process that started it), CPU its own `getrusage` time, wall time the run alone
   (imports and client setup excluded). SimpleDB calls are the engine's per-action counts for that run.
   * *backup (ours):* the backup function's own `backup_service()` (functions/backup/handler.py, loaded with
-    `localrun.load_handler`, `BACKUP_SEGMENTS=8`): parallel Select streams over itemName() ranges, as many as
+    `localrun.load_handler`, `BACKUP_SEGMENTS` at the product default): parallel Select streams over itemName() ranges, as many as
     the service chooses up to that maximum, streamed into a multipart upload. The table shows the streams used.
   * *backup, sequential Select:* one `select * … limit 2500` loop following NextToken (the fewest pages one
     stream can make) on a plain boto3 client (botocore parses the pages), every item kept in a list, then
@@ -801,7 +801,7 @@ METHOD = """
   target back once, so its all-calls minimum is the writes plus the minimum Select pages.
 * **Noise.** Each backup and our restore run `--repeat` times (default 2), interleaved with the run they are
   compared with, and the fastest run is kept (peak RSS: the highest of the runs). The segment sweep
-  (`BACKUP_SEGMENTS` 2 and 4) and the per-item restore run once. The checkout's commit is recorded per size;
+  (`BACKUP_SEGMENTS` 2 and 8) and the per-item restore run once. The checkout's commit is recorded per size;
   a run during which the product code changed is marked `a→b` and should be rerun.
 * **Targets.** Speed-ups are baseline wall / our wall. RSS is in MB (10⁶ bytes); “flat” allows
   +10 MB between the smallest and the largest size.

@@ -32,6 +32,7 @@ from benchkit import (  # noqa: E402
     Planned,
     SizeReport,
 )
+from simpledb_backup.config import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "bench-packages"
@@ -215,11 +216,19 @@ def measure_size(
     return report
 
 
+PRODUCT_SEGMENTS = int(Settings.model_fields["segments"].default)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, action="append", help="domain size; repeat for several sizes")
     parser.add_argument("--latency-ms", type=float, default=30.0, help="latency injected into SimpleDB calls")
-    parser.add_argument("--segments", type=int, default=8, help="backup Select streams (the product default)")
+    parser.add_argument(
+        "--segments",
+        type=int,
+        default=PRODUCT_SEGMENTS,
+        help="most backup Select streams (the product default)",
+    )
     parser.add_argument("--restore-workers", type=int, default=None, help="default: the product default")
     parser.add_argument(
         "--baseline-sample", type=int, default=1000, help="items the per-item restore baseline writes"
@@ -230,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sweep-segments",
         type=lambda text: [int(part) for part in text.split(",") if part],
-        default=[2, 4],
+        default=[2, 8],
         help="extra backup runs with these segment counts (informative), comma-separated; '' for none",
     )
     parser.add_argument("--seed", type=int, default=0)
