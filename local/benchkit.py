@@ -663,9 +663,12 @@ def shortfall_notes(reports: Sequence[SizeReport]) -> list[str]:
         for report in ordered:
             ours = report.job(operation, OURS)
             if ours is not None:
+                streams = ours.extra.get("segments")
                 parts.append(
                     f"{ours.rss_peak_mb:.0f} MB at {report.profile.items:,} items "
-                    f"({ours.rss_start_mb:.0f} MB of it after imports and client setup)"
+                    f"({ours.rss_start_mb:.0f} MB of it after imports and client setup"
+                    + (f"; {streams} Select streams" if streams else "")
+                    + ")"
                 )
         text = f"**{operation.capitalize()} peak RSS.** " + "; ".join(parts) + "."
         small, large = ordered[0].job(operation, OURS), ordered[-1].job(operation, OURS)

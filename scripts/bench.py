@@ -42,79 +42,61 @@ ALL_JOBS = ("backup/ours", "backup/baseline", "restore/ours", "restore/baseline"
 
 # What the measurements showed, and what would fix it: maintained here, rendered into docs/PERFORMANCE.md.
 BOTTLENECKS = """
-Found by profiling and by A/B runs made side by side (fresh child processes, same engine, 30 ms, 2026-11-26);
-figures are from those runs unless the tables above give them. Product code is unchanged: each item names the
-place to change and what the change bought in the A/B run.
+Found with this benchmark, profiling and interleaved A/B runs (fresh child processes, one engine, 30 ms,
+2026-11-26). The tables above measure the commit they name; each A/B figure below names the code it ran on.
 
-1. **The backup is CPU-bound, not latency-bound, at 30 ms.** One 1 MB Select page (~514 items) costs the backup
-   process about 55-100 ms of CPU depending on the machine's load (micro-benchmark of one page: botocore's query
-   parser plus `item_from_wire` 48 ms, the dump encoder's JSON + SHA-256 + zlib 18 ms) and the engine about
-   50-57 ms to render; the injected latency is 30 ms. On two shared cores no number of streams goes past the
-   cap shown under “Why a target is not met”. Raising only the latency confirms it (20,000 items, 8 segments,
-   one run each): 150 ms gave 3.3x, 600 ms gave 4.9x. Even with free CPU, 8 segments cap the speed-up at the
-   baseline's pages over the longest stream's pages (40 / ~6 at 20,000 items, about 6.7x), so at 20,000 items
-   “6x faster” and “pages within 5 %” pull against each other: more streams mean more part-filled last pages.
-   **Correction (2026-11-26 07:15): keep the adapter's own Select parser.** An earlier version of this file
-   said it bought only ~5 %; that A/B was invalid: the parser (0e17613) had already landed, so both arms parsed
-   with ElementTree. Re-measured interleaved on 523f3ba (botocore's parser) against the same code with the
-   ElementTree parser hooked into `before-parse` (3 rounds each): at 20,000 items the backup's CPU fell from
-   3.40-3.72 s to 1.98-2.15 s (-40 %) and its wall time from 3.96-4.29 s to 2.95-3.23 s; at 80,000 items CPU
-   14.0-15.4 s -> 8.1-9.5 s (-40 %), wall 14.7-16.2 s -> 10.2-11.6 s (-30 %). Reverting it (0c9ebf9, d913389)
-   should itself be reverted. With it the backup is still CPU-bound at 30 ms, on the engine's ~50-57 ms of CPU
-   a page as much as on its own.
-2. **Segment count for small domains** (Select pages +10 % at 20,000 items). `layers/shared/simpledb_backup/
-   backup.py`, `BackupService.start`: it already calls `self.sdb.domain_metadata(domain)` and drops the answer.
-   Use it to size the run: estimate the pages as max(ItemCount / 2500, (ItemNamesSizeBytes +
-   AttributeValuesSizeBytes + AttributeValueCount x ~65 + ItemCount x ~30) / 1 MB) (the XML overhead per pair and
-   per item, calibrated on Repoman items: 2,078 bytes of XML for 1,312 bytes of data) and start
-   `make_segments(max(1, min(self.segments, 1 + estimated_pages // 20)))`: at most one extra page per 20, so
-   within 5 % by construction, and 8 streams from ~140 pages (~70,000 Repoman items) up. A resumed run keeps
-   its checkpointed segments. Measured: 2 and 4 segments made 41 pages at 20,000 items (+2.5 %), and 4 segments
-   were as fast as 8 in A/B runs on this machine (2.93-3.06 s vs 3.07-3.21 s at 20,000 items; 11.5-11.8 s vs
-   11.3-11.7 s at 80,000), because the process is CPU-bound.
-3. **Backup memory: about 7 MB per segment on a fixed 74 MB.** After imports and client setup the process holds
-   74 MB (boto3 with both clients 54 MB; `simpledb_backup.observability`'s `Tracer()` imports `aws_xray_sdk`,
-   and `events` brings Pydantic and the Powertools parser). Each Select stream then adds a 1 MB page being
-   parsed (botocore builds an element tree and a dict per attribute, ~10x the page) and a decoded page waiting
-   in the queue. Peak in A/B runs at 20,000 items: 1 segment 118 MB, 4 segments 140 MB, 8 segments 168 MB. The
-   peak is bounded, not per item: at 80,000 items it was 119 / 141-143 / 169-178 MB for 1 / 4 / 8 segments, and
-   two runs of one configuration differ by up to 9 MB; the +14 MB from 20,000 to 200,000 items is of that
-   order, where per-item state would have grown about tenfold. Three changes, each measured:
-   * `backup.py`, `BackupRun._flush_parts`: `bytes(self.buffer[:size])` copies the 8 MiB part twice (slice,
-     then bytes); `bytes(memoryview(self.buffer)[:size])` copies it once: -8 MB.
-   * `scan.py`, `scan_segments`: `queue.Queue(maxsize=len(pending))` lets 8 decoded pages wait for one
-     consumer on top of the page each blocked reader holds; `maxsize=2` keeps the consumer fed. With the
-     memoryview change: -9 to -13 MB at 8 segments (156-159 MB).
-   * Fewer segments (item 2, or `BACKUP_SEGMENTS` 4 in template.yaml): 4 segments with both changes peaked at
-     131-140 MB at 20,000 and 80,000 items; plain 4 segments peaked at 150 MB at 200,000 (table above), so
-     about 140 MB is to be expected there with both changes (not measured at 200,000).
-4. **Restore: the verification pass is a third of the time and all of the growth in memory.**
-   `layers/shared/simpledb_backup/restore.py`, `RestoreService._verify` re-plans: a full Select scan of the
-   target into a `TargetSnapshot` (a fingerprint per item, ~470 bytes an item with its dict entry and name: the
-   +84 MB from 20,000 to 200,000 items) and a third pass over the dump (after `_start` and `_write`). Phases at
-   200,000 items are in the note above (verify 52 s of 149 s). When the restore created the target, or in exact
-   mode without a subset, verify by totals instead: scan the target, fold each item through the dump's own
-   `encode_item_line` + `DumpTotals.add` (its canonical line and order-independent digest), and compare count
-   and digest with the version's `item-count` / `items-digest` metadata that `DumpSource` already checks. No
-   snapshot, no third dump pass; keep the planning pass only to explain a mismatch (the sample). CPU per item
-   on a quiet machine: fingerprint 27 µs and a dump pass ~25 µs, against 11 µs for the canonical line and its
-   digest; that is ~8 s of CPU at 200,000 items, ~12-16 s at the load the tables were measured under (their
-   per-item CPU ran 1.5-2x the quiet figures), bringing the 200,000-item restore to about 135 s, ~52x the
-   per-item baseline (an estimate, near the line). The peak then no longer grows with the domain; it falls to
-   the scan's, which item 3 brings down (the verification scan runs `settings.segments` streams too). A merge
-   into a non-empty domain still needs the snapshot: ~470 bytes per target item (about 470 MB for a million
-   items), worth stating in the sizing notes.
-5. **Restore writes: botocore's request building is the client's CPU.** Each 25-item BatchPutAttributes costs
-   the restore process 6.6-7.3 ms of CPU (parameter validation, form encoding done twice, once for the body and
-   once for the SigV2 signature, and the signature) and the engine ~5 ms; with 8 workers the write phase is
-   CPU-bound at ~11.5 ms a batch wall (8,000 batches, 92 s at 200,000 items), not latency-bound. In
-   `functions/restore/handler.py`, `clients()`: `Config(..., parameter_validation=False)` for the SimpleDB
-   client: -9 % CPU per batch in an A/B run (7.29 -> 6.62 ms). botocore's check is redundant there:
-   `plan_put_batches` runs `validate_item` on every item before it forms a batch. More workers would not
-   help on this machine.
-6. **Calls are at the minimum where it matters.** Our restore's writes are exactly ceil(items/25); its other
-   calls are fixed (4 DomainMetadata, 1 CreateDomain, 8 Selects re-planning against the new, empty target) plus
-   one read-back. The sequential baseline holds every item (1.65 GB at 200,000 items); ours stays flat.
+**Applied since the first measurement** (first `make bench-large` at b9b34f0, the tables above at 844fe62):
+
+* Select pages parsed by the adapter itself (`simpledb.py`, `parse_select_response`; 0e17613, restored by
+  844fe62): -40 % backup CPU in an interleaved A/B on 523f3ba (20,000 items: 3.40-3.72 s -> 1.98-2.15 s;
+  80,000: 14.0-15.4 s -> 8.1-9.5 s; wall -25 to -30 %). An earlier “~5 %” in this file came from an invalid
+  A/B (the parser had already landed, so both arms had it) and caused the revert 0c9ebf9 that 844fe62 undid.
+* Streams sized from DomainMetadata, one per 20 estimated pages (`scan.py`, `segment_count_for`; 87d9db9):
+  Select pages at 20,000 items 44 -> 42 (+10 % -> +5.0 %, 3 streams).
+* One copy per S3 part and a two-page queue (`backup.py`, `_flush_parts`; `scan.py`, `scan_segments`;
+  87d9db9): -9 to -13 MB at 8 streams (A/B with the change patched in, 20,000 items).
+* The restore verifies by count and digest (`restore.py`, `_verify`; 523f3ba) instead of a fingerprint per
+  item, and its SimpleDB client skips botocore's parameter validation (`functions/restore/handler.py`,
+  `clients()`; -9 % CPU per batch in an A/B, 7.29 -> 6.62 ms). Restore at 200,000 items: 149 s and 268 MB
+  -> 119 s and 172 MB (verify phase 52 s -> 25 s), 47x -> 57x the per-item baseline.
+
+**What remains**
+
+1. **Backup speed: CPU-bound at 30 ms (target not met).** A 1 MB Select page (~514 items) costs the backup
+   process ~52 ms of CPU and the engine ~58 ms (200,000 items: 20.9 s and 23.3 s for 404 pages); the latency
+   is 30 ms. Both processes share two cores with other work, so the cap computed under “Why a target is not
+   met” bounds any number of streams. What is left in the client: the dump encoder (JSON, SHA-256 and zlib
+   level 6, ~18 ms a page in a micro-benchmark) and the parse (~20 ms); the engine's rendering is not product
+   code. Raising only the latency moves the ratio as expected (8 streams, 20,000 items, on 0e17613's code):
+   150 ms gave 3.3x, 600 ms 4.9x. A second limit shows at 20,000 items: with streams sized to keep the pages
+   within 5 % (3 streams: at most 2 part-filled pages), one stream still reads ~14 of the 42 pages one after
+   the other, so even free CPU could not make that backup 6x faster than one stream; the two targets conflict
+   for small domains and the call target won. At 200,000 items 8 streams would allow ~7.8x.
+2. **Backup memory: ~74 MB fixed plus ~5-8 MB per stream (166 MB at 200,000 items, target 150).** After
+   imports and client setup the process holds 74 MB: boto3 with both clients 54 MB, the rest mostly
+   `simpledb_backup.observability` (its `Tracer()` imports `aws_xray_sdk`) and `events` (Pydantic, the
+   Powertools parser). Each stream adds its 1 MB response body, the decoded page (~1.9 MB of `Item`s,
+   tracemalloc) it holds while the queue is full, and the page's element tree while it is parsed (~4-5 MB
+   peak). The peak follows the streams, not the items: 3 streams at 20,000 items, 8 from ~70,000 up (the +47 MB
+   between the sizes); with the streams fixed it moves little (2 streams: 114 -> 122 MB). Fix, measured:
+   **`BACKUP_SEGMENTS` 4** (the `Settings.segments` default and template.yaml's value). Run on 844fe62 with
+   `--segments 4`: backup 137-138 MB at 200,000 items in 29.2-29.7 s (8 streams: 157-166 MB, 26.5-28.1 s;
+   the tables' “max 4 segments” row agrees: 132 MB, 29.3 s), i.e. under 150 MB for ~10 % of backup speed on
+   this machine; flat from ~30,000 items, where 4 streams are reached.
+3. **Restore memory: the verification scan also uses `settings.segments` streams (172 MB at 200,000).**
+   With `--segments 4` on 844fe62 the restore peaked at 135-139 MB at 20,000 items and 145 MB at 200,000
+   (+6 MB: flat), and was faster (113.8 s against 119.0 s), so the same setting meets its target too.
+   Independently, `restore.py`, `RestoreService.snapshot` scans with `self.settings.segments` whatever the
+   size: sizing it with `segment_count_for` on the target's metadata (as the backup does) gives a small
+   restore fewer streams, and a target this run just created needs no re-plan scan in `_write` at all
+   (it costs `segments` empty Selects: 8 at the default).
+4. **Restore speed (target met): the writes are CPU-bound.** At 200,000 items the write phase took 87 s for
+   8,000 batches (~10.8 ms each over 8 workers): the restore process spends ~6.6 ms of CPU building and
+   signing each 25-item request (form encoding twice, once for the body and once for the SigV2 signature)
+   and the engine ~5 ms; more workers would not help on two cores. Plan 7.6 s and verify 24.8 s are the rest.
+5. **Calls are at the minimum where it matters.** The restore's writes are exactly ceil(items/25); its other
+   calls are fixed (3 DomainMetadata, 1 CreateDomain, the empty re-plan scan) plus one read-back. The
+   sequential baseline holds every item (1.65 GB at 200,000 items); ours does not.
 """
 
 
