@@ -802,7 +802,7 @@ METHOD = """
   engine enforces (1 MB less 4 KB for the envelope), the XML bytes computed from the generated items with the
   engine's own `item_xml_size`. Writes: ⌈items / 25⌉ BatchPutAttributes. A verified restore also reads the
   target back once, so its all-calls minimum is the writes plus the minimum Select pages.
-* **Noise.** Each backup and our restore run `--repeat` times (default 2), interleaved with the run they are
+* **Noise.** Each backup and our restore run `--repeat` times (default 3), interleaved with the run they are
   compared with, and the fastest run is kept (peak RSS: the highest of the runs). The segment sweep
   (`BACKUP_SEGMENTS` 2 and 8) and the per-item restore run once. The checkout's commit is recorded per size;
   a run during which the product code changed is marked `a→b` and should be rerun.
@@ -1078,6 +1078,7 @@ def best_of(results: Sequence[JobResult]) -> JobResult:
     best.rss_peak_mb = max(result.rss_peak_mb for result in results)
     if len(results) > 1:
         best.extra["wall_runs"] = [result.wall_seconds for result in results]
+        best.extra["rss_runs"] = [result.rss_peak_mb for result in results]
     return best
 
 

@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline-sample", type=int, default=1000, help="items the per-item restore baseline writes"
     )
     parser.add_argument(
-        "--repeat", type=int, default=2, help="runs of each backup and of our restore; the fastest is kept"
+        "--repeat", type=int, default=3, help="runs of each backup and of our restore; the fastest is kept"
     )
     parser.add_argument(
         "--sweep-segments",

@@ -201,5 +201,6 @@ def test_best_of_keeps_the_fastest_run_and_the_highest_peak() -> None:
     assert best.wall_seconds == 4.0
     assert best.rss_peak_mb == 150.0
     assert best.extra["wall_runs"] == [5.0, 4.0]
+    assert best.extra["rss_runs"] == [150.0, 140.0]
     failed = job("backup", "ours", 0, 0.0, error="boom")
     assert benchkit.best_of([runs[0], failed]).error == "boom"
