@@ -45,7 +45,7 @@ BOTTLENECKS = """
 Found with this benchmark, profiling and interleaved A/B runs (fresh child processes, one engine, 30 ms,
 2026-11-26). The tables above measure the commit they name; each A/B figure below names the code it ran on.
 
-**Applied since the first measurement** (first `make bench-large` at b9b34f0, the tables above at 844fe62):
+**Applied since the first measurement** (first `make bench-large` at b9b34f0; the tables above name theirs):
 
 * Select pages parsed by the adapter itself (`simpledb.py`, `parse_select_response`; 0e17613, restored by
   844fe62): -40 % backup CPU in an interleaved A/B on 523f3ba (20,000 items: 3.40-3.72 s -> 1.98-2.15 s;
@@ -59,6 +59,8 @@ Found with this benchmark, profiling and interleaved A/B runs (fresh child proce
   item, and its SimpleDB client skips botocore's parameter validation (`functions/restore/handler.py`,
   `clients()`; -9 % CPU per batch in an A/B, 7.29 -> 6.62 ms). Restore at 200,000 items: 149 s and 268 MB
   -> 119 s and 172 MB (verify phase 52 s -> 25 s), 47x -> 57x the per-item baseline.
+* At most 4 streams by default (`config.py`, `Settings.segments`; template.yaml `BackupSegments`), and the
+  restore's scans sized from DomainMetadata like the backup's (`scan.py`, `scan_domain`): items 2 and 3 below.
 
 **What remains**
 
@@ -78,19 +80,18 @@ Found with this benchmark, profiling and interleaved A/B runs (fresh child proce
    Powertools parser). Each stream adds its 1 MB response body, the decoded page (~1.9 MB of `Item`s,
    tracemalloc) it holds while the queue is full, and the page's element tree while it is parsed (~4-5 MB
    peak). The peak follows the streams, not the items: 3 streams at 20,000 items, 8 from ~70,000 up (the +47 MB
-   between the sizes); with the streams fixed it moves little (2 streams: 114 -> 122 MB). Fix, measured:
-   **`BACKUP_SEGMENTS` 4** (the `Settings.segments` default and template.yaml's value). Run on 844fe62 with
-   `--segments 4`: backup 137-138 MB at 200,000 items in 29.2-29.7 s (8 streams: 157-166 MB, 26.5-28.1 s;
-   the tables' “max 4 segments” row agrees: 132 MB, 29.3 s), i.e. under 150 MB for ~10 % of backup speed on
-   this machine; flat from ~30,000 items, where 4 streams are reached.
-3. **Restore memory: the verification scan also uses `settings.segments` streams (172 MB at 200,000).**
-   With `--segments 4` on 844fe62 the restore peaked at 135-139 MB at 20,000 items and 145 MB at 200,000
-   (+6 MB: flat), and was faster (113.8 s against 119.0 s), so the same setting meets its target too.
-   Independently, `restore.py`, `RestoreService.snapshot` scans with `self.settings.segments` whatever the
-   size: sizing it with `segment_count_for` on the target's metadata (as the backup does) gives a small
-   restore fewer streams, and a target this run just created needs no re-plan scan in `_write` at all
-   (it costs `segments` empty Selects: 8 at the default).
-4. **Restore speed (target met): the writes are CPU-bound.** At 200,000 items the write phase took 87 s for
+   between the sizes); with the streams fixed it moves little (2 streams: 114 -> 122 MB). Applied: **at most
+   4 streams** by default. The tables: 142 MB at 200,000 items, while the “max 8 segments” row peaks at
+   175 MB and was no faster in that run (on 844fe62 8 streams were ~10 % faster: 26.5-28.1 s against
+   29.2-29.7 s). The peak is flat from ~30,000 items, where the 4 streams are reached; the growth the target
+   table shows from 20,000 items is the third and fourth stream, not per-item state. Raise `BackupSegments`
+   where SimpleDB answers slowly and the extra ~11 MB a stream is welcome.
+3. **Restore memory: its scans follow the stream count too (172 MB at 200,000 with 8).** Applied: 4 streams
+   at most, sized from the target's DomainMetadata. On 844fe62 with `--segments 4` the restore peaked at
+   145 MB at 200,000 items; the tables above, on a busier machine, show 153 MB: at the line, so this target
+   is not claimed. What else it holds: the in-flight write batches (2 per worker) and the dump reader's
+   buffers. Not done: a target this run just created needs no re-plan scan in `_write` (a few empty Selects).
+4. **Restore speed: met at 20,000 items (61x), 46-57x at 200,000 across runs; the writes are CPU-bound.** At 200,000 items the write phase took 87 s for
    8,000 batches (~10.8 ms each over 8 workers): the restore process spends ~6.6 ms of CPU building and
    signing each 25-item request (form encoding twice, once for the body and once for the SigV2 signature)
    and the engine ~5 ms; more workers would not help on two cores. Plan 7.6 s and verify 24.8 s are the rest.
