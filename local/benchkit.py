@@ -1075,10 +1075,10 @@ def best_of(results: Sequence[JobResult]) -> JobResult:
     if failed:
         return failed[0]
     best = min(results, key=lambda result: result.wall_seconds)
-    best.rss_peak_mb = max(result.rss_peak_mb for result in results)
     if len(results) > 1:
         best.extra["wall_runs"] = [result.wall_seconds for result in results]
         best.extra["rss_runs"] = [result.rss_peak_mb for result in results]
+    best.rss_peak_mb = max(result.rss_peak_mb for result in results)
     return best
 
 
