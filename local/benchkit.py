@@ -562,6 +562,7 @@ def shortfall_notes(reports: Sequence[SizeReport]) -> list[str]:
             if ours is None or baseline is None or ceiling is None:
                 continue
             pages = baseline.calls.get("Select", 0) or 1
+            streams = int(ours.extra.get("segments", 0))
             per_page = (
                 1000 * (ours.cpu_seconds + ours.server_cpu_seconds) / max(1, ours.calls.get("Select", 1))
             )
@@ -570,18 +571,24 @@ def shortfall_notes(reports: Sequence[SizeReport]) -> list[str]:
                 f"({1000 * baseline.wall_seconds / pages:.0f} ms a page, of which {report.latency_ms:g} ms is "
                 f"the injected latency); ours took {ours.wall_seconds:.1f} s with {ours.cpu_seconds:.1f} s CPU "
                 f"in the backup process and {ours.server_cpu_seconds:.1f} s in the engine ({per_page:.0f} ms of "
-                f"CPU a page), which caps the speed-up on {report.cores} cores at {ceiling:.1f}x; "
-                f"measured {report.speedup(BACKUP) or 0:.1f}x"
+                f"CPU a page), which caps the speed-up on {report.cores} cores at {ceiling:.1f}x"
+                + (
+                    f", and its {streams} streams, each reading its pages one after the other, cap it at "
+                    f"{pages / ceil_div(ours.calls.get('Select', 1), streams):.1f}x even with free CPU"
+                    if streams
+                    else ""
+                )
+                + f"; measured {report.speedup(BACKUP) or 0:.1f}x"
             )
         notes.append(
-            "**Backup speed-up below 6x.** The parallel streams hide the latency completely, but a 1 MB Select "
-            "page costs several times the 30 ms latency in CPU (the engine renders it, botocore parses it, the "
+            "**Backup speed-up below 6x.** The parallel streams overlap the latency, but a 1 MB Select "
+            "page costs several times the 30 ms latency in CPU (the engine renders it, the client parses it, the "
             "backup encodes it), so the sequential loop's time is mostly CPU too and parallelism can only "
             "overlap that CPU over the machine's cores: " + "; ".join(parts) + ". The cap is the baseline's "
             "wall time over the larger of our process's CPU, the engine's CPU, and both spread over the cores "
             "(the rest of the gap is the machine's other load, which the noisy cores add to every run). 6x at "
             "30 ms needs a page to cost under about a sixth of the sequential per-page time in CPU, client and "
-            "engine together: see “Bottlenecks” for where that CPU goes and what would cut it."
+            "engine together, and at least 7 streams: see “Bottlenecks”."
         )
     restore_speed = next(v for name, v in by_target.items() if name.startswith("restore wall time"))
     if restore_speed.met is False:

@@ -62,42 +62,47 @@ Found with this benchmark, profiling and interleaved A/B runs (fresh child proce
 * At most 4 streams by default (`config.py`, `Settings.segments`; template.yaml `BackupSegments`), and the
   restore's scans sized from DomainMetadata like the backup's (`scan.py`, `scan_domain`): items 2 and 3 below.
 
-**What remains**
+**What remains** (the tables above: three interleaved runs each, fastest kept, highest peak RSS kept)
 
-1. **Backup speed: CPU-bound at 30 ms (target not met).** A 1 MB Select page (~514 items) costs the backup
-   process ~52 ms of CPU and the engine ~58 ms (200,000 items: 20.9 s and 23.3 s for 404 pages); the latency
-   is 30 ms. Both processes share two cores with other work, so the cap computed under “Why a target is not
-   met” bounds any number of streams. What is left in the client: the dump encoder (JSON, SHA-256 and zlib
-   level 6, ~18 ms a page in a micro-benchmark) and the parse (~20 ms); the engine's rendering is not product
-   code. Raising only the latency moves the ratio as expected (8 streams, 20,000 items, on 0e17613's code):
-   150 ms gave 3.3x, 600 ms 4.9x. A second limit shows at 20,000 items: with streams sized to keep the pages
-   within 5 % (3 streams: at most 2 part-filled pages), one stream still reads ~14 of the 42 pages one after
-   the other, so even free CPU could not make that backup 6x faster than one stream; the two targets conflict
-   for small domains and the call target won. At 200,000 items 8 streams would allow ~7.8x.
-2. **Backup memory: ~74 MB fixed plus ~5-8 MB per stream (166 MB at 200,000 items, target 150).** After
-   imports and client setup the process holds 74 MB: boto3 with both clients 54 MB, the rest mostly
-   `simpledb_backup.observability` (its `Tracer()` imports `aws_xray_sdk`) and `events` (Pydantic, the
-   Powertools parser). Each stream adds its 1 MB response body, the decoded page (~1.9 MB of `Item`s,
-   tracemalloc) it holds while the queue is full, and the page's element tree while it is parsed (~4-5 MB
-   peak). The peak follows the streams, not the items: 3 streams at 20,000 items, 8 from ~70,000 up (the +47 MB
-   between the sizes); with the streams fixed it moves little (2 streams: 114 -> 122 MB). Applied: **at most
-   4 streams** by default. The tables: 142 MB at 200,000 items, while the “max 8 segments” row peaks at
-   175 MB and was no faster in that run (on 844fe62 8 streams were ~10 % faster: 26.5-28.1 s against
-   29.2-29.7 s). The peak is flat from ~30,000 items, where the 4 streams are reached; the growth the target
-   table shows from 20,000 items is the third and fourth stream, not per-item state. Raise `BackupSegments`
-   where SimpleDB answers slowly and the extra ~11 MB a stream is welcome.
-3. **Restore memory: its scans follow the stream count too (172 MB at 200,000 with 8).** Applied: 4 streams
-   at most, sized from the target's DomainMetadata. On 844fe62 with `--segments 4` the restore peaked at
-   145 MB at 200,000 items; the tables above, on a busier machine, show 153 MB: at the line, so this target
-   is not claimed. What else it holds: the in-flight write batches (2 per worker) and the dump reader's
-   buffers. Not done: a target this run just created needs no re-plan scan in `_write` (a few empty Selects).
-4. **Restore speed: met at 20,000 items (61x), 46-57x at 200,000 across runs; the writes are CPU-bound.** At 200,000 items the write phase took 87 s for
-   8,000 batches (~10.8 ms each over 8 workers): the restore process spends ~6.6 ms of CPU building and
-   signing each 25-item request (form encoding twice, once for the body and once for the SigV2 signature)
-   and the engine ~5 ms; more workers would not help on two cores. Plan 7.6 s and verify 24.8 s are the rest.
-5. **Calls are at the minimum where it matters.** The restore's writes are exactly ceil(items/25); its other
-   calls are fixed (3 DomainMetadata, 1 CreateDomain, the empty re-plan scan) plus one read-back. The
-   sequential baseline holds every item (1.65 GB at 200,000 items); ours does not.
+1. **Backup speed: 1.7x / 2.6x against 6x, not met; CPU-bound, and capped by the stream count.** A 1 MB
+   Select page (~514 items) costs the backup process ~56 ms of CPU and the engine ~56 ms (200,000 items:
+   22.3 s and 22.5 s for 401 pages); the latency is 30 ms. Both processes share two cores with other work, so
+   the cap computed under “Why a target is not met” bounds any number of streams. What is left in the client:
+   the dump encoder (JSON, SHA-256 and zlib level 6, ~18 ms a page in a micro-benchmark) and the parse
+   (~20 ms); the engine's rendering is not product code. Raising only the latency moves the ratio as expected
+   (8 streams, 20,000 items, on 0e17613's code): 150 ms gave 3.3x, 600 ms 4.9x. The stream count caps it as
+   well, even with free CPU: one stream reads its share of the pages one after the other, so at most ~4x with
+   4 streams at any size, and 3x at 20,000 items, where 3 streams keep the pages within 5 %. 6x needs at
+   least 7 streams: at 20,000 items that breaks the 5 % call target (one part-filled page per stream), and
+   at 200,000 items the memory target (the “max 8 segments” row: 157 MB, 26.0 s against 28.1 s with 4). The
+   three targets cannot all be met by this design on this machine; the call and memory targets won.
+2. **Backup memory: 141 MB at 200,000 items, met; ~74 MB fixed plus a few MB per stream.** After imports
+   and client setup the process holds 74 MB: boto3 with both clients 53 MB, and Powertools' `Tracer()`
+   (created by `simpledb_backup.observability`) imports `aws_xray_sdk`: +20 MB on its own, measured with
+   tracing disabled too (template.yaml runs the functions with `Tracing: Active`, so that is the price of the
+   traces); `events` adds Pydantic and the Powertools parser. Each stream adds its 1 MB response body, the
+   decoded page (~1.9 MB of `Item`s, tracemalloc) it holds while the queue is full, and the page's element
+   tree while it is parsed (~4-5 MB peak). Peaks at 200,000 items: 2 streams 122 MB, 4 streams 137-141 MB,
+   8 streams 157 MB. The peak follows the streams, not the items: 3 streams at 20,000 items, 4 from ~30,000
+   up, which is the +18 MB the growth row shows; with the stream count fixed it barely moves (2 streams:
+   114 -> 122 MB). `BackupSegments` above 4 buys speed only where SimpleDB answers slowly, at a few MB a
+   stream.
+3. **Restore memory: 142 MB at 200,000 items, met, with a thin margin.** Its scans follow the stream count
+   like the backup's (3 at 20,000 items, 4 at 200,000: the +16 MB growth row). The three runs peaked at 130,
+   137 and 143 MB; on a busier machine an earlier run on the same code reached 153 MB in one of two runs, so
+   the margin is about the run-to-run spread. On 844fe62 with 4 streams at both sizes the peak moved only
+   +6 MB from 20,000 to 200,000 items: nothing per item is held. It also holds the in-flight write batches
+   (2 per worker) and the dump reader's buffers. Not done: a target this run just created needs no re-plan
+   scan in `_write` (a few empty Selects).
+4. **Restore speed: 55x / 59x, met; the writes are CPU-bound.** Busier runs measured 46x at 200,000 items,
+   so the margin is modest. At 200,000 items the write phase took 81 s for 8,000 batches (~10 ms each over 8
+   workers): the restore process spends ~6.6 ms of CPU building and signing each 25-item request (form
+   encoding twice, once for the body and once for the SigV2 signature) and the engine ~5 ms; more workers
+   would not help on two cores. Plan 7.5 s and verify 24.6 s are the rest.
+5. **Calls are at the minimum where it matters.** Backup pages +5.0 % at 20,000 items (3 streams, 2
+   part-filled pages; on the line) and +0.5 % at 200,000. The restore's writes are exactly ceil(items/25);
+   its other calls are fixed (5 DomainMetadata, 1 CreateDomain, the empty re-plan scan) plus one read-back.
+   The sequential baseline holds every item (1.65 GB at 200,000 items); ours does not.
 """
 
 
