@@ -530,9 +530,12 @@ class RestoreService:
 
     def snapshot(self, target: str, subset: Subset) -> TargetSnapshot:
         """Fingerprints of the target's items, read by parallel Select streams (ConsistentRead)."""
-        if not self.sdb.domain_exists(target):
+        try:
+            metadata = self.sdb.domain_metadata(target)
+        except DomainNotFoundError:
             return TargetSnapshot(subset, exists=False)
-        return TargetSnapshot.from_pages(scan_domain(self.sdb, target, self.settings.segments), subset)
+        pages = scan_domain(self.sdb, target, self.settings.segments, metadata=metadata)
+        return TargetSnapshot.from_pages(pages, subset)
 
     # No tracer.capture_method on the entry points: it logs every exception with its traceback, and most
     # exceptions here are refusals the operator reads in the answer. The phases below are traced.

@@ -175,9 +175,15 @@ def scan_segments(
 
 
 def scan_domain(
-    sdb: SimpleDB, domain: str, max_segments: int, where: str | None = None
+    sdb: SimpleDB,
+    domain: str,
+    max_segments: int,
+    where: str | None = None,
+    metadata: DomainMetadata | None = None,
 ) -> Iterator[list[Item]]:
-    """Every item of a domain (or of a where-subset), page by page, read by parallel streams sized to it."""
-    segments = make_segments(segment_count_for(sdb.domain_metadata(domain), max_segments))
+    """Every item of a domain (or of a where-subset), page by page, read by parallel streams sized to it
+    (from ``metadata`` when the caller already has it, else from a DomainMetadata call)."""
+    size = metadata or sdb.domain_metadata(domain)
+    segments = make_segments(segment_count_for(size, max_segments))
     for _, items in scan_segments(sdb, domain, segments, where):
         yield items
