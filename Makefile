@@ -51,8 +51,8 @@ lint: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy functions/backup/handler.py
-	$(VENV)/bin/mypy functions/restore/handler.py
+	$(VENV)/bin/mypy functions/backup/backup_handler.py
+	$(VENV)/bin/mypy functions/restore/restore_handler.py
 
 template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --lint --region us-east-1

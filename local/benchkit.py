@@ -1280,7 +1280,7 @@ def _job_restore_baseline(spec: Mapping[str, Any]) -> Callable[[], tuple[int, in
     from botocore.config import Config
 
     from simpledb_backup.dumpformat import read_dump
-    from simpledb_backup.s3store import dump_key
+    from simpledb_backup.keys import dump_key
 
     sdb = boto3.client("sdb", config=Config(retries={"total_max_attempts": 1}))
     s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))

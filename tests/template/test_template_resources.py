@@ -166,7 +166,7 @@ def test_function_settings(translated: dict[str, Any]) -> None:
         assert function["Timeout"] == 900
         assert function["MemorySize"] == 1024
         assert function["TracingConfig"] == {"Mode": "Active"}
-        assert function["Handler"] == "handler.lambda_handler"
+        assert function["Handler"] == f"{short_name}_handler.lambda_handler"
         assert function["Role"] == f"<{short_name.capitalize()}Role.Arn>"
         (layer,) = function["Layers"]
         assert translated["Resources"][layer.strip("<>")]["Type"] == "AWS::Lambda::LayerVersion"

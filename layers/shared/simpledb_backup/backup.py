@@ -11,21 +11,16 @@ the dump key gets its single new version only when the last invocation publishes
 """
 
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
-from simpledb_backup.errors import (
-    BackupStalledError,
-    DumpNotFoundError,
-    InvalidRequestError,
-    SimpleDBBackupError,
-)
-from simpledb_backup.events import BackupEvent
-from simpledb_backup.observability import MetricName, domain_metrics, logger, tracer
+from simpledb_backup.errors import BackupStalledError, ObjectNotFoundError, SimpleDBBackupError
+from simpledb_backup.keys import checkpoint_key, dump_key
+from simpledb_backup.observability import logger, tracer
+from simpledb_backup.runtime import Deadline, StallGuard, load_state, new_run_id, state_document, utc_now
 from simpledb_backup.s3store import (
     META_ATTRIBUTES,
     META_DIGEST,
@@ -38,29 +33,23 @@ from simpledb_backup.s3store import (
     META_TRIGGER,
     META_VALUES,
     PART_SIZE,
-    DumpStore,
-    checkpoint_key,
-    dump_key,
+    BucketStore,
 )
 from simpledb_backup.scan import Segment, make_segments, scan_segments, segment_count_for
 from simpledb_backup.simpledb import SimpleDB, select_expression
 
-RemainingSeconds = Callable[[], float]
 STATE_OBJECT = "state.json"
 PENDING_OBJECT = "pending.bin"
 STAGING_OBJECT = "dump.jsonl.gz"
-#: A run whose invocations keep ending before they dump anything (a timeout shorter than the continuation
-#: margin, a domain that cannot be read in the time left) stops instead of invoking itself forever.
-MAX_LEGS_WITHOUT_PROGRESS = 3
+_STALL_GUARD = StallGuard(
+    BackupStalledError, "is CONTINUATION_MARGIN_SECONDS close to the function's timeout?"
+)
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass
-class BackupState:
+class BackupState(BaseModel):
     """Everything a run needs to continue in another invocation; saved as JSON in its checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
 
     run_id: str
     domain: str
@@ -72,22 +61,14 @@ class BackupState:
     staging_key: str
     upload_id: str
     segments: list[Segment]
-    totals: dict[str, Any] = field(default_factory=lambda: DumpTotals().to_state())
-    parts: list[dict[str, Any]] = field(default_factory=list)
+    totals: dict[str, Any] = Field(default_factory=lambda: DumpTotals().to_state())
+    parts: list[dict[str, Any]] = []
     has_pending: bool = False
     elapsed_seconds: float = 0.0
     invocations: int = 0
-    #: Consecutive invocations that ended without dumping a single item (see MAX_LEGS_WITHOUT_PROGRESS).
-    legs_without_progress: int = 0
+    #: Consecutive invocations that ended without dumping a single item (runtime.StallGuard).
+    invocations_without_progress: int = 0
     previous_item_count: int | None = None
-
-    def to_document(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> "BackupState":
-        segments = [Segment(**segment) for segment in document.pop("segments")]
-        return cls(segments=segments, **document)
 
     def header(self) -> DumpHeader:
         return DumpHeader(
@@ -127,18 +108,13 @@ class BackupRun:
     def __init__(
         self,
         sdb: SimpleDB,
-        store: DumpStore,
+        store: BucketStore,
         state: BackupState,
-        remaining_seconds: RemainingSeconds,
-        margin_seconds: float,
+        deadline: Deadline,
     ) -> None:
-        self.sdb, self.store, self.state = sdb, store, state
-        self.remaining_seconds, self.margin_seconds = remaining_seconds, margin_seconds
+        self.sdb, self.store, self.state, self.deadline = sdb, store, state, deadline
         self.encoder = DumpEncoder(DumpTotals.from_state(state.totals))
         self.buffer = bytearray()
-
-    def _out_of_time(self) -> bool:
-        return self.remaining_seconds() < self.margin_seconds
 
     def _flush_parts(self, final: bool = False) -> None:
         while len(self.buffer) >= PART_SIZE or (final and self.buffer):
@@ -173,22 +149,20 @@ class BackupRun:
             self._flush_parts(final=True)
             self.state.totals = self.encoder.totals.to_state()
             return True
-        progressed = self.encoder.totals.items > items_before
-        self.state.legs_without_progress = 0 if progressed else self.state.legs_without_progress + 1
-        if self.state.legs_without_progress >= MAX_LEGS_WITHOUT_PROGRESS:
-            raise BackupStalledError(
-                f"backup of {self.state.domain} made no progress in {MAX_LEGS_WITHOUT_PROGRESS} invocations in a "
-                f"row (run {self.state.run_id}): is CONTINUATION_MARGIN_SECONDS close to the function's timeout?"
-            )
+        self.state.invocations_without_progress = _STALL_GUARD.after_invocation(
+            self.state.invocations_without_progress,
+            self.encoder.totals.items > items_before,
+            f"backup of {self.state.domain} (run {self.state.run_id})",
+        )
         self._save_checkpoint()
         return False
 
     @tracer.capture_method
     def _stream_segments(self) -> bool:
-        if self._out_of_time():
+        if self.deadline.out_of_time():
             return False
         for _, items in scan_segments(
-            self.sdb, self.state.domain, self.state.segments, self.state.where, self._out_of_time
+            self.sdb, self.state.domain, self.state.segments, self.state.where, self.deadline.out_of_time
         ):
             self._append(self.encoder.write_items(items))
         return all(segment.done for segment in self.state.segments)
@@ -200,7 +174,7 @@ class BackupRun:
         if self.buffer:
             self.store.put_bytes(checkpoint_key(self.state.run_id, PENDING_OBJECT), bytes(self.buffer))
         self.state.totals = self.encoder.totals.to_state()
-        self.store.put_json(checkpoint_key(self.state.run_id, STATE_OBJECT), self.state.to_document())
+        self.store.put_json(checkpoint_key(self.state.run_id, STATE_OBJECT), state_document(self.state))
         logger.info(
             "backup checkpoint saved",
             extra={
@@ -233,11 +207,8 @@ def _metadata(state: BackupState, totals: DumpTotals, digest: str) -> dict[str, 
 class BackupService:
     """Starts, continues and publishes backup runs, and emits each domain's metrics."""
 
-    def __init__(
-        self, sdb: SimpleDB, store: DumpStore, segments: int = 8, margin_seconds: float = 90.0
-    ) -> None:
-        self.sdb, self.store = sdb, store
-        self.segments, self.margin_seconds = segments, margin_seconds
+    def __init__(self, sdb: SimpleDB, store: BucketStore, segments: int = 8) -> None:
+        self.sdb, self.store, self.segments = sdb, store, segments
 
     def start(
         self, domain: str, trigger: str, where: str | None = None, label: str | None = None
@@ -246,7 +217,7 @@ class BackupService:
         metadata = self.sdb.domain_metadata(domain)
         key = dump_key(domain, label)
         previous = self.store.head(key)
-        run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
+        run_id = new_run_id("backup")
         staging = checkpoint_key(run_id, STAGING_OBJECT)
         return BackupState(
             run_id=run_id,
@@ -263,30 +234,29 @@ class BackupService:
         )
 
     def load(self, run_id: str) -> BackupState:
+        key = checkpoint_key(run_id, STATE_OBJECT)
         try:
-            document = self.store.get_json(checkpoint_key(run_id, STATE_OBJECT))
-        except DumpNotFoundError as error:
-            raise DumpNotFoundError(
+            document = self.store.get_json(key)
+        except ObjectNotFoundError as error:
+            raise ObjectNotFoundError(
                 f"no checkpoint for backup run {run_id!r}; it may have expired"
             ) from error
-        return BackupState.from_document(document)
+        return load_state(BackupState, document, key)
 
     def claim_continuation(self, state: BackupState) -> bool:
         """Asynchronous invocations are delivered at least once: only the first copy may continue a run."""
         claim = checkpoint_key(state.run_id, f"claim-{state.invocations + 1}")
-        return self.store.claim(claim, {"claimed_at": utc_now()})
+        return self.store.put_if_absent(claim, {"claimed_at": utc_now()}) is not None
 
     @tracer.capture_method
-    def run(self, state: BackupState, remaining_seconds: RemainingSeconds) -> BackupResult:
+    def run(self, state: BackupState, deadline: Deadline) -> BackupResult:
         """Advance a run as far as this invocation's time allows; publish it when whole.
 
         Any failure aborts the multipart upload, so the dump key never receives a partial version.
         """
         logger.append_keys(domain=state.domain, run_id=state.run_id)
         try:
-            completed = BackupRun(
-                self.sdb, self.store, state, remaining_seconds, self.margin_seconds
-            ).execute()
+            completed = BackupRun(self.sdb, self.store, state, deadline).execute()
             if not completed:
                 return BackupResult(
                     domain=state.domain,
@@ -341,116 +311,9 @@ class BackupService:
         self,
         domain: str,
         trigger: str,
-        remaining_seconds: RemainingSeconds,
+        deadline: Deadline,
         where: str | None = None,
         label: str | None = None,
     ) -> BackupResult:
         """Start a run and take it as far as this invocation allows."""
-        return self.run(self.start(domain, trigger, where, label), remaining_seconds)
-
-
-def emit_backup_metrics(result: BackupResult | None, domain: str) -> None:
-    """Per-domain metrics: counts and size of a complete dump, or a failure count when ``result`` is None."""
-    with domain_metrics(domain) as metrics:
-        if result is None:
-            metrics.add(MetricName.BACKUP_FAILED, 1)
-            return
-        if result.status != "complete":
-            return
-        metrics.add(MetricName.BACKUP_SUCCEEDED, 1)
-        metrics.add(MetricName.BACKUP_FAILED, 0)
-        metrics.add(MetricName.BACKUP_ITEMS, result.items)
-        metrics.add(MetricName.BACKUP_ATTRIBUTES, result.attributes)
-        metrics.add(MetricName.BACKUP_VALUES, result.values)
-        metrics.add(MetricName.BACKUP_BYTES, result.size_bytes)
-        metrics.add(MetricName.BACKUP_DURATION, result.duration_seconds)
-        metrics.add(MetricName.BACKUP_ITEM_DROP_PERCENT, result.item_drop_percent or 0.0)
-
-
-ContinueWith = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class BackupRequestOutcome:
-    results: list[BackupResult]
-    failures: list[dict[str, str]]
-    continuation: dict[str, Any] | None
-
-    def summary(self) -> dict[str, Any]:
-        status = "failed" if self.failures else "continued" if self.continuation else "ok"
-        return {
-            "status": status,
-            "dumps": [result.summary() for result in self.results],
-            "failures": self.failures,
-            "continues_with": self.continuation,
-        }
-
-
-def run_backup_request(
-    event: BackupEvent,
-    service: BackupService,
-    configured_domains: tuple[str, ...],
-    remaining_seconds: RemainingSeconds,
-    continue_with: ContinueWith,
-) -> BackupRequestOutcome:
-    """Back up every requested domain; one domain's failure does not stop the others.
-
-    A continuation event resumes its run first. When time runs short, the rest of the work is handed to a
-    new invocation through ``continue_with``; failures are reported once all work has been attempted.
-    """
-    domains = list(configured_domains if event.domains is None else event.domains)
-    unknown = [domain for domain in domains if domain not in configured_domains]
-    if unknown:
-        raise InvalidRequestError(
-            f"domains {unknown} are not configured for backup (DOMAIN_NAMES: {', '.join(configured_domains)})"
-        )
-    results: list[BackupResult] = []
-    failures = [
-        {"domain": domain, "kind": "earlier", "message": "failed earlier in this run"}
-        for domain in event.failed_domains
-    ]
-    work: list[tuple[str, str | None]] = [("", event.resume_run_id)] if event.resume_run_id else []
-    work += [(domain, None) for domain in domains]
-    continuation: dict[str, Any] | None = None
-    for position, (domain, run_id) in enumerate(work):
-        state: BackupState | None = None
-        try:
-            if run_id is not None:
-                state = service.load(run_id)
-                domain = state.domain
-                if not service.claim_continuation(state):
-                    logger.warning(
-                        "continuation already taken by another invocation", extra={"run_id": run_id}
-                    )
-                    continue
-            else:
-                state = service.start(domain, event.trigger, event.where, event.label)
-            result = service.run(state, remaining_seconds)
-        except SimpleDBBackupError as error:
-            logger.error(
-                "domain backup failed",
-                extra={
-                    "domain": domain,
-                    "run_id": state.run_id if state else run_id,
-                    "error_kind": error.kind,
-                    "error": str(error),
-                },
-            )
-            failures.append({"domain": domain, "kind": error.kind, "message": str(error)})
-            emit_backup_metrics(None, domain)
-            continue
-        results.append(result)
-        emit_backup_metrics(result, domain)
-        if result.status == "continued":
-            remaining = [name for name, _ in work[position + 1 :]]
-            continuation = {
-                "trigger": event.trigger,
-                "resume_run_id": result.run_id,
-                "domains": remaining,
-                "failed_domains": [failure["domain"] for failure in failures],
-                **({"where": event.where, "label": event.label} if event.where else {}),
-            }
-            continue_with(continuation)
-            logger.info("backup continues in a new invocation", extra={"continuation": continuation})
-            break
-    return BackupRequestOutcome(results, failures, continuation)
+        return self.run(self.start(domain, trigger, where, label), deadline)

@@ -1,4 +1,6 @@
-"""S3 adapter: dump keys, staged multipart uploads, publication with metadata, versions, and the lock object.
+"""S3 adapter for the backup bucket: staged multipart uploads, publication with metadata, versions, small JSON
+objects and conditional writes. It raises storage errors only (AccessDeniedError, ObjectNotFoundError,
+StorageError); what a missing or existing object means is for its callers to say. Keys are built in keys.py.
 
 A dump is uploaded to a staging key under ``checkpoints/`` and only then copied onto its dump key with its
 metadata, so the dump key never gets a version that is partial: a run that fails leaves at most an aborted
@@ -15,13 +17,8 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from simpledb_backup.errors import AccessDeniedError, DumpNotFoundError, RestoreInProgressError, StorageError
+from simpledb_backup.errors import AccessDeniedError, ObjectNotFoundError, StorageError
 
-DUMPS_PREFIX = "dumps/"
-CHECKPOINTS_PREFIX = "checkpoints/"
-LOCKS_PREFIX = "locks/"
-RESTORES_PREFIX = "restores/"
-IMPORTS_PREFIX = "imports/"
 DUMP_CONTENT_TYPE = "application/gzip"
 #: S3 wants every part but the last to be at least 5 MiB; 8 MiB keeps part counts low for large domains.
 PART_SIZE = 8 * 1024 * 1024
@@ -38,19 +35,6 @@ META_TRIGGER = "trigger"
 META_RUN_ID = "run-id"
 META_STARTED_AT = "started-at"
 META_LABEL = "label"
-
-
-def dump_key(domain: str, label: str | None = None) -> str:
-    """One key per domain for full dumps; a labelled subset gets a key of its own, never the full dump's."""
-    return (
-        f"{DUMPS_PREFIX}{domain}/subset-{label}.jsonl.gz"
-        if label
-        else f"{DUMPS_PREFIX}{domain}/full.jsonl.gz"
-    )
-
-
-def checkpoint_key(run_id: str, name: str) -> str:
-    return f"{CHECKPOINTS_PREFIX}{run_id}/{name}"
 
 
 def _sha256_b64(data: bytes) -> str:
@@ -86,11 +70,19 @@ class DumpVersion:
         }
 
 
+_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"}
+# HeadObject has no body, so a missing version (or a malformed version id) answers only a status code.
+_HEAD_NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "400"}
+_CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "412"}
+
+
 def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-class DumpStore:
+class BucketStore:
+    """The backup bucket: dumps, checkpoints, locks, restore status and imports."""
+
     def __init__(self, client: Any, bucket: str) -> None:
         self.client = client
         self.bucket = bucket
@@ -99,8 +91,8 @@ class DumpStore:
         code = _error_code(error)
         if code in {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId"}:
             return AccessDeniedError(f"access denied to {what} in bucket {self.bucket!r}")
-        if code in {"NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"}:
-            return DumpNotFoundError(f"{what} not found in bucket {self.bucket!r} ({code})")
+        if code in _NOT_FOUND:
+            return ObjectNotFoundError(f"{what} not found in bucket {self.bucket!r} ({code})")
         return StorageError(f"S3 refused {what} in bucket {self.bucket!r}: {code}")
 
     # --- staged multipart upload -------------------------------------------------------------------------
@@ -184,7 +176,10 @@ class DumpStore:
         return bytes(self.open(key, version_id).read())
 
     def get_json(self, key: str) -> Any:
-        return json.loads(self.get_bytes(key))
+        try:
+            return json.loads(self.get_bytes(key))
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StorageError(f"{key} in bucket {self.bucket!r} is not valid JSON") from error
 
     def open(self, key: str, version_id: str | None = None) -> IO[bytes]:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
@@ -205,10 +200,10 @@ class DumpStore:
         try:
             answer = self.client.head_object(**arguments)
         except ClientError as error:
-            if _error_code(error) in {"404", "NoSuchKey", "NoSuchVersion", "400"} and not version_id:
+            if _error_code(error) in _HEAD_NOT_FOUND and not version_id:
                 return None
-            if _error_code(error) in {"404", "NoSuchKey", "NoSuchVersion", "400"}:
-                raise DumpNotFoundError(f"no version {version_id!r} of {key}") from error
+            if _error_code(error) in _HEAD_NOT_FOUND:
+                raise ObjectNotFoundError(f"no version {version_id!r} of {key}") from error
             raise self._fail(error, key) from error
         return DumpVersion(
             key=key,
@@ -244,37 +239,55 @@ class DumpStore:
                 )
         return versions
 
-    # --- lock ----------------------------------------------------------------------------------------------
-    def create_exclusive(self, key: str, document: Any) -> None:
-        """Write ``key`` only if no object exists there; RestoreInProgressError names the holder otherwise."""
-        if not self.claim(key, document):
-            holder = self._read_json_or_none(key)
-            raise RestoreInProgressError(
-                f"another restore holds the lock {key} ({holder or 'no details'}); wait for it to finish, "
-                f"or if it crashed, remove the lock with: aws s3 rm s3://{self.bucket}/{key}"
-            )
+    # --- conditional writes -------------------------------------------------------------------------------
+    def put_if_absent(self, key: str, document: Any) -> str | None:
+        """Create ``key`` if no object exists there (If-None-Match: *); its ETag, or None when one already
+        does."""
+        return self._put_conditionally(key, document, IfNoneMatch="*")
 
-    def claim(self, key: str, document: Any) -> bool:
-        """Create ``key`` if absent (If-None-Match: *); False when someone else created it first."""
+    def put_if_match(self, key: str, document: Any, etag: str) -> str | None:
+        """Replace ``key`` only if it is still the object with ``etag`` (If-Match); the new ETag, or None when
+        it changed or is gone."""
+        return self._put_conditionally(key, document, IfMatch=etag)
+
+    def _put_conditionally(self, key: str, document: Any, **condition: str) -> str | None:
         try:
-            self.client.put_object(
+            answer = self.client.put_object(
                 Bucket=self.bucket,
                 Key=key,
                 Body=json.dumps(document).encode(),
                 ContentType="application/json",
-                IfNoneMatch="*",
+                **condition,
             )
         except ClientError as error:
-            if _error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
-                return False
-            raise self._fail(error, f"claiming {key}") from error
-        return True
+            if _error_code(error) in _CONDITION_FAILED | _NOT_FOUND:
+                return None
+            raise self._fail(error, f"writing {key} conditionally") from error
+        return str(answer["ETag"])
 
-    def _read_json_or_none(self, key: str) -> Any:
+    def get_json_and_etag(self, key: str) -> tuple[Any, str] | None:
+        """A small JSON object and its ETag (for a later ``put_if_match``); None when there is none."""
         try:
-            return self.get_json(key)
-        except (DumpNotFoundError, StorageError, AccessDeniedError, ValueError):
-            return None
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if _error_code(error) in _NOT_FOUND:
+                return None
+            raise self._fail(error, key) from error
+        try:
+            document = json.loads(answer["Body"].read())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StorageError(f"{key} in bucket {self.bucket!r} is not valid JSON") from error
+        return document, str(answer["ETag"])
+
+    def delete_if_match(self, key: str, etag: str) -> bool:
+        """Delete ``key`` only if it is still the object with ``etag``; False when it changed or is gone."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
+        except ClientError as error:
+            if _error_code(error) in _CONDITION_FAILED | _NOT_FOUND:
+                return False
+            raise self._fail(error, f"deleting {key}") from error
+        return True
 
     def delete(self, key: str) -> None:
         try:

@@ -1,0 +1,152 @@
+"""The lock a restore holds on its target domain: ``locks/<target>.lock``, taken with S3 conditional writes.
+
+Restores of one target never overlap: the function has reserved concurrency 1, and each restore holds this
+lock from its first invocation to its last. Taking the lock is ``If-None-Match: *`` (exactly one creator
+wins); taking over an abandoned lock is ``If-Match`` on the ETag that was read, so of several restores that
+find the same expired lock exactly one replaces it; releasing deletes it only if it is still ours.
+"""
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from simpledb_backup.errors import RestoreInProgressError
+from simpledb_backup.keys import lock_key
+from simpledb_backup.observability import logger
+from simpledb_backup.runtime import Clock, utc_datetime
+from simpledb_backup.s3store import BucketStore
+
+#: A lock outlives its invocation's remaining time by this much before another restore may take it over.
+LOCK_GRACE_SECONDS = 120.0
+
+#: The event that resumes a run, by its id, if the run is parked waiting for its continuation; else None.
+#: A parked run keeps its lock even after it expired.
+ParkedRunLookup = Callable[[str], dict[str, Any] | None]
+
+
+class LockHolder(BaseModel):
+    """Who holds a target, since when and until when; the lock object's contents."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    run_id: str
+    domain: str
+    target: str
+    source: dict[str, Any] = {}
+    taken_at: str = "unknown"
+    expires_at: datetime
+    #: Fingerprint of the run's saved state when the holder last saved it (RestoreRuns.fingerprint): a resume
+    #: trusts a saved state only if it matches, so write access to restores/ alone cannot steer a restore.
+    state_fingerprint: str | None = None
+
+
+class TargetLock:
+    def __init__(self, store: BucketStore, parked_run: ParkedRunLookup, clock: Clock = utc_datetime) -> None:
+        self.store, self.parked_run, self.clock = store, parked_run, clock
+        #: ETag of the lock object this process wrote last, per target: release deletes only that object.
+        self._etags: dict[str, str] = {}
+
+    def holder_for(
+        self,
+        run_id: str,
+        domain: str,
+        target: str,
+        source: dict[str, Any],
+        seconds: float,
+        state_fingerprint: str | None = None,
+    ) -> LockHolder:
+        """The holder document of a run that may need ``seconds`` more before it ends or continues."""
+        now = self.clock()
+        return LockHolder(
+            run_id=run_id,
+            domain=domain,
+            target=target,
+            source=source,
+            taken_at=now.isoformat(),
+            expires_at=now + timedelta(seconds=seconds + LOCK_GRACE_SECONDS),
+            state_fingerprint=state_fingerprint,
+        )
+
+    def holder(self, target: str) -> LockHolder | None:
+        """Who holds the target's lock now (None when nobody, or when the lock is unreadable)."""
+        found = self.store.get_json_and_etag(lock_key(target))
+        return None if found is None else self._parse(found[0])
+
+    def acquire(self, holder: LockHolder) -> None:
+        """Take the target's lock for ``holder``, refresh it when the same run holds it, or take over one that
+        was abandoned; RestoreInProgressError otherwise.
+
+        A lock whose holder died (a Lambda timeout skips every ``finally``) is abandoned once it has expired,
+        unless the holder's run is parked waiting for its continuation: that one keeps its lock until it
+        resumes or someone removes the lock.
+        """
+        key = lock_key(holder.target)
+        document = holder.model_dump(mode="json")
+        etag = self.store.put_if_absent(key, document)
+        if etag is None:
+            etag = self._replace(key, holder, document)
+        self._etags[holder.target] = etag
+
+    def _replace(self, key: str, holder: LockHolder, document: dict[str, Any]) -> str:
+        found = self.store.get_json_and_etag(key)
+        if found is None:  # released between the two calls
+            etag = self.store.put_if_absent(key, document)
+            if etag is None:
+                raise RestoreInProgressError(f"another restore took the lock {key} at the same moment")
+            return etag
+        current, current_etag = found
+        current_holder = self._parse(current)
+        # The same run: a continuation, or a retried request whose first attempt had already written the lock.
+        same_run = current_holder is not None and current_holder.run_id == holder.run_id
+        if not same_run and not self._abandoned(current_holder):
+            raise RestoreInProgressError(self.message(key, current_holder))
+        if not same_run:
+            logger.warning("taking over an abandoned restore lock", extra={"lock": current})
+        etag = self.store.put_if_match(key, document, current_etag)
+        if etag is None:
+            raise RestoreInProgressError(
+                f"another restore took over the lock {key} at the same moment; {self.message(key, None)}"
+            )
+        return etag
+
+    @staticmethod
+    def _parse(document: object) -> LockHolder | None:
+        try:
+            return LockHolder.model_validate(document)
+        except ValidationError:
+            return None
+
+    def _abandoned(self, holder: LockHolder | None) -> bool:
+        if holder is None:
+            return False  # unreadable: a person decides (the message says how to remove it)
+        if holder.expires_at >= self.clock():
+            return False
+        return self.parked_run(holder.run_id) is None
+
+    def release(self, target: str) -> None:
+        """Delete the target's lock if it is still the one this process wrote."""
+        etag = self._etags.pop(target, None)
+        if etag is not None and not self.store.delete_if_match(lock_key(target), etag):
+            logger.warning("the restore lock was no longer ours to release", extra={"target_domain": target})
+
+    def message(self, key: str, holder: LockHolder | None) -> str:
+        """What holds the lock and the actions that work: wait, resume a parked run, or remove the lock."""
+        remove = f"remove the lock: aws s3 rm s3://{self.store.bucket}/{key}"
+        if holder is None:
+            return f"the lock s3://{self.store.bucket}/{key} is held; wait for that restore to finish, or {remove}"
+        status = {"action": "status", "domain": holder.domain, "run_id": holder.run_id}
+        text = (
+            f"another restore (run {holder.run_id}, of {holder.domain} into {holder.target}, since "
+            f"{holder.taken_at}) holds the lock s3://{self.store.bucket}/{key} until "
+            f"{holder.expires_at.isoformat()}. Wait for it to finish (ask {json.dumps(status)})"
+        )
+        resume = self.parked_run(holder.run_id)
+        if resume is not None:
+            return f"{text}; if its continuation was lost, resume it with {json.dumps(resume)}, or {remove}"
+        return (
+            f"{text}; if it was interrupted, it saved no progress to resume: after "
+            f"{holder.expires_at.isoformat()} run the same restore again, or {remove}"
+        )
