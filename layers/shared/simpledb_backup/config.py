@@ -6,7 +6,6 @@ stops at its first invocation with a message that names the variable.
 
 import os
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,8 +34,10 @@ class Settings(BaseModel):
     segments: Annotated[int, Field(ge=1, le=64)] = 4
     #: Concurrent BatchPut/BatchDelete workers per restore.
     restore_workers: Annotated[int, Field(ge=1, le=64)] = 8
-    #: fnmatch pattern of extra domains a restore may write to (for example ``restored-*``); empty for none.
-    restore_target_pattern: str = ""
+    #: Extra domains a restore may write to: a domain name, or a literal prefix and one trailing ``*`` (for
+    #: example ``restored-*``); empty for none. IAM matches the same ARN pattern (template.yaml), so the
+    #: pattern grammar is what both read the same way: no ``?``, no ``[...]``, no ``*`` but the last character.
+    restore_target_pattern: Annotated[str, Field(pattern=r"^([A-Za-z0-9_.\-]{1,255}\*?)?$")] = ""
     #: When less than this is left of an invocation, save a checkpoint and continue in a new invocation.
     continuation_margin_seconds: Annotated[float, Field(ge=0)] = 90.0
 
@@ -55,10 +56,14 @@ class Settings(BaseModel):
         return value
 
     def may_restore_into(self, domain: str) -> bool:
-        """A restore may write to a configured domain or to one matching the target pattern."""
+        """A restore may write to a configured domain or to one matching the target pattern, read as IAM reads
+        ``arn:...:domain/<pattern>``: a trailing ``*`` matches any rest (the empty one included)."""
         if domain in self.domain_names:
             return True
-        return bool(self.restore_target_pattern) and fnmatchcase(domain, self.restore_target_pattern)
+        pattern = self.restore_target_pattern
+        if pattern.endswith("*"):
+            return domain.startswith(pattern[:-1])
+        return bool(pattern) and domain == pattern
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> "Settings":

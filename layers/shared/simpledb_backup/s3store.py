@@ -9,13 +9,14 @@ upload or a staging object, both expired by the bucket's lifecycle rules.
 
 import base64
 import hashlib
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from simpledb_backup.errors import AccessDeniedError, ObjectNotFoundError, StorageError
 
@@ -76,7 +77,20 @@ _HEAD_NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "400"}
 _CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "412"}
 
 
-def _error_code(error: ClientError) -> str:
+#: botocore raises ClientError for an error answer and BotoCoreError subclasses when no answer came (connection
+#: reset or refused, timeouts) after its own retries (standard mode retries both, clients.s3_client).
+_AWS_ERRORS = (ClientError, BotoCoreError)
+#: The largest small JSON object (state, lock, claim) read whole: anything bigger is not one of ours.
+MAX_JSON_BYTES = 1024 * 1024
+#: What a streaming body raises when its connection breaks mid-object.
+_STREAM_ERRORS = (BotoCoreError, ConnectionError, OSError)
+#: Times a dump's download is resumed from where it broke (a Range request on the same version).
+STREAM_RESUMES = 5
+
+
+def _error_code(error: Exception) -> str:
+    if not isinstance(error, ClientError):
+        return ""
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
@@ -87,7 +101,9 @@ class BucketStore:
         self.client = client
         self.bucket = bucket
 
-    def _fail(self, error: ClientError, what: str) -> Exception:
+    def _fail(self, error: Exception, what: str) -> Exception:
+        if isinstance(error, BotoCoreError):
+            return StorageError(f"S3 could not be reached for {what} in bucket {self.bucket!r}: {error}")
         code = _error_code(error)
         if code in {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId"}:
             return AccessDeniedError(f"access denied to {what} in bucket {self.bucket!r}")
@@ -101,7 +117,7 @@ class BucketStore:
             answer = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=key, ContentType=DUMP_CONTENT_TYPE, ChecksumAlgorithm="SHA256"
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"starting an upload to {key}") from error
         return str(answer["UploadId"])
 
@@ -116,7 +132,7 @@ class BucketStore:
                 Body=data,
                 ChecksumSHA256=checksum,
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"uploading part {part_number} of {key}") from error
         return {"PartNumber": part_number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
 
@@ -126,13 +142,13 @@ class BucketStore:
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"completing the upload of {key}") from error
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"aborting the upload of {key}") from error
 
     def publish(self, staging_key: str, key: str, metadata: dict[str, str]) -> str:
@@ -152,7 +168,7 @@ class BucketStore:
                 ContentType=DUMP_CONTENT_TYPE,
                 ChecksumAlgorithm="SHA256",
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"publishing {key}") from error
         return str(answer.get("VersionId", "null"))
 
@@ -166,31 +182,42 @@ class BucketStore:
                 ContentType=content_type,
                 ChecksumSHA256=_sha256_b64(data),
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"writing {key}") from error
 
     def put_json(self, key: str, document: Any) -> None:
         self.put_bytes(key, json.dumps(document, indent=1).encode(), "application/json")
 
-    def get_bytes(self, key: str, version_id: str | None = None) -> bytes:
-        return bytes(self.open(key, version_id).read())
+    def get_bytes(self, key: str, version_id: str | None = None, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+        """A small object whole; StorageError when it is larger than ``max_bytes`` (it is then not ours)."""
+        with self.open(key, version_id) as body:
+            data = body.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise StorageError(f"{key} in bucket {self.bucket!r} is larger than {max_bytes} bytes")
+        return data
 
     def get_json(self, key: str) -> Any:
         try:
             return json.loads(self.get_bytes(key))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise StorageError(f"{key} in bucket {self.bucket!r} is not valid JSON") from error
 
-    def open(self, key: str, version_id: str | None = None) -> IO[bytes]:
+    def open(self, key: str, version_id: str | None = None) -> io.BufferedReader:
+        """A streaming body of one object version; a download that breaks is resumed where it stopped."""
+        return io.BufferedReader(ResumableBody(self, key, version_id), buffer_size=1 << 20)
+
+    def _get(self, key: str, version_id: str | None, offset: int) -> tuple[IO[bytes], str]:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version_id:
             arguments["VersionId"] = version_id
+        if offset:
+            arguments["Range"] = f"bytes={offset}-"
         try:
-            body: IO[bytes] = self.client.get_object(**arguments)["Body"]
-        except ClientError as error:
+            answer = self.client.get_object(**arguments)
+        except _AWS_ERRORS as error:
             what = f"{key} version {version_id}" if version_id else key
             raise self._fail(error, what) from error
-        return body
+        return answer["Body"], str(answer.get("VersionId") or version_id or "")
 
     # --- versions ------------------------------------------------------------------------------------------
     def head(self, key: str, version_id: str | None = None) -> DumpVersion | None:
@@ -199,7 +226,7 @@ class BucketStore:
             arguments["VersionId"] = version_id
         try:
             answer = self.client.head_object(**arguments)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             if _error_code(error) in _HEAD_NOT_FOUND and not version_id:
                 return None
             if _error_code(error) in _HEAD_NOT_FOUND:
@@ -222,7 +249,7 @@ class BucketStore:
                 for version in page.get("Versions", []):
                     if version["Key"] == key:
                         yield str(version["VersionId"]), version["LastModified"], bool(version["IsLatest"])
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"the versions of {key}") from error
 
     def list_versions(self, key: str, limit: int = 50) -> list[DumpVersion]:
@@ -259,7 +286,7 @@ class BucketStore:
                 ContentType="application/json",
                 **condition,
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             if _error_code(error) in _CONDITION_FAILED | _NOT_FOUND:
                 return None
             raise self._fail(error, f"writing {key} conditionally") from error
@@ -269,7 +296,7 @@ class BucketStore:
         """A small JSON object and its ETag (for a later ``put_if_match``); None when there is none."""
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             if _error_code(error) in _NOT_FOUND:
                 return None
             raise self._fail(error, key) from error
@@ -283,7 +310,7 @@ class BucketStore:
         """Delete ``key`` only if it is still the object with ``etag``; False when it changed or is gone."""
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             if _error_code(error) in _CONDITION_FAILED | _NOT_FOUND:
                 return False
             raise self._fail(error, f"deleting {key}") from error
@@ -292,5 +319,46 @@ class BucketStore:
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"deleting {key}") from error
+
+
+class ResumableBody(io.RawIOBase):
+    """A GetObject body that survives a dropped connection: botocore retries a request, never a body that
+    breaks while it streams, so a read that fails re-requests the same object version from the offset reached
+    (a Range request), at most STREAM_RESUMES times. The version is pinned on the first request, so a resumed
+    read can never splice two versions together."""
+
+    def __init__(self, store: BucketStore, key: str, version_id: str | None) -> None:
+        super().__init__()
+        self.store, self.key = store, key
+        self._body, self.version_id = store._get(key, version_id, 0)
+        self._offset, self._resumes = 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            try:
+                data = self._body.read(len(buffer))
+            except _STREAM_ERRORS as error:
+                self._resume(error)
+                continue
+            buffer[: len(data)] = data
+            self._offset += len(data)
+            return len(data)
+
+    def _resume(self, error: Exception) -> None:
+        self._resumes += 1
+        if self._resumes > STREAM_RESUMES:
+            raise StorageError(
+                f"the download of {self.key} kept breaking ({self._resumes - 1} resumes): {error}"
+            ) from error
+        self._body.close()
+        self._body, _ = self.store._get(self.key, self.version_id or None, self._offset)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()

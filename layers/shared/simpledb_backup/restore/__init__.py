@@ -48,7 +48,5 @@ def compose_restore_service(
         WriteStage(sdb, target, settings.restore_workers),
         VerifyStage(target),
     )
-    runner = RestoreRunner(
-        sources, preparation, TargetLock(store, runs.parked_resume_event, clock), runs, stages
-    )
+    runner = RestoreRunner(sources, preparation, TargetLock(store, runs, clock), runs, stages)
     return RestoreService(settings, catalog, sources, preparation, runner, runs)

@@ -7,9 +7,8 @@ find the same expired lock exactly one replaces it; releasing deletes it only if
 """
 
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -22,9 +21,15 @@ from simpledb_backup.s3store import BucketStore
 #: A lock outlives its invocation's remaining time by this much before another restore may take it over.
 LOCK_GRACE_SECONDS = 120.0
 
-#: The event that resumes a run, by its id, if the run is parked waiting for its continuation; else None.
-#: A parked run keeps its lock even after it expired.
-ParkedRunLookup = Callable[[str], dict[str, Any] | None]
+
+class RunLookup(Protocol):
+    """What the lock needs to know about the run that holds it (restore.runs.RestoreRuns)."""
+
+    def parked(self, run_id: str) -> bool:
+        """The run saved its state and waits for its continuation: it keeps its lock even after expiry."""
+
+    def resume_event(self, run_id: str) -> dict[str, Any] | None:
+        """The event that resumes the run, if it saved a state it can resume from."""
 
 
 class LockHolder(BaseModel):
@@ -44,8 +49,8 @@ class LockHolder(BaseModel):
 
 
 class TargetLock:
-    def __init__(self, store: BucketStore, parked_run: ParkedRunLookup, clock: Clock = utc_datetime) -> None:
-        self.store, self.parked_run, self.clock = store, parked_run, clock
+    def __init__(self, store: BucketStore, runs: RunLookup, clock: Clock = utc_datetime) -> None:
+        self.store, self.runs, self.clock = store, runs, clock
         #: ETag of the lock object this process wrote last, per target: release deletes only that object.
         self._etags: dict[str, str] = {}
 
@@ -124,7 +129,7 @@ class TargetLock:
             return False  # unreadable: a person decides (the message says how to remove it)
         if holder.expires_at >= self.clock():
             return False
-        return self.parked_run(holder.run_id) is None
+        return not self.runs.parked(holder.run_id)
 
     def release(self, target: str) -> None:
         """Delete the target's lock if it is still the one this process wrote."""
@@ -143,9 +148,9 @@ class TargetLock:
             f"{holder.taken_at}) holds the lock s3://{self.store.bucket}/{key} until "
             f"{holder.expires_at.isoformat()}. Wait for it to finish (ask {json.dumps(status)})"
         )
-        resume = self.parked_run(holder.run_id)
+        resume = self.runs.resume_event(holder.run_id)
         if resume is not None:
-            return f"{text}; if its continuation was lost, resume it with {json.dumps(resume)}, or {remove}"
+            return f"{text}; if it stopped (its continuation was lost, or it was killed), resume it with {json.dumps(resume)}, or {remove}"
         return (
             f"{text}; if it was interrupted, it saved no progress to resume: after "
             f"{holder.expires_at.isoformat()} run the same restore again, or {remove}"
