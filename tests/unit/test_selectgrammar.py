@@ -149,6 +149,10 @@ def test_valid_clauses_of_every_kind_are_accepted(where: str) -> None:
         ("select * from d where a = 'x'", "where: unexpected '*' at position 8"),
         ("a = 'x' where b = 'y'", "where: unexpected 'where' at position 9"),
         ("`a = 'x'", "where: unexpected character '`' at position 1"),
+        (
+            "a = 'x' " + "'" + "v" * 100 + "'",
+            'where: unexpected "\'vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv..." at position 9',
+        ),
     ],
 )
 def test_what_is_not_one_expression_is_refused_with_its_position(where: str, message: str) -> None:

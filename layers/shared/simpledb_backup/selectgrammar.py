@@ -95,9 +95,8 @@ SELECT_START = "start"
 #: Start rule of one boolean expression: what follows ``where``, up to ``order by`` or ``limit``.
 WHERE_START = "expr"
 
-# The rule names of the grammar's comparisons, and of the names that can appear in one.
+# The rule names of the grammar's comparisons.
 _COMPARISONS = frozenset({"compare", "like", "not_like", "between", "in_", "is_null", "is_not_null"})
-_OPERANDS_WITH_NAMES = frozenset({"attr_operand", "every_operand"})
 # Keywords that end a where clause in a whole Select expression; named when they turn up inside one.
 _CLAUSE_KEYWORDS = frozenset({"order", "limit"})
 
@@ -106,6 +105,11 @@ _CLAUSE_KEYWORDS = frozenset({"order", "limit"})
 def select_parser() -> Lark:
     """The shared LALR parser (built once, ~30 ms): parse with ``start=SELECT_START`` or ``WHERE_START``."""
     return Lark(SELECT_GRAMMAR, parser="lalr", maybe_placeholders=False, start=[SELECT_START, WHERE_START])
+
+
+def _shown(text: str) -> str:
+    """A token as a message quotes it: a long quoted value is cut, so the message stays readable."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
 
 
 def _describe(exc: UnexpectedInput, where: str) -> str:
@@ -117,7 +121,7 @@ def _describe(exc: UnexpectedInput, where: str) -> str:
         text = str(exc.token)
         if text.lower() in _CLAUSE_KEYWORDS:
             return f"'{text}' at position {position}: 'order by' and 'limit' are not part of a where clause"
-        return f"unexpected {text!r} at position {position}"
+        return f"unexpected {_shown(text)} at position {position}"
     if isinstance(exc, UnexpectedCharacters):
         return f"unexpected character {exc.char!r} at position {position}"
     return f"cannot be parsed at position {position}"  # pragma: no cover - lark's three kinds are above
@@ -130,35 +134,18 @@ def _check_names(tree: Tree[Token]) -> None:
     if reserved:
         first = min(reserved, key=lambda token: token.start_pos or 0)
         raise InvalidRequestError(
-            f"where: {str(first)!r} at position {(first.start_pos or 0) + 1} is a reserved word;"
+            f"where: {_shown(str(first))} at position {(first.start_pos or 0) + 1} is a reserved word;"
             " quote it with backticks to use it as an attribute name"
         )
 
 
-def _attribute_name(operand: Tree[Token]) -> str:
-    name = operand.children[0]
-    assert isinstance(name, Tree)
-    token = name.children[0]
-    assert isinstance(token, Token)
-    return str(token) if name.data == "plain_name" else str(token)[1:-1].replace("``", "`")
-
-
-def _check_limits(tree: Tree[Token], max_comparisons: int, max_attributes: int) -> None:
-    comparisons = [t for t in tree.iter_subtrees() if t.data in _COMPARISONS]
-    if len(comparisons) > max_comparisons:
+def _check_comparisons(tree: Tree[Token], max_comparisons: int) -> None:
+    # SimpleDB's other limit, 20 distinct attribute names, cannot be passed without passing this one.
+    count = sum(1 for subtree in tree.iter_subtrees() if subtree.data in _COMPARISONS)
+    if count > max_comparisons:
         raise InvalidRequestError(
-            f"where: {len(comparisons)} comparisons; at most {max_comparisons} are allowed here"
-            " (SimpleDB allows 20 per Select expression)"
-        )
-    attributes: set[str] = set()
-    for comparison in comparisons:
-        operand = comparison.children[0]
-        if isinstance(operand, Tree) and operand.data in _OPERANDS_WITH_NAMES:
-            attributes.add(_attribute_name(operand))
-    if len(attributes) > max_attributes:
-        raise InvalidRequestError(
-            f"where: {len(attributes)} distinct attribute names; SimpleDB allows {max_attributes}"
-            " per Select expression"
+            f"where: {count} comparisons; at most {max_comparisons} are allowed here"
+            f" (SimpleDB allows {MAX_COMPARISONS} per Select expression)"
         )
 
 
@@ -174,20 +161,15 @@ def parse_where(where: str) -> Tree[Token]:
     return tree
 
 
-def checked_where_clause(
-    where: str,
-    *,
-    max_comparisons: int = MAX_COMPARISONS,
-    max_attributes: int = MAX_PREDICATE_ATTRIBUTES,
-) -> str:
+def checked_where_clause(where: str, *, max_comparisons: int = MAX_COMPARISONS) -> str:
     """``where`` in parentheses, once it parses as exactly ONE boolean expression of Select's where-grammar.
 
     The product pastes the result into ``select ... where <result> and itemName() >= ...``: a clause that
     is not one expression (``a = 'x') or (b = 'y'``) could otherwise escape that range. ``order by`` and
-    ``limit`` are refused, and so are unquoted reserved words and more comparisons or attribute names
-    than allowed (pass a smaller ``max_comparisons`` when comparisons are added around the clause).
+    ``limit`` are refused, and so are unquoted reserved words and more comparisons than allowed (pass a
+    smaller ``max_comparisons`` when comparisons are added around the clause).
     Raises InvalidRequestError, whose message starts with ``where: ``.
     """
     tree = parse_where(where)
-    _check_limits(tree, max_comparisons, max_attributes)
+    _check_comparisons(tree, max_comparisons)
     return f"({where})"
