@@ -95,6 +95,13 @@ class BackupFailedError(SimpleDBBackupError):
     kind = "backup-failed"
 
 
+class DomainBeingRestoredError(SimpleDBBackupError):
+    """A restore is writing the domain, so a dump of it now would mix the states before and after: the backup
+    skips it."""
+
+    kind = "skipped-restore-in-progress"
+
+
 class BackupStalledError(SimpleDBBackupError):
     """A backup's invocations keep running out of time before dumping anything."""
 

@@ -35,6 +35,7 @@ class MetricName(StrEnum):
     BACKUP_BYTES = "BackupBytes"
     BACKUP_DURATION = "BackupDuration"
     BACKUP_ITEM_DROP_PERCENT = "BackupItemDropPercent"
+    BACKUP_SKIPPED = "BackupSkipped"
     RESTORE_SUCCEEDED = "RestoreSucceeded"
     RESTORE_FAILED = "RestoreFailed"
     RESTORE_ITEMS_WRITTEN = "RestoreItemsWritten"
@@ -50,6 +51,7 @@ METRIC_UNITS: dict[MetricName, MetricUnit] = {
     MetricName.BACKUP_BYTES: MetricUnit.Bytes,
     MetricName.BACKUP_DURATION: MetricUnit.Seconds,
     MetricName.BACKUP_ITEM_DROP_PERCENT: MetricUnit.Percent,
+    MetricName.BACKUP_SKIPPED: MetricUnit.Count,
     MetricName.RESTORE_SUCCEEDED: MetricUnit.Count,
     MetricName.RESTORE_FAILED: MetricUnit.Count,
     MetricName.RESTORE_ITEMS_WRITTEN: MetricUnit.Count,

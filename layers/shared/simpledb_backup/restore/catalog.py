@@ -3,12 +3,12 @@
 from dataclasses import replace
 from datetime import datetime
 
+from simpledb_backup.backup import PRE_RESTORE_TRIGGER
 from simpledb_backup.errors import DumpNotFoundError, ObjectNotFoundError
 from simpledb_backup.keys import dump_key
 from simpledb_backup.s3store import BucketStore, DumpVersion
 
-#: The trigger of the safety backup a restore takes of its target before writing.
-PRE_RESTORE_TRIGGER = "pre-restore"
+__all__ = ["PRE_RESTORE_TRIGGER", "DumpCatalog"]
 
 
 class DumpCatalog:

@@ -12,10 +12,11 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from simpledb_backup.claims import claim
 from simpledb_backup.errors import RestoreInProgressError
-from simpledb_backup.keys import lock_key
+from simpledb_backup.keys import last_restore_key, lock_key
 from simpledb_backup.observability import logger
-from simpledb_backup.runtime import Clock, utc_datetime
+from simpledb_backup.runtime import Clock, utc_datetime, utc_now
 from simpledb_backup.s3store import BucketStore
 
 #: A lock outlives its invocation's remaining time by this much before another restore may take it over.
@@ -89,33 +90,21 @@ class TargetLock:
         resumes or someone removes the lock.
         """
         key = lock_key(holder.target)
-        document = holder.model_dump(mode="json")
-        etag = self.store.put_if_absent(key, document)
-        if etag is None:
-            etag = self._replace(key, holder, document)
-        self._etags[holder.target] = etag
 
-    def _replace(self, key: str, holder: LockHolder, document: dict[str, Any]) -> str:
-        found = self.store.get_json_and_etag(key)
-        if found is None:  # released between the two calls
-            etag = self.store.put_if_absent(key, document)
-            if etag is None:
-                raise RestoreInProgressError(f"another restore took the lock {key} at the same moment")
-            return etag
-        current, current_etag = found
-        current_holder = self._parse(current)
-        # The same run: a continuation, or a retried request whose first attempt had already written the lock.
-        same_run = current_holder is not None and current_holder.run_id == holder.run_id
-        if not same_run and not self._abandoned(current_holder):
-            raise RestoreInProgressError(self.message(key, current_holder))
-        if not same_run:
-            logger.warning("taking over an abandoned restore lock", extra={"lock": current})
-        etag = self.store.put_if_match(key, document, current_etag)
-        if etag is None:
-            raise RestoreInProgressError(
-                f"another restore took over the lock {key} at the same moment; {self.message(key, None)}"
-            )
-        return etag
+        def may_replace(current: object) -> bool:
+            found = self._parse(current)
+            # The same run: a continuation, or a retried request whose first attempt had written the lock.
+            if found is not None and found.run_id == holder.run_id:
+                return True
+            if self._abandoned(found):
+                logger.warning("taking over an abandoned restore lock", extra={"lock": current})
+                return True
+            return False
+
+        outcome = claim(self.store, key, holder.model_dump(mode="json"), may_replace)
+        if outcome.etag is None:
+            raise RestoreInProgressError(self.message(key, self._parse(outcome.current)))
+        self._etags[holder.target] = outcome.etag
 
     @staticmethod
     def _parse(document: object) -> LockHolder | None:
@@ -130,6 +119,11 @@ class TargetLock:
         if holder.expires_at >= self.clock():
             return False
         return not self.runs.parked(holder.run_id)
+
+    def announce_writes(self, target: str, run_id: str) -> None:
+        """Record that a restore begins to write ``target``: a backup of it that was reading meanwhile will not
+        publish a dump mixing the states before and after (backup.BackupService)."""
+        self.store.put_json(last_restore_key(target), {"run_id": run_id, "at": utc_now()})
 
     def release(self, target: str) -> None:
         """Delete the target's lock if it is still the one this process wrote."""

@@ -111,6 +111,7 @@ class RestoreRunner:
             if prepared is None:
                 prepared = self.preparation.prepare(request, run_id, source)
                 self._checkpoint(prepared.state, source, deadline)
+                self.lock.announce_writes(request.target, run_id)
             keep_lock = self._advance(prepared, source, deadline)
             return restore_answer(prepared.state)
         except SimpleDBBackupError as error:
