@@ -25,15 +25,6 @@ def _domain_name(value: str) -> str:
         raise ValueError(str(error)) from error  # Pydantic reports a ValueError against its field
 
 
-def _utf8(value: str) -> str:
-    """Text that UTF-8 can encode: JSON can carry a lone surrogate (``"\\ud800"``), SimpleDB and S3 cannot."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError(f"not valid Unicode text (a lone surrogate at position {error.start})") from error
-    return value
-
-
 def _where_clause(value: str) -> str:
     # The backup adds two itemName() comparisons around the clause (scan.Segment.expression); SimpleDB allows
     # 20 comparisons in one Select expression.
@@ -45,14 +36,14 @@ def _where_clause(value: str) -> str:
 
 
 DomainName = Annotated[str, AfterValidator(_domain_name)]
-Text = Annotated[str, AfterValidator(_utf8)]
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 RunId = Annotated[str, Field(pattern=f"^{RUN_ID_PATTERN.pattern}$", max_length=100)]
 #: S3 answers 414 for a URL over 8 KB; S3 keys are at most 1,024 bytes and version ids far shorter.
-S3Key = Annotated[Text, Field(min_length=1, max_length=1024)]
-VersionId = Annotated[Text, Field(min_length=1, max_length=1024)]
+# Pydantic refuses text with a lone surrogate (which JSON can carry, and neither SimpleDB nor S3 can store).
+S3Key = Annotated[str, Field(min_length=1, max_length=1024)]
+VersionId = Annotated[str, Field(min_length=1, max_length=1024)]
 #: An item name or a match value: SimpleDB allows 1,024 bytes (a UTF-8 character is at least one byte).
-ItemText = Annotated[Text, Field(min_length=1, max_length=1024)]
+ItemText = Annotated[str, Field(min_length=1, max_length=1024)]
 Mode = Literal["merge", "exact"]
 
 
@@ -165,7 +156,7 @@ class RestoreRunRequest(_RestoreSpec):
 
     action: Literal["restore"]
     #: Required to write into an existing, non-empty domain: that domain's name.
-    confirm: Annotated[Text, Field(max_length=255)] | None = None
+    confirm: Annotated[str, Field(max_length=255)] | None = None
     #: Set on the continuation of a long restore (and to resume one by hand).
     run_id: RunId | None = None
 
