@@ -106,7 +106,7 @@ def test_a_planted_state_cannot_steer_a_resume(sdb_client: Any, s3_client: Any, 
     }
     s3_client.put_object(Bucket=bucket, Key=status_key(run_id), Body=json.dumps(planted).encode())
     sdblocal.controls.reset_counts()
-    with pytest.raises(InvalidStateError, match="not the one its lock on packages vouches for"):
+    with pytest.raises(InvalidStateError, match="no longer holds the lock on packages"):
         service(sdb_client, s3_client, bucket).handle(request(action="restore", run_id=run_id), forever)
     assert writes() == {}
     assert contents(sdb_client, DOMAIN) == as_dict(original_domain())

@@ -44,9 +44,11 @@ class LockHolder(BaseModel):
     source: dict[str, Any] = {}
     taken_at: str = "unknown"
     expires_at: datetime
-    #: Fingerprint of the run's saved state when the holder last saved it (RestoreRuns.fingerprint): a resume
-    #: trusts a saved state only if it matches, so write access to restores/ alone cannot steer a restore.
-    state_fingerprint: str | None = None
+    #: Fingerprints of the saved states the holder vouches for (RestoreRuns.fingerprint): the one it is saving
+    #: and the one it saved before, so a crash between the lock's update and the state's leaves a state the
+    #: lock still accepts. A resume trusts a saved state only if it is one of these, so write access to
+    #: restores/ alone cannot steer a restore.
+    vouches_for: tuple[str, ...] = ()
 
 
 class TargetLock:
@@ -62,7 +64,7 @@ class TargetLock:
         target: str,
         source: dict[str, Any],
         seconds: float,
-        state_fingerprint: str | None = None,
+        vouches_for: tuple[str, ...] = (),
     ) -> LockHolder:
         """The holder document of a run that may need ``seconds`` more before it ends or continues."""
         now = self.clock()
@@ -73,7 +75,7 @@ class TargetLock:
             source=source,
             taken_at=now.isoformat(),
             expires_at=now + timedelta(seconds=seconds + LOCK_GRACE_SECONDS),
-            state_fingerprint=state_fingerprint,
+            vouches_for=vouches_for,
         )
 
     def holder(self, target: str) -> LockHolder | None:
