@@ -261,6 +261,14 @@ class Deployed:
             self.template, self.parameters, stack_name=STACK_NAME, region=REGION, resource_refs=refs
         )
 
+    def expected_alarms(self) -> dict[str, dict[str, Any]]:
+        """The stripped alarms deploy_to_moto created through the CloudWatch API."""
+        return {
+            logical_id: resource
+            for logical_id, resource in self.stripped.items()
+            if self.created_in_cloudwatch(resource)
+        }
+
     def created_in_cloudwatch(self, resource: Mapping[str, Any]) -> bool:
         """Whether deploy_to_moto put this stripped alarm through the CloudWatch API."""
         if resource["Type"] != "AWS::CloudWatch::Alarm":
