@@ -63,7 +63,7 @@ def test_conditional_resources_follow_the_parameters(deployed_everything: Deploy
 def locked_bucket(deployed_everything: Deployed) -> str:
     """The deployed bucket with the template's declaration applied (Object Lock, replication)."""
     stack = deployed_everything
-    bucket = stack.outputs["BucketName"]
+    bucket = str(stack.outputs["BucketName"])
     role_arn = boto3.client("iam", region_name=REGION).get_role(RoleName=stack.physical["ReplicationRole"])[
         "Role"
     ]["Arn"]
