@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 KILLED = -signal.SIGKILL
 
 
-def run_child(spec: dict[str, Any], endpoint: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
+def run_child(
+    spec: dict[str, Any], endpoint: str, timeout: float = 180.0
+) -> subprocess.CompletedProcess[str]:
     """Run the spec in a child process against ``endpoint``; its returncode is KILLED when the kill fired."""
     environment = {
         **os.environ,
@@ -26,7 +28,7 @@ def run_child(spec: dict[str, Any], endpoint: str, timeout: float = 180.0) -> su
         "PYTHONPATH": os.pathsep.join(str(ROOT / folder) for folder in ("layers/shared", "local", "tests")),
         "POWERTOOLS_LOG_LEVEL": "ERROR",
     }
-    return subprocess.run(  # noqa: S603 - this interpreter, this file
+    return subprocess.run(
         [sys.executable, __file__, json.dumps(spec)],
         env=environment,
         capture_output=True,

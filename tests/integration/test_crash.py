@@ -11,9 +11,9 @@ from typing import Any
 
 import boto3
 import pytest
-from crashkit import KILLED, run_child
 
 import sdblocal
+from crashkit import KILLED, run_child
 from localrun import function_environment, invoke, load_handler
 from repomandata import fill_domain, repoman_domain_items
 from simpledb_backup import clients
