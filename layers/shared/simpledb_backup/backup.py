@@ -402,7 +402,9 @@ class BackupService:
         totals = DumpTotals.from_state(state.totals)
         digest = f"{totals.digest:064x}"
         self.store.complete_upload(state.staging_key, state.upload_id, state.parts)
-        version_id = self.store.publish(state.staging_key, state.dump_key, _metadata(state, totals, digest))
+        version_id = self.store.publish(
+            state.staging_key, state.dump_key, _metadata(state, totals, digest), self.retention
+        )
         if state.checkpointed:  # a late duplicate of the last continuation must find the run published
             state.published_version_id = version_id
             self.store.put_json(checkpoint_key(state.run_id, STATE_OBJECT), state_document(state))

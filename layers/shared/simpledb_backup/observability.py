@@ -40,6 +40,10 @@ class MetricName(StrEnum):
     RESTORE_FAILED = "RestoreFailed"
     RESTORE_ITEMS_WRITTEN = "RestoreItemsWritten"
     RESTORE_ITEMS_DELETED = "RestoreItemsDeleted"
+    DRILL_SUCCEEDED = "DrillSucceeded"
+    DRILL_FAILED = "DrillFailed"
+    DRILL_DURATION = "DrillDuration"
+    DRILL_ITEMS = "DrillItems"
 
 
 METRIC_UNITS: dict[MetricName, MetricUnit] = {
@@ -56,6 +60,10 @@ METRIC_UNITS: dict[MetricName, MetricUnit] = {
     MetricName.RESTORE_FAILED: MetricUnit.Count,
     MetricName.RESTORE_ITEMS_WRITTEN: MetricUnit.Count,
     MetricName.RESTORE_ITEMS_DELETED: MetricUnit.Count,
+    MetricName.DRILL_SUCCEEDED: MetricUnit.Count,
+    MetricName.DRILL_FAILED: MetricUnit.Count,
+    MetricName.DRILL_DURATION: MetricUnit.Seconds,
+    MetricName.DRILL_ITEMS: MetricUnit.Count,
 }
 
 

@@ -13,12 +13,13 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from simpledb_backup.errors import AccessDeniedError, ObjectNotFoundError, StorageError
+from simpledb_backup.runtime import utc_datetime
 
 DUMP_CONTENT_TYPE = "application/gzip"
 #: S3 wants every part but the last to be at least 5 MiB; 8 MiB keeps part counts low for large domains.
@@ -40,6 +41,14 @@ META_LABEL = "label"
 
 def _sha256_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@dataclass(frozen=True)
+class Retention:
+    """S3 Object Lock retention of published dump versions (DUMP_RETENTION_DAYS / DUMP_RETENTION_MODE)."""
+
+    days: int
+    mode: str  # GOVERNANCE or COMPLIANCE
 
 
 @dataclass(frozen=True)
@@ -151,7 +160,9 @@ class BucketStore:
         except _AWS_ERRORS as error:
             raise self._fail(error, f"aborting the upload of {key}") from error
 
-    def publish(self, staging_key: str, key: str, metadata: dict[str, str]) -> str:
+    def publish(
+        self, staging_key: str, key: str, metadata: dict[str, str], retention: Retention | None = None
+    ) -> str:
         """Copy a completed staging object onto the dump key with its metadata; returns the new version id.
 
         The copy also asks S3 for a full-object SHA-256 checksum of the dump (a multipart upload only gets a
@@ -170,7 +181,25 @@ class BucketStore:
             )
         except _AWS_ERRORS as error:
             raise self._fail(error, f"publishing {key}") from error
-        return str(answer.get("VersionId", "null"))
+        version_id = str(answer.get("VersionId", "null"))
+        if retention is not None:
+            self._lock_version(key, version_id, retention)
+        return version_id
+
+    def _lock_version(self, key: str, version_id: str, retention: Retention) -> None:
+        """S3 Object Lock on one dump version: nobody can delete or overwrite it until the date (in compliance
+        mode not even the root user). Set right after the copy: only dump versions are ever locked, never the
+        service's working objects, which the bucket's lifecycle and the functions must be able to delete."""
+        until = utc_datetime() + timedelta(days=retention.days)
+        try:
+            self.client.put_object_retention(
+                Bucket=self.bucket,
+                Key=key,
+                VersionId=version_id,
+                Retention={"Mode": retention.mode, "RetainUntilDate": until},
+            )
+        except _AWS_ERRORS as error:
+            raise self._fail(error, f"locking {key} version {version_id}") from error
 
     # --- small objects -------------------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:

@@ -42,7 +42,7 @@ def compose_restore_service(
     runs = RestoreRuns(store)
     sources = SourceOpener(store, catalog)
     preparation = Preparation(target)
-    backups = BackupService(sdb, store, settings.segments)
+    backups = BackupService(sdb, store, settings.segments, settings.retention)
     stages = (
         SafetyBackupStage(backups),
         WriteStage(sdb, target, settings.restore_workers),
