@@ -171,7 +171,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     started = time.monotonic()
     reports = measure(args)
-    for table in (measurements_table(reports), targets_table(reports), growth_table(reports)):
+    printed = [measurements_table(reports), targets_table(reports)]
+    if len(reports) > 1:
+        printed.append(growth_table(reports))
+    for table in printed:
         print()
         print(table)
     print()

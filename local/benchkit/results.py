@@ -155,6 +155,7 @@ class SizeReport:
 
     @property
     def cores(self) -> int:
+        """The machine's cores; 2, the benchmark machine's, for a result stored without its machine."""
         return self.machine.cores if self.machine is not None else 2
 
     def job(self, operation: str, run: str) -> JobResult | None:

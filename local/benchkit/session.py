@@ -7,7 +7,7 @@ run; then the segment sweep (our backup with other maximum segment counts, infor
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,7 @@ class Options:
     baseline_sample: int | None  # items the per-item restore writes; None: all
     repeat: int  # runs of each backup and of our restore, interleaved; the fastest is kept
     sweep_segments: Sequence[int] = ()
-    only: Sequence[str] = field(default_factory=tuple)  # job keys; empty: all, and the sweep
+    only: Sequence[str] = ()  # job keys; empty: all, and the sweep
 
 
 @dataclass(frozen=True)
