@@ -50,6 +50,7 @@ from simpledb_backup.s3store import (
     META_VALUES,
     PART_SIZE,
     BucketStore,
+    Retention,
 )
 from simpledb_backup.scan import Segment, make_segments, scan_segments, segment_count_for
 from simpledb_backup.simpledb import SimpleDB, select_expression
@@ -256,9 +257,15 @@ class BackupService:
     """Starts, continues and publishes backup runs."""
 
     def __init__(
-        self, sdb: SimpleDB, store: BucketStore, segments: int = 8, clock: Clock = utc_datetime
+        self,
+        sdb: SimpleDB,
+        store: BucketStore,
+        segments: int = 8,
+        retention: Retention | None = None,
+        clock: Clock = utc_datetime,
     ) -> None:
-        self.sdb, self.store, self.segments, self.clock = sdb, store, segments, clock
+        self.sdb, self.store, self.segments = sdb, store, segments
+        self.retention, self.clock = retention, clock
         self._leases: dict[str, str] = {}
 
     def start(
