@@ -1177,7 +1177,7 @@ def _job_backup_ours(spec: Mapping[str, Any]) -> Callable[[], tuple[int, int, di
         extra = {
             "version_id": result.version_id,
             "segments": len(state.segments),
-            "retries": service.sdb.backoff.retries,
+            "retries": service.sdb.retry_policy.stats().retries,
         }
         return result.items, result.size_bytes, extra
 
@@ -1264,7 +1264,7 @@ def _job_restore_ours(spec: Mapping[str, Any]) -> Callable[[], tuple[int, int, d
                 key: value for key, value in (answer.get("verification") or {}).items() if key != "sample"
             },
             "put_calls": written.get("put_calls"),
-            "retries": service.sdb.backoff.retries,
+            "retries": service.sdb.retry_policy.stats().retries,
             "phases": {name: round(seconds, 2) for name, seconds in phases.items()},
         }
         return int(written["items_written"]), 0, extra

@@ -29,7 +29,7 @@ def settings() -> Settings:
 @cache
 def backup_service() -> BackupService:
     config = settings()
-    # SimpleDB retries are the SharedBackoff's job, so botocore's own are off; the pool fits every stream.
+    # SimpleDB retries are the rate controller's job, so botocore's own are off; the pool fits every stream.
     sdb_config = Config(retries={"total_max_attempts": 1}, max_pool_connections=config.segments + 4)
     store = DumpStore(boto3.client("s3", config=Config(retries={"mode": "standard"})), config.backup_bucket)
     return BackupService(

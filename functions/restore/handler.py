@@ -17,7 +17,7 @@ from simpledb_backup.events import RestoreRequest, parse_event
 from simpledb_backup.observability import logger, tracer
 from simpledb_backup.restore import REFUSALS, RestoreService, refusal
 from simpledb_backup.s3store import DumpStore
-from simpledb_backup.simpledb import SharedBackoff, SimpleDB
+from simpledb_backup.simpledb import SimpleDB
 
 
 @cache
@@ -27,7 +27,7 @@ def settings() -> Settings:
 
 @cache
 def clients() -> tuple[Any, Any]:
-    """SimpleDB and S3 clients, created once per container. SimpleDB retries are the SharedBackoff's job, so
+    """SimpleDB and S3 clients, created once per container. SimpleDB retries are the rate controller's job, so
     botocore's own are off; the pool fits every writer and every scan stream at once."""
     config = settings()
     sdb_config = Config(
@@ -42,12 +42,10 @@ def clients() -> tuple[Any, Any]:
 
 
 def restore_service() -> RestoreService:
-    """A service per invocation: each restore job gets a SharedBackoff of its own."""
+    """A service per invocation: each restore job gets a rate controller of its own."""
     sdb_client, s3_client = clients()
     config = settings()
-    return RestoreService(
-        SimpleDB(sdb_client, SharedBackoff()), DumpStore(s3_client, config.backup_bucket), config
-    )
+    return RestoreService(SimpleDB(sdb_client), DumpStore(s3_client, config.backup_bucket), config)
 
 
 # No metrics.log_metrics here: every metric is per target domain, flushed by observability.domain_metrics.

@@ -14,8 +14,9 @@ from simpledb_backup.backup import BackupService
 from simpledb_backup.dumpformat import read_dump
 from simpledb_backup.errors import BackupFailedError, ThrottledError
 from simpledb_backup.items import Item, make_item
+from simpledb_backup.ratecontrol import RateController, RateSettings
 from simpledb_backup.s3store import DumpStore, dump_key
-from simpledb_backup.simpledb import SharedBackoff, SimpleDB
+from simpledb_backup.simpledb import SimpleDB
 
 DOMAIN = "packages"
 
@@ -105,7 +106,9 @@ def test_a_run_that_fails_part_way_leaves_no_new_version(
     backups.backup(DOMAIN, "schedule", lambda: 900.0)
     before = versions(s3_client, bucket, dump_key(DOMAIN))
     sdblocal.controls.configure(fault_rate=1.0, seed=7)  # every SimpleDB call answers 503
-    backups.sdb.backoff = SharedBackoff(base_delay=0.001, max_delay=0.002, max_attempts=3)
+    backups.sdb.retry_policy = RateController(
+        RateSettings(initial_rate=1000.0, min_rate=1000.0, give_up_after=0.05)
+    )
     with pytest.raises(ThrottledError):
         backups.backup(DOMAIN, "schedule", lambda: 900.0)
     assert versions(s3_client, bucket, dump_key(DOMAIN)) == before

@@ -134,7 +134,9 @@ def test_an_exact_restore_through_a_storm_of_503s_ends_exact(
     sdblocal.controls.configure(fault_rate=0.0)
     assert answer["status"] == "complete"
     assert answer["verification"]["verified"] is True
-    assert restore_service.sdb.backoff.retries > 20  # the faults happened, and were retried, not failed
+    assert (
+        restore_service.sdb.retry_policy.stats().retries > 20
+    )  # the faults happened, and were retried, not failed
     assert contents(sdb_client, DOMAIN) == as_dict(items)
 
 

@@ -9,7 +9,7 @@ A restore runs in four steps, in this order, so that nothing is lost:
    is written.
 2. **Safety backup** of the target, a normal dump version with trigger ``pre-restore``, unless the target is
    new or empty: restoring that version undoes the restore.
-3. **Write** with parallel BatchPutAttributes / BatchDeleteAttributes workers sharing one SharedBackoff. Every
+3. **Write** with parallel BatchPutAttributes / BatchDeleteAttributes workers sharing one rate controller. Every
    put replaces each attribute with the dump's values, so writes converge: running the same restore again, or
    resuming one, re-plans against the target's current contents and finds the items already written unchanged.
 4. **Verify** by planning again: the target matches when nothing is left to create, update or delete.
@@ -313,7 +313,7 @@ class RestoreState:
 class ParallelWriter:
     """BatchPutAttributes / BatchDeleteAttributes calls on a worker pool, with at most two batches per worker
     in flight so memory stays flat however large the restore. Every worker goes through the SimpleDB
-    adapter's one SharedBackoff, so 503s slow the whole restore down instead of failing a batch."""
+    adapter's one retry policy (ratecontrol), so 503s slow the whole restore down instead of failing a batch."""
 
     def __init__(self, sdb: SimpleDB, domain: str, workers: int) -> None:
         self.sdb, self.domain = sdb, domain
@@ -896,7 +896,7 @@ class RestoreService:
                 state.written.merge(writer.counts)
         logger.info(
             "restore writes finished" if completed else "restore writes paused",
-            extra={"written": asdict(writer.counts), "retries": self.sdb.backoff.retries},
+            extra={"written": asdict(writer.counts), "retry_stats": asdict(self.sdb.retry_policy.stats())},
         )
         return completed
 
