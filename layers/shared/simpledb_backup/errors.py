@@ -48,6 +48,12 @@ class ThrottledError(SimpleDBBackupError):
     kind = "throttled"
 
 
+class NetworkError(SimpleDBBackupError):
+    """SimpleDB or S3 could not be reached (connection refused, reset or timed out) after every retry."""
+
+    kind = "network"
+
+
 class LimitExceededError(SimpleDBBackupError):
     """Data exceeds a SimpleDB limit (attribute count, name or value size)."""
 

@@ -30,7 +30,7 @@ def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:
         extra = {
             "version_id": result.version_id,
             "segments": len(state.segments),
-            "retries": service.sdb.backoff.retries,
+            "retries": service.sdb.retry_policy.stats().retries,
         }
         return JobOutcome(result.items, result.size_bytes, extra)
 

@@ -40,7 +40,7 @@ def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:
             "verified": bool(verification.get("verified")),
             "verification": {key: value for key, value in verification.items() if key != "sample"},
             "put_calls": written.get("put_calls"),
-            "retries": product.runner.writer.sdb.backoff.retries,
+            "retries": product.runner.writer.sdb.retry_policy.stats().retries,
             "phases": {name: round(seconds, 2) for name, seconds in clock.seconds.items()},
         }
         return JobOutcome(int(written["items_written"]), 0, extra)
