@@ -11,6 +11,7 @@ the dump key gets its single new version only when the last invocation publishes
 """
 
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,6 +80,8 @@ class RunLease(BaseModel):
 
     invocation: int
     expires_at: datetime
+    #: Unique to the claiming invocation, so a replayed claim recognises itself (claims.claim).
+    holder: str = Field(default_factory=lambda: uuid.uuid4().hex)
 
 
 _STALL_GUARD = StallGuard(
