@@ -22,9 +22,9 @@ from restore_helpers import (
 
 import sdblocal
 from localrun import LocalContext, invoke, load_handler
+from repomanauthoring import repoman_backup_from_items
 from repomandata import repoman_domain_items
 from simpledb_backup.events import RestoreRequest, parse_event
-from simpledb_backup.repoman import repoman_backup_from_items
 
 # metrics.log_metrics warns when an invocation adds no metric to the shared collector: the restore's metrics are
 # per domain (observability.domain_metrics) and flushed on their own.

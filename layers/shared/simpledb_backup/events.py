@@ -22,6 +22,21 @@ def _domain_name(value: str) -> str:
 
 
 DomainName = Annotated[str, AfterValidator(_domain_name)]
+
+
+def _s3_name(value: str) -> str:
+    # S3 keys are at most 1,024 UTF-8 bytes; S3 answers a longer key or version id with an HTTP error (414) the
+    # request could not name, and text with a lone surrogate cannot be sent at all.
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as error:
+        raise ValueError("must be UTF-8 text; it holds a lone surrogate") from error
+    if size > 1024:
+        raise ValueError(f"is {size:,} bytes; S3 keys and version ids are at most 1,024 UTF-8 bytes")
+    return value
+
+
+S3Name = Annotated[str, Field(min_length=1), AfterValidator(_s3_name)]
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 
@@ -68,12 +83,12 @@ class RestoreRequest(_Event):
     #: The source domain, whose dumps are read.
     domain: DomainName
     #: Which dump: a version id, or the newest at or before ``as_of``; the latest when neither is given.
-    version_id: Annotated[str, Field(min_length=1)] | None = None
+    version_id: S3Name | None = None
     as_of: datetime | None = None
     #: Where the data comes from: our dumps, a Repoman backup file, or an AWS native SimpleDB export.
     source: Literal["dump", "repoman", "native-export"] = "dump"
     #: S3 key (under imports/) of a Repoman backup file or of a native export's folder.
-    source_key: Annotated[str, Field(min_length=1)] | None = None
+    source_key: S3Name | None = None
     #: Domain to write to; the source domain by default. A new domain is created.
     target_domain: DomainName | None = None
     #: merge: dump written over the target, other items stay. exact: target ends equal to the dump.
