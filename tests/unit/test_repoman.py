@@ -32,6 +32,7 @@ from simpledb_backup.errors import DumpCorruptError, InvalidRequestError
 from simpledb_backup.items import MAX_VALUE_BYTES, Item, make_item, utf8_length, validate_item
 from simpledb_backup.repoman import (
     MAX_REPOMAN_FILE_BYTES,
+    check_repoman_file_size,
     items_from_repoman_stream,
     repoman_item_name,
 )
@@ -448,13 +449,36 @@ def test_malformed_backup_files_are_refused_naming_the_rule(document: Any, messa
     assert str(refused.value).startswith("Repoman backup imports/backup.json")
 
 
-def test_an_oversized_backup_file_is_refused_before_it_is_read() -> None:
-    class Unreadable(io.RawIOBase):
-        def read(self, size: int = -1) -> bytes:
-            raise AssertionError("read")
+def test_an_oversized_backup_file_is_refused_by_its_size_or_once_read_past_the_cap() -> None:
+    check_repoman_file_size("imports/big.json", MAX_REPOMAN_FILE_BYTES)
+    with pytest.raises(DumpCorruptError, match=f"is {MAX_REPOMAN_FILE_BYTES + 1:,} bytes, larger than"):
+        check_repoman_file_size("imports/big.json", MAX_REPOMAN_FILE_BYTES + 1)
 
-    with pytest.raises(DumpCorruptError, match=f"larger than {MAX_REPOMAN_FILE_BYTES:,}"):
-        list(items_from_repoman_stream(Unreadable(), "imports/big.json", size=MAX_REPOMAN_FILE_BYTES + 1))
+    class Endless(io.RawIOBase):
+        """Package entries without end, each of 64 values of 1,024 characters escaped as \\u0041 (6 KiB),
+        so the reader gets through a quarter of a gigabyte in few JSON events. Counts what is read."""
+
+        def __init__(self) -> None:
+            self.served = 0
+            self.pending = b'{"metadata": {"dists": ["d"]}, "packages": {"p": {"d": {"c": {"a": ['
+            self.version = 0
+
+        def read(self, size: int = -1) -> bytes:
+            while len(self.pending) < size:
+                self.version += 1
+                values = ", ".join(f'"v{index}": "{"\\u0041" * 1024}"' for index in range(64))
+                self.pending += (
+                    f'{{"name": "p", "version": "{self.version}", "distribution": "d", "component": "c", '
+                    f'"architecture": "a", {values}}}, '
+                ).encode()
+            data, self.pending = self.pending[:size], self.pending[size:]
+            self.served += len(data)
+            return data
+
+    endless = Endless()
+    with pytest.raises(DumpCorruptError, match=f"larger than {MAX_REPOMAN_FILE_BYTES:,} bytes, the largest"):
+        list(items_from_repoman_stream(endless, "imports/endless.json"))
+    assert endless.served <= MAX_REPOMAN_FILE_BYTES + 65536
 
 
 def test_items_come_as_the_file_is_read() -> None:

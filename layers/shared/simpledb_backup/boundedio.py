@@ -35,7 +35,9 @@ MAX_JSON_RUN_BYTES = 64 * 1024
 #: native export's data file 5, its manifests 2.
 MAX_JSON_DEPTH = 16
 
-_ESCAPE_PAIR = re.compile(rb"\\.", re.DOTALL)
+# Only an escaped backslash or an escaped quote can change which quotes delimit strings; other escapes (\\n,
+# \\uXXXX) neither contain a quote nor pair a backslash. Replacing just these two keeps the scan fast.
+_QUOTE_OR_BACKSLASH_ESCAPE = re.compile(rb'\\[\\"]')
 _SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]")
 _ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
 _LONG_RUN = re.compile(rb'"[^"]{%d}' % (MAX_JSON_RUN_BYTES + 1))
@@ -149,7 +151,7 @@ class JsonTextGuard:
 
     def _check(self, data: bytes, final: bool) -> int:
         """Check ``data`` (starting outside any escape); return where the next block must start."""
-        plain = _ESCAPE_PAIR.sub(b"__", data)  # an escaped quote is not a delimiter
+        plain = _QUOTE_OR_BACKSLASH_ESCAPE.sub(b"__", data)  # an escaped quote is not a delimiter
         last = len(plain) if final else plain.rfind(b'"')
         if last <= 0:
             if len(plain) > MAX_JSON_RUN_BYTES:

@@ -63,7 +63,7 @@ def utf8_length(text: str) -> int:
 def validate_domain_name(name: str) -> str:
     if not _DOMAIN_NAME.fullmatch(name):
         raise InvalidRequestError(
-            f"invalid domain name {name!r}: SimpleDB domain names are 3 to 255 characters of a-z, A-Z, 0-9, "
+            f"invalid domain name {_shown(name)}: SimpleDB domain names are 3 to 255 characters of a-z, A-Z, 0-9, "
             "'_', '-' and '.'"
         )
     return name

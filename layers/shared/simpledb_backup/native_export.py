@@ -66,6 +66,7 @@ _MAX_MANIFEST_ENTRY_EVENTS = 256
 #: JSON values one item may hold: its name, and per pair at most an attribute object's name, values list and
 #: value; members this reader does not know are skipped, within the same budget.
 _MAX_ITEM_EVENTS = 8 * MAX_PAIRS_PER_ITEM + 16
+_NOTHING = object()
 _HEX_MD5 = re.compile(r"[0-9a-fA-F]{32}")
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -173,10 +174,10 @@ def read_manifest(open_object: OpenObject, base_key: str) -> ExportManifest:
             f"{base} is still running, failed, or is not there"
         ) from error
     with closing(summary_stream):
-        summaries = list(_json_values(summary_stream, summary_key, MAX_SUMMARY_BYTES))
-    if len(summaries) != 1 or not isinstance(summaries[0], dict):
-        raise DumpCorruptError(f"native export: {summary_key} must be one JSON object")
-    summary: dict[str, Any] = summaries[0]
+        values = _json_values(summary_stream, summary_key, MAX_SUMMARY_BYTES)
+        summary = next(values, None)
+        if not isinstance(summary, dict) or next(values, _NOTHING) is not _NOTHING:
+            raise DumpCorruptError(f"native export: {summary_key} must be one JSON object")
     total = _count_field(summary, summary_key)
     if total > MAX_EXPORT_ITEMS:
         raise DumpCorruptError(

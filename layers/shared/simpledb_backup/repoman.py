@@ -27,8 +27,7 @@ local/repomanauthoring.py.
 """
 
 import hashlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 from simpledb_backup.boundedio import CappedReader, JsonEvents, Readable, event_budget, json_kind
 from simpledb_backup.errors import DumpCorruptError, InvalidRequestError, LimitExceededError
@@ -118,13 +117,14 @@ class _BackupReader:
         if self.events.next()[0] != "end":  # pragma: no cover - the parser refuses trailing data first
             raise self.corrupt("data after the document")
 
-    def values(self, where: str, budget: Any) -> tuple[list[str], bool]:
-        """An attribute's values: Repoman writes one value as a string, several as a list. (values, single)"""
+    def values(self, budget: Callable[[], None]) -> tuple[list[str], bool] | str:
+        """An attribute's values and whether it was one string (Repoman writes one value as a string, several
+        as a list), or what was found instead. Paths are formatted only for a refusal: this runs per value."""
         event, value = self.events.next()
         if event == "string":
             return [value], True
         if event != "start_array":
-            raise self.corrupt(f"{where} must be a string or a list of strings, not {json_kind(event)}")
+            return json_kind(event)
         values: list[str] = []
         while True:
             budget()
@@ -132,9 +132,7 @@ class _BackupReader:
             if event == "end_array":
                 return values, False
             if event != "string":
-                raise self.corrupt(
-                    f"{where} must be a string or a list of strings, not a list holding {json_kind(event)}"
-                )
+                return f"a list holding {json_kind(event)}"
             values.append(value)
 
     def attributes(self, where: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -151,10 +149,17 @@ class _BackupReader:
             if attribute in names:
                 raise self.corrupt(f"{where} names attribute {attribute[:80]!r} twice")
             names.add(attribute)
-            values, is_single = self.values(f"{where}{_path(attribute)}", budget)
+            found = self.values(budget)
+            if isinstance(found, str):
+                raise self.corrupt(
+                    f"{where}{_path(attribute)} must be a string or a list of strings, not {found}"
+                )
+            values, is_single = found
             if is_single:
                 single[attribute] = values[0]
-            pairs += [(attribute, value) for value in values]
+                pairs.append((attribute, values[0]))
+            else:
+                pairs += [(attribute, value) for value in values]
             if len(pairs) > MAX_PAIRS_PER_ITEM:
                 raise self.corrupt(
                     f"{where} has more than {MAX_PAIRS_PER_ITEM} name/value pairs; SimpleDB allows "
@@ -235,18 +240,24 @@ class _BackupReader:
         return item
 
 
-def items_from_repoman_stream(stream: Readable, key: str, size: int | None = None) -> Iterator[Item]:
+_WHY_FILE_CAP = "the largest Repoman backup file this restore reads"
+
+
+def check_repoman_file_size(key: str, size: int) -> None:
+    """Refuse a file whose stored size (S3's content length) is over the cap, before a byte of it is fetched."""
+    if size > MAX_REPOMAN_FILE_BYTES:
+        raise DumpCorruptError(
+            f"Repoman backup {key} is {size:,} bytes, larger than {MAX_REPOMAN_FILE_BYTES:,}, {_WHY_FILE_CAP}"
+        )
+
+
+def items_from_repoman_stream(stream: Readable, key: str) -> Iterator[Item]:
     """The items a ``repoman-cli restore`` of the backup file in ``stream`` writes, names recomputed.
 
     Items come as the file is read, ``meta`` when its object ends: a malformed file raises DumpCorruptError
     (naming ``key``, the JSON path and the rule or limit) at the point where it goes wrong, after the items
     before it. Callers that must not act on a bad file read it through once first (the restore plans first).
-    ``size``, when known (S3's content length), refuses an oversized file before reading a byte of it.
+    The stream is refused once it passes MAX_REPOMAN_FILE_BYTES, whatever size it claimed.
     """
-    why = "the largest Repoman backup file this restore reads"
-    if size is not None and size > MAX_REPOMAN_FILE_BYTES:
-        raise DumpCorruptError(
-            f"Repoman backup {key} is {size:,} bytes, larger than {MAX_REPOMAN_FILE_BYTES:,}, {why}"
-        )
-    capped = CappedReader(stream, f"Repoman backup {key}", MAX_REPOMAN_FILE_BYTES, why)
+    capped = CappedReader(stream, f"Repoman backup {key}", MAX_REPOMAN_FILE_BYTES, _WHY_FILE_CAP)
     return _BackupReader(JsonEvents(capped, f"Repoman backup {key}"), key).items()

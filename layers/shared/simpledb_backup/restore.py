@@ -46,7 +46,7 @@ from simpledb_backup.items import MAX_BATCH_ITEMS, Item
 from simpledb_backup.native_export import NativeExport, read_native_export
 from simpledb_backup.observability import MetricName, domain_metrics, logger, tracer
 from simpledb_backup.planning import ChangeKind, PlanSummary, Subset, TargetSnapshot, compare, plan_changes
-from simpledb_backup.repoman import items_from_repoman_stream
+from simpledb_backup.repoman import check_repoman_file_size, items_from_repoman_stream
 from simpledb_backup.s3store import (
     IMPORTS_PREFIX,
     LOCKS_PREFIX,
@@ -190,9 +190,11 @@ class RepomanFileSource:
         return {"kind": "repoman", "key": self.key, "version_id": self.version_id}
 
     def items(self) -> Iterator[Item]:
-        version = self.store.head(self.key, self.version_id)  # its size refuses an oversized file unread
+        version = self.store.head(self.key, self.version_id)
+        if version is not None:
+            check_repoman_file_size(self.key, version.size)  # an oversized file is refused unread
         with closing(self.store.open(self.key, self.version_id)) as body:
-            yield from items_from_repoman_stream(body, self.key, version.size if version else None)
+            yield from items_from_repoman_stream(body, self.key)
 
 
 class NativeExportSource:
