@@ -4,12 +4,14 @@ damage to a dump (or a dump made to hurt the reader) is refused with a clear mes
 import gzip
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from simpledb_backup.backup import BackupService
 from simpledb_backup.dumpformat import (
     DIGEST_ALGORITHM,
     FORMAT_NAME,
@@ -25,7 +27,19 @@ from simpledb_backup.dumpformat import (
 )
 from simpledb_backup.errors import DumpCorruptError
 from simpledb_backup.items import MAX_PAIRS_PER_ITEM, Item, make_item, validate_item
-from simpledb_backup.scan import segment_bounds
+from simpledb_backup.s3store import DumpStore, dump_key
+from simpledb_backup.scan import make_segments, scan_segments, segment_bounds
+from simpledb_backup.simpledb import SimpleDB, plan_put_batches
+
+DOMAIN = "packages"
+
+
+def fill(sdb_client: Any, domain: str, dump_items: list[Item]) -> None:
+    sdb_client.create_domain(DomainName=domain)
+    database = SimpleDB(sdb_client)
+    for batch in plan_put_batches(dump_items):
+        database.put_items(domain, batch)
+
 
 HEADER = DumpHeader(
     domain="packages",
@@ -430,3 +444,56 @@ def zlib_compressobj() -> Any:
     import zlib
 
     return zlib.compressobj(6, zlib.DEFLATED, 31)
+
+
+# --- the rules refuse only hostile input -----------------------------------------------------------------------------------
+
+AWKWARD_NAMES = [
+    "\x01",
+    " ",
+    "0000",
+    "3fff",
+    "4000",
+    "7fff~",
+    "8000",
+    "a" * 1024,
+    "c000",
+    "meta",
+    "Zeta",
+    "~",
+    "\x7f",
+    "é",
+    "日本",
+    "\ufffd",
+    "\uffff",
+    "😀",
+    "\U0010fffd",
+]
+
+
+def test_a_real_backup_of_awkward_names_passes_every_rule(
+    sdb_client: Any, s3_client: Any, bucket: str
+) -> None:
+    """Every name SimpleDB can hold falls in exactly one segment and comes in ascending order within it, as
+    the backup writes it: one stream for a small domain, and four parallel streams interleaving their pages."""
+    items = [
+        make_item(name, [("n", name[:10]), ("empty", ""), ("ctl", "\x00\x1f")]) for name in AWKWARD_NAMES
+    ]
+    fill(sdb_client, DOMAIN, items)
+    result = BackupService(SimpleDB(sdb_client), DumpStore(s3_client, bucket), segments=4).backup(
+        DOMAIN, "manual", lambda: 900.0
+    )
+    body = s3_client.get_object(Bucket=bucket, Key=dump_key(DOMAIN), VersionId=result.version_id)["Body"]
+    assert sorted(read_dump(body)) == sorted(items)
+
+    segments = make_segments(4)
+    header = DumpHeader(DOMAIN, "2026-11-26T03:00:00Z", f"select * from `{DOMAIN}`", "manual", "four-streams")
+    header = replace(header, segments=tuple((segment.lower, segment.upper) for segment in segments))
+    encoder = DumpEncoder()
+    data = encoder.write_header(header)
+    for _, page in scan_segments(SimpleDB(sdb_client), DOMAIN, segments):
+        data += encoder.write_items(page)  # in arrival order, as BackupRun._stream_segments writes them
+    data += encoder.write_trailer("2026-11-26T03:00:01Z")[0]
+    reader = read_dump(io.BytesIO(data))
+    assert sorted(reader) == sorted(items)
+    assert len(reader.header.segments) == 4

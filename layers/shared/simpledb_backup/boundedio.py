@@ -131,18 +131,25 @@ class JsonTextGuard:
     def read(self, size: int = CHUNK_BYTES, /) -> bytes:
         if size == 0:
             return b""  # ijson probes with read(0) whether the stream gives bytes or text
-        data = self._kept
+        pieces, fresh = [self._kept], 0
         while not self._ended:
             chunk = self._stream.read(CHUNK_BYTES)
             if not chunk:
                 self._ended = True
                 break
-            data += chunk
+            pieces.append(chunk)
+            fresh += len(chunk)
+            if fresh < CHUNK_BYTES:
+                continue  # a stream that answers in small reads is scanned a whole chunk at a time
+            fresh = 0
+            data = b"".join(pieces)
+            pieces = [data]
             cut = self._check(data, final=False)
             if cut > 0:
-                self._kept, block = data[cut:], data[:cut]
+                self._kept = data[cut:]
                 self._offset += cut
-                return block
+                return data[:cut]
+        data = b"".join(pieces)
         if data:
             self._check(data, final=True)
             self._kept = b""
