@@ -331,7 +331,7 @@ HOSTILE: list[tuple[str, bytes, str]] = [
         "values not a list",
         consistent(item_line("a", {"n": "1"})),
         "attribute 'n' must be a non-empty list of strings",
-    ),  # type: ignore[dict-item]
+    ),
     ("no values", consistent(item_line("a", {"n": []})), "must be a non-empty list of strings"),
     ("no attributes", consistent(item_line("a", {})), "item 'a' has no attributes"),
     ("byte-order mark", gzip.compress(b"\xef\xbb\xbf" + with_trailer(header_line(), [A])), "byte-order mark"),
@@ -434,7 +434,7 @@ def test_a_line_is_refused_as_soon_as_it_passes_the_cap() -> None:
             return size
 
     stream = Endless()
-    reader = read_dump(stream)  # type: ignore[arg-type]
+    reader = read_dump(stream)
     with pytest.raises(DumpCorruptError, match=f"line 2 of the dump is longer than {MAX_LINE_BYTES:,} bytes"):
         list(reader)
     assert stream.sent < 1024 * 1024  # it read only a little past the cap, compressed
