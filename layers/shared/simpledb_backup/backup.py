@@ -17,7 +17,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
-from simpledb_backup.errors import BackupStalledError, ObjectNotFoundError, SimpleDBBackupError
+from simpledb_backup.errors import (
+    BackupStalledError,
+    BucketNotVersionedError,
+    ObjectNotFoundError,
+    SimpleDBBackupError,
+)
 from simpledb_backup.keys import checkpoint_key, dump_key
 from simpledb_backup.observability import logger, tracer
 from simpledb_backup.runtime import Deadline, StallGuard, load_state, new_run_id, state_document, utc_now
@@ -213,10 +218,17 @@ class BackupService:
     def start(
         self, domain: str, trigger: str, where: str | None = None, label: str | None = None
     ) -> BackupState:
-        # Also fails fast with DomainNotFoundError / AccessDeniedError before anything is written.
+        """A new run, checked before anything is written: the domain exists and may be read
+        (DomainNotFoundError, AccessDeniedError) and the bucket keeps versions (BucketNotVersionedError).
+
+        The item-drop baseline is the newest schedule or manual dump of the same key, never a pre-restore
+        safety backup: after an accident and a partial restore, the next nightly dump is compared with the last
+        good nightly one, not with the damaged state the restore replaced.
+        """
         metadata = self.sdb.domain_metadata(domain)
+        self.require_versioning()
         key = dump_key(domain, label)
-        previous = self.store.head(key)
+        previous = self.store.newest_dump(key)
         run_id = new_run_id("backup")
         staging = checkpoint_key(run_id, STAGING_OBJECT)
         return BackupState(
@@ -232,6 +244,18 @@ class BackupService:
             segments=make_segments(segment_count_for(metadata, self.segments)),
             previous_item_count=previous.item_count if previous else None,
         )
+
+    def require_versioning(self) -> None:
+        """Refuse a bucket without versioning: each dump is a new version of one key per domain, so without
+        versioning every dump replaces the previous one and the version ids are all "null"."""
+        status = self.store.versioning_status()
+        if status != "Enabled":
+            state = f"versioning {status.lower()}" if status else "no versioning"
+            raise BucketNotVersionedError(
+                f"bucket {self.store.bucket!r} has {state}: each dump would replace the one before it. Enable "
+                f"it (aws s3api put-bucket-versioning --bucket {self.store.bucket} --versioning-configuration "
+                "Status=Enabled; template.yaml's bucket has it) and run the backup again"
+            )
 
     def load(self, run_id: str) -> BackupState:
         key = checkpoint_key(run_id, STATE_OBJECT)

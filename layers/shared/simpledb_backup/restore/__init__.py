@@ -2,13 +2,15 @@
 
 One collaborator per job (docs/DESIGN.md):
 
-* ``catalog``  which dump: list a domain's dump versions; resolve a version id, a time, or the latest.
+* ``catalog``  which dump: list a domain's full and subset dumps; resolve a version id, a time, the latest
+               or the previous (the latest is the newest schedule or manual dump, never a safety backup).
 * ``sources``  where items come from: a dump version, a Repoman backup file, an AWS native export.
 * ``lock``     the target's lock (S3 conditional writes), taken over atomically when abandoned.
 * ``state``    a run's typed state; ``runs`` saves and loads it.
 * ``prepare``  step 1: verify the source while planning against the target, then the confirm rule.
 * ``stages``   steps 2-4: safety backup, write (``writer``: parallel batches), verify.
 * ``runner``   moves a run through the stages across invocations; refusal before step 2, failure after.
+* ``diff``     what changed between two dumps, or between a dump and the live domain.
 * ``answers``  what the function answers; ``service`` dispatches one request.
 
 The algorithm, so nothing is lost: verify the whole source before touching the target; take a safety backup of
@@ -18,6 +20,7 @@ a non-empty target; write with Replace so that writes converge; read the target 
 from simpledb_backup.backup import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.restore.catalog import DumpCatalog
+from simpledb_backup.restore.diff import DumpDiffer
 from simpledb_backup.restore.lock import TargetLock
 from simpledb_backup.restore.prepare import Preparation
 from simpledb_backup.restore.runner import RestoreRunner
@@ -51,4 +54,5 @@ def compose_restore_service(
     runner = RestoreRunner(
         sources, preparation, TargetLock(store, runs.parked_resume_event, clock), runs, stages
     )
-    return RestoreService(settings, catalog, sources, preparation, runner, runs)
+    differ = DumpDiffer(catalog, store, sdb, settings.segments)
+    return RestoreService(settings, catalog, sources, preparation, runner, runs, differ)
