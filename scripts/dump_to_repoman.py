@@ -40,7 +40,7 @@ from simpledb_backup.errors import (  # noqa: E402
 from simpledb_backup.items import Item  # noqa: E402
 from simpledb_backup.keys import dump_key  # noqa: E402
 from simpledb_backup.repoman import META_ITEM_NAME, RepomanBackup, repoman_backup_from_items  # noqa: E402
-from simpledb_backup.s3store import BucketStore, DumpVersion  # noqa: E402
+from simpledb_backup.s3store import BucketStore, DumpVersion, newest_dump  # noqa: E402
 
 EXIT_OK = 0
 EXIT_BAD_DUMP = 1
@@ -92,7 +92,7 @@ class S3Dumps:
             if version_id:
                 version = self.store.head(key, version_id)
             else:
-                version = self.store.newest_dump(key)
+                version = newest_dump(self.store, key)
                 if version is None and self.store.head(key) is not None:
                     raise SourceError(
                         f"{where} holds only pre-restore safety backups; pick one with ?versionId="

@@ -3,6 +3,7 @@ previous nightly dump against the latest, dumps by version id and time, subset d
 
 import json
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -282,9 +283,8 @@ def test_the_handler_answers_a_diff_and_refuses_a_bad_one(
     handler: ModuleType, two_nights: dict[str, Any], sdb_client: Any
 ) -> None:
     context = LocalContext(function_name="simpledb-backup-restore")
-    answer = handler.lambda_handler(
-        {"action": "diff", "domain": DOMAIN, "from": "previous", "to": "latest", "sample_size": 1}, context
-    )
+    ready = json.loads((Path(__file__).resolve().parents[2] / "events" / "restore-diff.json").read_text())
+    answer = handler.lambda_handler({**ready, "sample_size": 1}, context)
     assert answer["status"] == "ok"
     assert {kind: len(samples) for kind, samples in answer["samples"].items()} == {
         "added": 1,

@@ -39,6 +39,7 @@ from simpledb_backup.s3store import (
     META_VALUES,
     PART_SIZE,
     BucketStore,
+    newest_dump,
 )
 from simpledb_backup.scan import Segment, make_segments, scan_segments, segment_count_for
 from simpledb_backup.simpledb import SimpleDB, select_expression
@@ -228,7 +229,7 @@ class BackupService:
         metadata = self.sdb.domain_metadata(domain)
         self.require_versioning()
         key = dump_key(domain, label)
-        previous = self.store.newest_dump(key)
+        previous = newest_dump(self.store, key)
         run_id = new_run_id("backup")
         staging = checkpoint_key(run_id, STAGING_OBJECT)
         return BackupState(

@@ -269,24 +269,6 @@ class BucketStore:
         except ClientError as error:
             raise self._fail(error, f"the versions under {prefix}") from error
 
-    def iter_dumps(self, key: str, as_of: datetime | None = None) -> Iterator[DumpVersion]:
-        """The versions of a dump key (at or before ``as_of``) that are not pre-restore safety backups, newest
-        first, each with its metadata (one HeadObject per version reached)."""
-        # S3 lists a key's versions newest first; LastModified has whole seconds, so the stable sort keeps
-        # S3's order between versions written within the same second.
-        newest_first = sorted(self.iter_versions(key), key=lambda listed: listed[1], reverse=True)
-        for version_id, modified, _ in newest_first:
-            if as_of is not None and modified > as_of:
-                continue
-            version = self.head(key, version_id)
-            if version is not None and not version.is_pre_restore:
-                yield version
-
-    def newest_dump(self, key: str, as_of: datetime | None = None) -> DumpVersion | None:
-        """What "the latest dump" means everywhere: the newest schedule or manual version of a dump key (at or
-        before ``as_of``), never a pre-restore safety backup. None when there is none."""
-        return next(self.iter_dumps(key, as_of), None)
-
     def read_prefix(self, key: str, version_id: str, length: int) -> bytes:
         """The first ``length`` bytes of one object version (a ranged GET), e.g. to read a dump's header."""
         try:
@@ -307,20 +289,6 @@ class BucketStore:
         except ClientError as error:
             raise self._fail(error, "the versioning configuration") from error
         return str(answer.get("Status", ""))
-
-    def list_versions(self, key: str, limit: int = 50) -> list[DumpVersion]:
-        """The newest ``limit`` dump versions of a key with their metadata, newest first."""
-        listed = sorted(self.iter_versions(key), key=lambda version: version[1], reverse=True)[:limit]
-        versions = []
-        for version_id, _, is_latest in listed:
-            head = self.head(key, version_id)
-            if head is not None:
-                versions.append(
-                    DumpVersion(
-                        head.key, head.version_id, head.last_modified, head.size, is_latest, head.metadata
-                    )
-                )
-        return versions
 
     # --- conditional writes -------------------------------------------------------------------------------
     def put_if_absent(self, key: str, document: Any) -> str | None:
@@ -377,3 +345,23 @@ class BucketStore:
             self.client.delete_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             raise self._fail(error, f"deleting {key}") from error
+
+
+def iter_dumps(store: BucketStore, key: str, as_of: datetime | None = None) -> Iterator[DumpVersion]:
+    """The versions of a dump key (at or before ``as_of``) that are not pre-restore safety backups, newest
+    first, each with its metadata (one HeadObject per version reached)."""
+    # S3 lists a key's versions newest first; LastModified has whole seconds, so the stable sort keeps S3's
+    # order between versions written within the same second.
+    newest_first = sorted(store.iter_versions(key), key=lambda listed: listed[1], reverse=True)
+    for version_id, modified, _ in newest_first:
+        if as_of is not None and modified > as_of:
+            continue
+        version = store.head(key, version_id)
+        if version is not None and not version.is_pre_restore:
+            yield version
+
+
+def newest_dump(store: BucketStore, key: str, as_of: datetime | None = None) -> DumpVersion | None:
+    """What "the latest dump" means everywhere: the newest schedule or manual version of a dump key (at or
+    before ``as_of``), never a pre-restore safety backup. None when there is none."""
+    return next(iter_dumps(store, key, as_of), None)

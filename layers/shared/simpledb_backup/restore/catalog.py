@@ -20,7 +20,14 @@ from simpledb_backup.dumpformat import read_dump
 from simpledb_backup.errors import DumpCorruptError, DumpNotFoundError, ObjectNotFoundError
 from simpledb_backup.keys import DUMPS_PREFIX, dump_key
 from simpledb_backup.observability import logger
-from simpledb_backup.s3store import PRE_RESTORE_TRIGGER, BucketStore, DumpVersion, ListedVersion
+from simpledb_backup.s3store import (
+    PRE_RESTORE_TRIGGER,
+    BucketStore,
+    DumpVersion,
+    ListedVersion,
+    iter_dumps,
+    newest_dump,
+)
 
 __all__ = ["PRE_RESTORE_TRIGGER", "DumpCatalog"]
 
@@ -117,7 +124,7 @@ class DumpCatalog:
             raise DumpNotFoundError(f"no version {version_id!r} of {key}") from error
         if version is None:  # pragma: no cover - head() with a version id raises instead
             raise DumpNotFoundError(f"no version {version_id!r} of {key}")
-        latest = self.store.newest_dump(key)
+        latest = newest_dump(self.store, key)
         is_latest = latest is not None and latest.version_id == version_id
         return replace(version, is_latest=is_latest, where=self._where(version))
 
@@ -137,7 +144,7 @@ class DumpCatalog:
                 )
             return self.version(key, version_id)
         key = dump_key(domain, label)
-        found = self.store.newest_dump(key, as_of)
+        found = newest_dump(self.store, key, as_of)
         if found is not None:
             return replace(
                 found, is_latest=as_of is None or self._is_newest(key, found), where=self._where(found)
@@ -145,7 +152,7 @@ class DumpCatalog:
         raise self._not_found(domain, key, as_of, listing)
 
     def _is_newest(self, key: str, found: DumpVersion) -> bool:
-        latest = self.store.newest_dump(key)
+        latest = newest_dump(self.store, key)
         return latest is not None and latest.version_id == found.version_id
 
     def _not_found(self, domain: str, key: str, as_of: datetime | None, listing: str) -> DumpNotFoundError:
@@ -166,7 +173,7 @@ class DumpCatalog:
     def previous(self, domain: str, label: str | None = None) -> DumpVersion:
         """The schedule or manual dump before the latest one ("what changed last night" compares the two)."""
         key = dump_key(domain, label)
-        dumps = self.store.iter_dumps(key)
+        dumps = iter_dumps(self.store, key)
         latest, previous = next(dumps, None), next(dumps, None)
         if previous is None:
             count = "no" if latest is None else "only one"
