@@ -84,7 +84,7 @@ def invoke(
     max_invocations: int = 100,
 ) -> list[dict[str, Any]]:
     """Invoke a handler, then each continuation it asks for; returns every invocation's response."""
-    handler = load_handler(function)
+    handler: Any = load_handler(function)  # Any: its start_continuation is replaced below
     continuations: list[dict[str, Any]] = []
 
     def continue_locally(event: BaseModel, context: object) -> None:
@@ -92,7 +92,7 @@ def invoke(
 
     handler.start_continuation = continue_locally
     make_context = context_factory or (lambda: LocalContext(function_name=f"simpledb-backup-{function}"))
-    responses = []
+    responses: list[dict[str, Any]] = []
     pending = [event]
     while pending:
         if len(responses) == max_invocations:

@@ -33,6 +33,7 @@ def backup_service() -> BackupService:
         SimpleDB(sdb_client(config.segments + 4)),
         BucketStore(s3_client(10), config.backup_bucket),
         config.segments,
+        config.retention,
     )
 
 

@@ -8,10 +8,11 @@ from simpledb_backup.backup import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.events import parse_restore_request
 from simpledb_backup.items import Attributes, Item, make_item
+from simpledb_backup.ratecontrol import RateController, RateSettings
 from simpledb_backup.restore import RestoreService, compose_restore_service
 from simpledb_backup.runtime import Clock, Deadline, utc_datetime
 from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SharedBackoff, SimpleDB, plan_put_batches, select_expression
+from simpledb_backup.simpledb import SimpleDB, plan_put_batches, select_expression
 
 DOMAIN = "packages"
 NEW_DOMAIN = "restored-packages"
@@ -37,8 +38,9 @@ def settings(bucket: str, **overrides: Any) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-def fast_backoff() -> SharedBackoff:
-    return SharedBackoff(base_delay=0.001, max_delay=0.02, max_attempts=40)
+def fast_rate_control() -> RateController:
+    """The rate controller with a floor high enough that a storm of 503s costs the tests little time."""
+    return RateController(RateSettings(initial_rate=1000.0, min_rate=200.0, give_up_after=30.0))
 
 
 def service(
@@ -50,7 +52,7 @@ def service(
     **overrides: Any,
 ) -> RestoreService:
     return compose_restore_service(
-        sdb or SimpleDB(sdb_client, fast_backoff()),
+        sdb or SimpleDB(sdb_client, fast_rate_control()),
         BucketStore(s3_client, bucket),
         settings(bucket, **overrides),
         clock,

@@ -15,9 +15,10 @@ from simpledb_backup.dumpformat import read_dump
 from simpledb_backup.errors import BackupFailedError, ThrottledError
 from simpledb_backup.items import Item, make_item
 from simpledb_backup.keys import dump_key
+from simpledb_backup.ratecontrol import RateController, RateSettings
 from simpledb_backup.runtime import Deadline
 from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SharedBackoff, SimpleDB
+from simpledb_backup.simpledb import SimpleDB
 
 DOMAIN = "packages"
 
@@ -109,7 +110,9 @@ def test_a_run_that_fails_part_way_leaves_no_new_version(
     service(sdb_client, s3_client, bucket).backup(DOMAIN, "schedule", FOREVER)
     before = versions(s3_client, bucket, dump_key(DOMAIN))
     sdblocal.controls.configure(fault_rate=1.0, seed=7)  # every SimpleDB call answers 503
-    impatient = SimpleDB(sdb_client, SharedBackoff(base_delay=0.001, max_delay=0.002, max_attempts=3))
+    impatient = SimpleDB(
+        sdb_client, RateController(RateSettings(initial_rate=1000.0, min_rate=1000.0, give_up_after=0.05))
+    )
     with pytest.raises(ThrottledError):
         service(sdb_client, s3_client, bucket, sdb=impatient).backup(DOMAIN, "schedule", FOREVER)
     assert versions(s3_client, bucket, dump_key(DOMAIN)) == before
@@ -148,7 +151,8 @@ def test_one_bad_domain_does_not_stop_the_others(
     with pytest.raises(
         BackupFailedError, match="other-domain: SimpleDB domain 'other-domain' does not exist"
     ):
-        invoke("backup", load_event("backup-nightly.json"))
+        # Every configured domain in one invocation (the nightly schedules send one domain each).
+        invoke("backup", load_event("backup-manual.json"))
     assert len(versions(s3_client, bucket, dump_key(DOMAIN))) == 1
     emitted = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
     failure_logs = [record for record in log_lines() if record.get("message") == "domain backup failed"]

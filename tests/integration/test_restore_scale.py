@@ -13,7 +13,7 @@ from restore_helpers import (
     as_dict,
     contents,
     dump,
-    fast_backoff,
+    fast_rate_control,
     fill,
     forever,
     package,
@@ -122,14 +122,14 @@ def test_an_exact_restore_through_a_storm_of_503s_ends_exact(
     fill(sdb_client, DOMAIN, items)
     dump(sdb_client, s3_client, bucket)
     scrambled_since_dump(sdb_client, items)
-    database = SimpleDB(sdb_client, fast_backoff())
+    database = SimpleDB(sdb_client, fast_rate_control())
     restore_service = service(sdb_client, s3_client, bucket, sdb=database, restore_workers=8)
     sdblocal.controls.configure(fault_rate=0.3, seed=20240601)
     answer = restore_service.handle(request(action="restore", mode="exact", confirm=DOMAIN), forever)
     sdblocal.controls.configure(fault_rate=0.0)
     assert answer["status"] == "complete"
     assert answer["verification"]["verified"] is True
-    assert database.backoff.retries > 20  # the faults happened, and were retried, not failed
+    assert database.retry_policy.stats().retries > 20  # the faults happened, and were retried, not failed
     assert contents(sdb_client, DOMAIN) == as_dict(items)
 
 

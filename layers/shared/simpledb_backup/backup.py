@@ -12,20 +12,32 @@ the dump key gets its single new version only when the last invocation publishes
 
 import time
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from simpledb_backup.claims import claim
 from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
 from simpledb_backup.errors import (
     BackupStalledError,
     BucketNotVersionedError,
+    DomainBeingRestoredError,
     ObjectNotFoundError,
     SimpleDBBackupError,
 )
-from simpledb_backup.keys import checkpoint_key, dump_key
+from simpledb_backup.keys import checkpoint_key, dump_key, last_restore_key, lock_key
 from simpledb_backup.observability import logger, tracer
-from simpledb_backup.runtime import Deadline, StallGuard, load_state, new_run_id, state_document, utc_now
+from simpledb_backup.runtime import (
+    Clock,
+    Deadline,
+    StallGuard,
+    load_state,
+    new_run_id,
+    state_document,
+    utc_datetime,
+    utc_now,
+)
 from simpledb_backup.s3store import (
     META_ATTRIBUTES,
     META_DIGEST,
@@ -38,15 +50,38 @@ from simpledb_backup.s3store import (
     META_TRIGGER,
     META_VALUES,
     PART_SIZE,
+    PRE_RESTORE_TRIGGER,
     BucketStore,
+    Retention,
     newest_dump,
 )
 from simpledb_backup.scan import Segment, make_segments, scan_segments, segment_count_for
 from simpledb_backup.simpledb import SimpleDB, select_expression
 
 STATE_OBJECT = "state.json"
-PENDING_OBJECT = "pending.bin"
 STAGING_OBJECT = "dump.jsonl.gz"
+LEASE_OBJECT = "lease.json"
+#: A lease outlives its invocation's remaining time by this much before another invocation may take it over.
+LEASE_GRACE_SECONDS = 60.0
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def pending_object(invocation: int) -> str:
+    """Bytes an invocation compressed but did not upload yet; one object per invocation, so that state.json,
+    written last, is what commits a checkpoint (a crash between the two leaves the previous one whole)."""
+    return f"pending-{invocation}.bin"
+
+
+class RunLease(BaseModel):
+    """Which invocation works on a run, until when (``checkpoints/<run_id>/lease.json``)."""
+
+    invocation: int
+    expires_at: datetime
+
+
 _STALL_GUARD = StallGuard(
     BackupStalledError, "is CONTINUATION_MARGIN_SECONDS close to the function's timeout?"
 )
@@ -69,7 +104,12 @@ class BackupState(BaseModel):
     segments: list[Segment]
     totals: dict[str, Any] = Field(default_factory=lambda: DumpTotals().to_state())
     parts: list[dict[str, Any]] = []
-    has_pending: bool = False
+    #: The object holding the pending bytes of the last checkpoint (pending_object), if any.
+    pending_object: str | None = None
+    #: A checkpoint was saved: a failure keeps the upload so the run can be resumed from it.
+    checkpointed: bool = False
+    #: Set once the run is published, so a late duplicate of its last continuation does nothing.
+    published_version_id: str | None = None
     elapsed_seconds: float = 0.0
     invocations: int = 0
     #: Consecutive invocations that ended without dumping a single item (runtime.StallGuard).
@@ -142,8 +182,9 @@ class BackupRun:
         """Read and write until the dump is whole (True) or time runs short (False, checkpoint saved)."""
         started = time.monotonic()
         self.state.invocations += 1
-        if self.state.has_pending:
-            self.buffer += self.store.get_bytes(checkpoint_key(self.state.run_id, PENDING_OBJECT))
+        if self.state.pending_object:
+            key = checkpoint_key(self.state.run_id, self.state.pending_object)
+            self.buffer += self.store.get_bytes(key, max_bytes=PART_SIZE)
         elif not self.state.parts and self.state.invocations == 1:
             self._append(self.encoder.write_header(self.state.header()))
         items_before = self.encoder.totals.items
@@ -176,9 +217,12 @@ class BackupRun:
     def _save_checkpoint(self) -> None:
         self.buffer += self.encoder.close_member()
         self._flush_parts()
-        self.state.has_pending = bool(self.buffer)
-        if self.buffer:
-            self.store.put_bytes(checkpoint_key(self.state.run_id, PENDING_OBJECT), bytes(self.buffer))
+        self.state.pending_object = pending_object(self.state.invocations) if self.buffer else None
+        if self.state.pending_object:
+            self.store.put_bytes(
+                checkpoint_key(self.state.run_id, self.state.pending_object), bytes(self.buffer)
+            )
+        self.state.checkpointed = True
         self.state.totals = self.encoder.totals.to_state()
         self.store.put_json(checkpoint_key(self.state.run_id, STATE_OBJECT), state_document(self.state))
         logger.info(
@@ -211,10 +255,19 @@ def _metadata(state: BackupState, totals: DumpTotals, digest: str) -> dict[str, 
 
 
 class BackupService:
-    """Starts, continues and publishes backup runs, and emits each domain's metrics."""
+    """Starts, continues and publishes backup runs."""
 
-    def __init__(self, sdb: SimpleDB, store: BucketStore, segments: int = 8) -> None:
+    def __init__(
+        self,
+        sdb: SimpleDB,
+        store: BucketStore,
+        segments: int = 8,
+        retention: Retention | None = None,
+        clock: Clock = utc_datetime,
+    ) -> None:
         self.sdb, self.store, self.segments = sdb, store, segments
+        self.retention, self.clock = retention, clock
+        self._leases: dict[str, str] = {}
 
     def start(
         self, domain: str, trigger: str, where: str | None = None, label: str | None = None
@@ -228,6 +281,9 @@ class BackupService:
         """
         metadata = self.sdb.domain_metadata(domain)
         self.require_versioning()
+        started_at = utc_now()
+        if trigger != PRE_RESTORE_TRIGGER:  # a restore's own safety backup runs under its lock
+            self._refuse_if_being_restored(domain, None)
         key = dump_key(domain, label)
         previous = newest_dump(self.store, key)
         run_id = new_run_id("backup")
@@ -238,7 +294,7 @@ class BackupService:
             trigger=trigger,
             where=where,
             label=label,
-            started_at=utc_now(),
+            started_at=started_at,
             dump_key=key,
             staging_key=staging,
             upload_id=self.store.start_upload(staging),
@@ -258,6 +314,24 @@ class BackupService:
                 "Status=Enabled; template.yaml's bucket has it) and run the backup again"
             )
 
+    def _refuse_if_being_restored(self, domain: str, since: str | None) -> None:
+        """DomainBeingRestoredError when a restore holds the domain's lock, or (``since`` given) began to write
+        it after ``since``: a dump read across a restore would mix the states before and after it."""
+        if self.store.get_json_and_etag(lock_key(domain)) is not None:
+            raise DomainBeingRestoredError(
+                f"a restore is writing {domain} (s3://{self.store.bucket}/{lock_key(domain)}); the backup skips "
+                "it this time, and the restore's own safety backup holds the state before it"
+            )
+        if since is None:
+            return
+        found = self.store.get_json_and_etag(last_restore_key(domain))
+        began = found[0].get("at") if found and isinstance(found[0], dict) else None
+        if isinstance(began, str) and _instant(began) > _instant(since):
+            raise DomainBeingRestoredError(
+                f"a restore began to write {domain} at {began}, while this backup (started {since}) was reading "
+                "it; the backup is not published, so no dump mixes the states before and after the restore"
+            )
+
     def load(self, run_id: str) -> BackupState:
         key = checkpoint_key(run_id, STATE_OBJECT)
         try:
@@ -268,16 +342,55 @@ class BackupService:
             ) from error
         return load_state(BackupState, document, key)
 
-    def claim_continuation(self, state: BackupState) -> bool:
-        """Asynchronous invocations are delivered at least once: only the first copy may continue a run."""
-        claim = checkpoint_key(state.run_id, f"claim-{state.invocations + 1}")
-        return self.store.put_if_absent(claim, {"claimed_at": utc_now()}) is not None
+    def claim_continuation(self, state: BackupState, deadline: Deadline) -> bool:
+        """Take the run's lease for this invocation. Asynchronous invocations are delivered at least once,
+        so only one copy may work on a run at a time; a lease whose invocation died (a timeout skips every
+        ``finally``) expires, and then the same continuation event can be sent again to resume the run."""
+        if state.published_version_id:
+            logger.warning("backup run already published", extra={"version_id": state.published_version_id})
+            return False
+        now = self.clock()
+        lease = RunLease(
+            invocation=state.invocations + 1,
+            expires_at=now + timedelta(seconds=deadline.remaining() + LEASE_GRACE_SECONDS),
+        )
+
+        def expired(current: object) -> bool:
+            try:
+                return RunLease.model_validate(current).expires_at < now
+            except ValueError:
+                return True  # not a lease of ours: replaced
+
+        key = checkpoint_key(state.run_id, LEASE_OBJECT)
+        outcome = claim(self.store, key, lease.model_dump(mode="json"), expired)
+        if outcome.etag is None:
+            logger.warning(
+                "continuation already taken by another invocation", extra={"lease": outcome.current}
+            )
+            return False
+        self._leases[state.run_id] = outcome.etag
+        return True
+
+    def _release_lease(self, state: BackupState) -> None:
+        """Hand the lease back (an expired lease, written only if it is still ours): no delete permission."""
+        etag = self._leases.pop(state.run_id, None)
+        if etag is None:
+            return
+        released = RunLease(invocation=state.invocations, expires_at=datetime.fromtimestamp(0, UTC))
+        try:
+            self.store.put_if_match(
+                checkpoint_key(state.run_id, LEASE_OBJECT), released.model_dump(mode="json"), etag
+            )
+        except SimpleDBBackupError as error:
+            logger.warning("could not release the run's lease", extra={"error": str(error)})
 
     @tracer.capture_method
     def run(self, state: BackupState, deadline: Deadline) -> BackupResult:
         """Advance a run as far as this invocation's time allows; publish it when whole.
 
-        Any failure aborts the multipart upload, so the dump key never receives a partial version.
+        The dump key never receives a partial version: a run that fails before its first checkpoint aborts its
+        upload; one that fails later keeps its upload and checkpoint, so the same continuation event resumes
+        it (or a new backup replaces it, and the bucket's lifecycle removes the leftovers).
         """
         logger.append_keys(domain=state.domain, run_id=state.run_id)
         try:
@@ -292,10 +405,14 @@ class BackupService:
                     trigger=state.trigger,
                 )
             return self._publish(state)
-        except BaseException:
-            self._abort(state)
+        except BaseException as error:
+            # A stalled run or one a restore overtook cannot be resumed usefully: its upload goes.
+            if not state.checkpointed or isinstance(error, BackupStalledError | DomainBeingRestoredError):
+                state.checkpointed = False
+                self._abort(state)
             raise
         finally:
+            self._release_lease(state)
             logger.remove_keys(["domain", "run_id"])
 
     def _abort(self, state: BackupState) -> None:
@@ -307,10 +424,17 @@ class BackupService:
             )
 
     def _publish(self, state: BackupState) -> BackupResult:
+        if state.trigger != PRE_RESTORE_TRIGGER:
+            self._refuse_if_being_restored(state.domain, state.started_at)
         totals = DumpTotals.from_state(state.totals)
         digest = f"{totals.digest:064x}"
         self.store.complete_upload(state.staging_key, state.upload_id, state.parts)
-        version_id = self.store.publish(state.staging_key, state.dump_key, _metadata(state, totals, digest))
+        version_id = self.store.publish(
+            state.staging_key, state.dump_key, _metadata(state, totals, digest), self.retention
+        )
+        if state.checkpointed:  # a late duplicate of the last continuation must find the run published
+            state.published_version_id = version_id
+            self.store.put_json(checkpoint_key(state.run_id, STATE_OBJECT), state_document(state))
         size = sum(int(part["Size"]) for part in state.parts)
         drop = None
         if state.previous_item_count:

@@ -54,6 +54,12 @@ class ThrottledError(SimpleDBBackupError):
     kind = "throttled"
 
 
+class NetworkError(SimpleDBBackupError):
+    """SimpleDB or S3 could not be reached (connection refused, reset or timed out) after every retry."""
+
+    kind = "network"
+
+
 class LimitExceededError(SimpleDBBackupError):
     """Data exceeds a SimpleDB limit (attribute count, name or value size)."""
 
@@ -99,6 +105,13 @@ class BackupFailedError(SimpleDBBackupError):
     """One or more domains could not be backed up; the others were."""
 
     kind = "backup-failed"
+
+
+class DomainBeingRestoredError(SimpleDBBackupError):
+    """A restore is writing the domain, so a dump of it now would mix the states before and after: the backup
+    skips it."""
+
+    kind = "skipped-restore-in-progress"
 
 
 class BackupStalledError(SimpleDBBackupError):

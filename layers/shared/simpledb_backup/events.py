@@ -24,6 +24,7 @@ from pydantic import (
 from simpledb_backup.errors import InvalidRequestError
 from simpledb_backup.items import validate_domain_name
 from simpledb_backup.runtime import RUN_ID_PATTERN
+from simpledb_backup.selectgrammar import MAX_COMPARISONS, checked_where_clause
 
 
 def _domain_name(value: str) -> str:
@@ -33,10 +34,21 @@ def _domain_name(value: str) -> str:
         raise ValueError(str(error)) from error  # Pydantic reports a ValueError against its field
 
 
+def _where_clause(value: str) -> str:
+    # The backup adds two itemName() comparisons around the clause (scan.Segment.expression); SimpleDB allows
+    # 20 comparisons in one Select expression.
+    try:
+        checked_where_clause(value, max_comparisons=MAX_COMPARISONS - 2)
+    except InvalidRequestError as error:
+        raise ValueError(str(error).removeprefix("where: ")) from error
+    return value
+
+
 DomainName = Annotated[str, AfterValidator(_domain_name)]
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 RunId = Annotated[str, Field(pattern=f"^{RUN_ID_PATTERN.pattern}$", max_length=100)]
 #: S3 answers 414 for a URL over 8 KB; S3 keys are at most 1,024 bytes and version ids far shorter.
+# Pydantic refuses text with a lone surrogate (which JSON can carry, and neither SimpleDB nor S3 can store).
 S3Key = Annotated[str, Field(min_length=1, max_length=1024)]
 VersionId = Annotated[str, Field(min_length=1, max_length=1024)]
 #: An item name or a match value: SimpleDB allows 1,024 bytes (a UTF-8 character is at least one byte).
@@ -60,7 +72,7 @@ class BackupEvent(_Event):
     #: Domains to back up; all configured domains when omitted.
     domains: list[DomainName] | None = None
     #: A Select where clause for a subset dump, as Repoman's query flags allow; needs a ``label``.
-    where: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    where: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_where_clause)] | None = None
     label: Label | None = None
     schedule_arn: Annotated[str, Field(max_length=2048)] | None = None
     scheduled_time: Annotated[str, Field(max_length=64)] | None = None

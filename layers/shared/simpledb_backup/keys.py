@@ -26,6 +26,12 @@ def lock_key(target: str) -> str:
     return f"{LOCKS_PREFIX}{target}.lock"
 
 
+def last_restore_key(target: str) -> str:
+    """When a restore last began to write a domain: a backup running meanwhile must not publish (its dump would
+    mix the state before and after)."""
+    return f"{LOCKS_PREFIX}{target}.last-restore"
+
+
 def status_key(run_id: str) -> str:
     """A restore run's status, read by the ``status`` action."""
     return f"{RESTORES_PREFIX}{run_id}.json"

@@ -9,15 +9,17 @@ upload or a staging object, both expired by the bucket's lifecycle rules.
 
 import base64
 import hashlib
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from simpledb_backup.errors import AccessDeniedError, ObjectNotFoundError, StorageError
+from simpledb_backup.runtime import utc_datetime
 
 DUMP_CONTENT_TYPE = "application/gzip"
 #: S3 wants every part but the last to be at least 5 MiB; 8 MiB keeps part counts low for large domains.
@@ -41,6 +43,14 @@ PRE_RESTORE_TRIGGER = "pre-restore"
 
 def _sha256_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@dataclass(frozen=True)
+class Retention:
+    """S3 Object Lock retention of published dump versions (DUMP_RETENTION_DAYS / DUMP_RETENTION_MODE)."""
+
+    days: int
+    mode: str  # GOVERNANCE or COMPLIANCE
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,20 @@ _HEAD_NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "400"}
 _CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "412"}
 
 
-def _error_code(error: ClientError) -> str:
+#: botocore raises ClientError for an error answer and BotoCoreError subclasses when no answer came (connection
+#: reset or refused, timeouts) after its own retries (standard mode retries both, clients.s3_client).
+_AWS_ERRORS = (ClientError, BotoCoreError)
+#: The largest small JSON object (state, lock, claim) read whole: anything bigger is not one of ours.
+MAX_JSON_BYTES = 1024 * 1024
+#: What a streaming body raises when its connection breaks mid-object.
+_STREAM_ERRORS = (BotoCoreError, ConnectionError, OSError)
+#: Times a dump's download is resumed from where it broke (a Range request on the same version).
+STREAM_RESUMES = 5
+
+
+def _error_code(error: Exception) -> str:
+    if not isinstance(error, ClientError):
+        return ""
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
@@ -115,7 +138,9 @@ class BucketStore:
         self.client = client
         self.bucket = bucket
 
-    def _fail(self, error: ClientError, what: str) -> Exception:
+    def _fail(self, error: Exception, what: str) -> Exception:
+        if isinstance(error, BotoCoreError):
+            return StorageError(f"S3 could not be reached for {what} in bucket {self.bucket!r}: {error}")
         code = _error_code(error)
         if code in {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId"}:
             return AccessDeniedError(f"access denied to {what} in bucket {self.bucket!r}")
@@ -129,7 +154,7 @@ class BucketStore:
             answer = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=key, ContentType=DUMP_CONTENT_TYPE, ChecksumAlgorithm="SHA256"
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"starting an upload to {key}") from error
         return str(answer["UploadId"])
 
@@ -144,7 +169,7 @@ class BucketStore:
                 Body=data,
                 ChecksumSHA256=checksum,
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"uploading part {part_number} of {key}") from error
         return {"PartNumber": part_number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
 
@@ -154,16 +179,18 @@ class BucketStore:
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"completing the upload of {key}") from error
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"aborting the upload of {key}") from error
 
-    def publish(self, staging_key: str, key: str, metadata: dict[str, str]) -> str:
+    def publish(
+        self, staging_key: str, key: str, metadata: dict[str, str], retention: Retention | None = None
+    ) -> str:
         """Copy a completed staging object onto the dump key with its metadata; returns the new version id.
 
         The copy also asks S3 for a full-object SHA-256 checksum of the dump (a multipart upload only gets a
@@ -180,9 +207,27 @@ class BucketStore:
                 ContentType=DUMP_CONTENT_TYPE,
                 ChecksumAlgorithm="SHA256",
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"publishing {key}") from error
-        return str(answer.get("VersionId", "null"))
+        version_id = str(answer.get("VersionId", "null"))
+        if retention is not None:
+            self._lock_version(key, version_id, retention)
+        return version_id
+
+    def _lock_version(self, key: str, version_id: str, retention: Retention) -> None:
+        """S3 Object Lock on one dump version: nobody can delete or overwrite it until the date (in compliance
+        mode not even the root user). Set right after the copy: only dump versions are ever locked, never the
+        service's working objects, which the bucket's lifecycle and the functions must be able to delete."""
+        until = utc_datetime() + timedelta(days=retention.days)
+        try:
+            self.client.put_object_retention(
+                Bucket=self.bucket,
+                Key=key,
+                VersionId=version_id,
+                Retention={"Mode": retention.mode, "RetainUntilDate": until},
+            )
+        except _AWS_ERRORS as error:
+            raise self._fail(error, f"locking {key} version {version_id}") from error
 
     # --- small objects -------------------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -194,31 +239,42 @@ class BucketStore:
                 ContentType=content_type,
                 ChecksumSHA256=_sha256_b64(data),
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"writing {key}") from error
 
     def put_json(self, key: str, document: Any) -> None:
         self.put_bytes(key, json.dumps(document, indent=1).encode(), "application/json")
 
-    def get_bytes(self, key: str, version_id: str | None = None) -> bytes:
-        return bytes(self.open(key, version_id).read())
+    def get_bytes(self, key: str, version_id: str | None = None, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+        """A small object whole; StorageError when it is larger than ``max_bytes`` (it is then not ours)."""
+        with self.open(key, version_id) as body:
+            data = body.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise StorageError(f"{key} in bucket {self.bucket!r} is larger than {max_bytes} bytes")
+        return data
 
     def get_json(self, key: str) -> Any:
         try:
             return json.loads(self.get_bytes(key))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise StorageError(f"{key} in bucket {self.bucket!r} is not valid JSON") from error
 
-    def open(self, key: str, version_id: str | None = None) -> IO[bytes]:
+    def open(self, key: str, version_id: str | None = None) -> io.BufferedReader:
+        """A streaming body of one object version; a download that breaks is resumed where it stopped."""
+        return io.BufferedReader(ResumableBody(self, key, version_id), buffer_size=1 << 20)
+
+    def _get(self, key: str, version_id: str | None, offset: int) -> tuple[IO[bytes], str]:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version_id:
             arguments["VersionId"] = version_id
+        if offset:
+            arguments["Range"] = f"bytes={offset}-"
         try:
-            body: IO[bytes] = self.client.get_object(**arguments)["Body"]
-        except ClientError as error:
+            answer = self.client.get_object(**arguments)
+        except _AWS_ERRORS as error:
             what = f"{key} version {version_id}" if version_id else key
             raise self._fail(error, what) from error
-        return body
+        return answer["Body"], str(answer.get("VersionId") or version_id or "")
 
     # --- versions ------------------------------------------------------------------------------------------
     def head(self, key: str, version_id: str | None = None) -> DumpVersion | None:
@@ -227,7 +283,7 @@ class BucketStore:
             arguments["VersionId"] = version_id
         try:
             answer = self.client.head_object(**arguments)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             if _error_code(error) in _HEAD_NOT_FOUND and not version_id:
                 return None
             if _error_code(error) in _HEAD_NOT_FOUND:
@@ -250,7 +306,7 @@ class BucketStore:
                 for version in page.get("Versions", []):
                     if version["Key"] == key:
                         yield str(version["VersionId"]), version["LastModified"], bool(version["IsLatest"])
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"the versions of {key}") from error
 
     def iter_versions_under(self, prefix: str) -> Iterator[ListedVersion]:
@@ -266,7 +322,7 @@ class BucketStore:
                         version["LastModified"],
                         bool(version["IsLatest"]),
                     )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"the versions under {prefix}") from error
 
     def read_prefix(self, key: str, version_id: str, length: int) -> bytes:
@@ -275,7 +331,7 @@ class BucketStore:
             answer = self.client.get_object(
                 Bucket=self.bucket, Key=key, VersionId=version_id, Range=f"bytes=0-{length - 1}"
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             if _error_code(error) == "InvalidRange":  # an empty object
                 return b""
             raise self._fail(error, f"{key} version {version_id}") from error
@@ -286,7 +342,7 @@ class BucketStore:
         (GetBucketVersioning; needs s3:GetBucketVersioning on the bucket)."""
         try:
             answer = self.client.get_bucket_versioning(Bucket=self.bucket)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, "the versioning configuration") from error
         return str(answer.get("Status", ""))
 
@@ -310,7 +366,7 @@ class BucketStore:
                 ContentType="application/json",
                 **condition,
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             if _error_code(error) in _CONDITION_FAILED | _NOT_FOUND:
                 return None
             raise self._fail(error, f"writing {key} conditionally") from error
@@ -320,7 +376,7 @@ class BucketStore:
         """A small JSON object and its ETag (for a later ``put_if_match``); None when there is none."""
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             if _error_code(error) in _NOT_FOUND:
                 return None
             raise self._fail(error, key) from error
@@ -334,7 +390,7 @@ class BucketStore:
         """Delete ``key`` only if it is still the object with ``etag``; False when it changed or is gone."""
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             if _error_code(error) in _CONDITION_FAILED | _NOT_FOUND:
                 return False
             raise self._fail(error, f"deleting {key}") from error
@@ -343,8 +399,49 @@ class BucketStore:
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"deleting {key}") from error
+
+
+class ResumableBody(io.RawIOBase):
+    """A GetObject body that survives a dropped connection: botocore retries a request, never a body that
+    breaks while it streams, so a read that fails re-requests the same object version from the offset reached
+    (a Range request), at most STREAM_RESUMES times. The version is pinned on the first request, so a resumed
+    read can never splice two versions together."""
+
+    def __init__(self, store: BucketStore, key: str, version_id: str | None) -> None:
+        super().__init__()
+        self.store, self.key = store, key
+        self._body, self.version_id = store._get(key, version_id, 0)
+        self._offset, self._resumes = 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            try:
+                data = self._body.read(len(buffer))
+            except _STREAM_ERRORS as error:
+                self._resume(error)
+                continue
+            buffer[: len(data)] = data
+            self._offset += len(data)
+            return len(data)
+
+    def _resume(self, error: Exception) -> None:
+        self._resumes += 1
+        if self._resumes > STREAM_RESUMES:
+            raise StorageError(
+                f"the download of {self.key} kept breaking ({self._resumes - 1} resumes): {error}"
+            ) from error
+        self._body.close()
+        self._body, _ = self.store._get(self.key, self.version_id or None, self._offset)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()
 
 
 def iter_dumps(store: BucketStore, key: str, as_of: datetime | None = None) -> Iterator[DumpVersion]:

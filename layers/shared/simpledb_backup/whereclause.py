@@ -1,157 +1,111 @@
-"""A subset dump's where clause as a Subset the planner can evaluate, when it is of a form this module reads.
+"""A subset dump's where clause as a Subset the planner can evaluate, when it is of a form a Subset expresses.
 
 An exact-mode restore of a subset dump must delete extra items only inside the subset: the planner has to tell,
-for every target item, whether the subset's where clause selects it. Rather than evaluate any Select
-expression, this reads the forms that a Subset (planning.py) expresses exactly with SimpleDB's own meaning:
+for every target item, whether the subset's where clause selects it. The clause is parsed with the shared
+Select grammar (selectgrammar.py, the one the backup checks it with and the local engine evaluates), and its
+syntax tree is read as a Subset (planning.py) when it uses only what a Subset means exactly as Select does:
 
 * ``attribute = 'value'`` (true when any of the attribute's values equals it, as Select's ``=`` on a
   multi-valued attribute), each attribute at most once;
 * ``itemName() = 'name'`` and ``itemName() in ('a', 'b', ...)``;
 * these joined by ``and``, with parentheses around any part.
 
-Names may be plain or in backticks, values in single or double quotes, with Select's quoting rules (a quote
-doubled inside; Developer Guide, "Select Quoting Rules"); keywords in any case. Anything else (``or``,
-``not``, ``like``, ``<``, ``every()``, ...) gives None, and the caller refuses what needs an exact answer.
+Anything else (``or``, ``not``, ``like``, ``<``, ``every()``, ``intersection``, ...) gives None, and the caller
+refuses what needs an exact answer.
 """
 
-import re
-from dataclasses import dataclass
+from lark import Token, Tree
 
+from simpledb_backup.errors import InvalidRequestError
 from simpledb_backup.planning import Subset
+from simpledb_backup.selectgrammar import parse_where
 
 #: What the message of a refusal tells the operator this module can evaluate.
 SUPPORTED_FORMS = "`attribute` = 'value' and itemName() = 'name' / itemName() in ('a', ...), joined by 'and'"
 
-_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<itemname>itemname\s*\(\s*\))
-      | (?P<quoted_name>`(?:[^`]|``)*`)
-      | (?P<single>'(?:[^']|'')*')
-      | (?P<double>"(?:[^"]|"")*")
-      | (?P<word>[A-Za-z_$][A-Za-z0-9_$]*)
-      | (?P<symbol>[=(),])
-    )""",
-    re.VERBOSE | re.IGNORECASE,
-)
-# Select's reserved words cannot be plain attribute names ("Select Quoting Rules").
-_RESERVED = frozenset(
-    {"or", "and", "not", "from", "where", "select", "like", "null", "is", "order", "by", "asc", "desc", "in"}
-    | {"between", "intersection", "limit", "every"}
-)
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str
-    text: str
-
 
 class _UnsupportedError(Exception):
-    """The clause is not of a supported form (or not valid Select at all)."""
+    """The clause uses something a Subset cannot express."""
 
 
-def _tokens(where: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    position = 0
-    while position < len(where):
-        if not where[position:].strip():
-            break
-        match = _TOKEN.match(where, position)
-        if match is None or match.lastgroup is None:
-            raise _UnsupportedError
-        tokens.append(_Token(match.lastgroup, match.group(match.lastgroup)))
-        position = match.end()
-    return tokens
+def _text(tree: Tree[Token]) -> str:
+    token = tree.children[0]
+    if not isinstance(token, Token):
+        raise _UnsupportedError
+    return str(token)
 
 
-class _Reader:
-    """A recursive-descent reader of ``conjunction := atom ('and' atom)*``."""
+def _value(tree: Tree[Token] | Token) -> str:
+    """A quoted value as Select reads it: the quote doubled inside stands for one ("Select Quoting Rules")."""
+    if not isinstance(tree, Tree) or tree.data != "value":
+        raise _UnsupportedError
+    quoted = _text(tree)
+    return quoted[1:-1].replace(quoted[0] * 2, quoted[0])
 
-    def __init__(self, tokens: list[_Token]) -> None:
-        self.tokens, self.position = tokens, 0
+
+def _attribute(operand: Tree[Token] | Token) -> str:
+    if not isinstance(operand, Tree) or operand.data != "attr_operand":
+        raise _UnsupportedError
+    name = operand.children[0]
+    if not isinstance(name, Tree):
+        raise _UnsupportedError
+    if name.data == "quoted_name":
+        return _text(name)[1:-1].replace("``", "`")
+    return _text(name)
+
+
+def _is_item_name(operand: Tree[Token] | Token) -> bool:
+    return isinstance(operand, Tree) and operand.data == "itemname_operand"
+
+
+class _SubsetReader:
+    """Walks the syntax tree of a conjunction, collecting item names and attribute equalities."""
+
+    def __init__(self) -> None:
         self.names: frozenset[str] | None = None
         self.match: dict[str, str] = {}
 
-    def peek(self) -> _Token | None:
-        return self.tokens[self.position] if self.position < len(self.tokens) else None
-
-    def take(self, kind: str, text: str | None = None) -> _Token:
-        token = self.peek()
-        if token is None or token.kind != kind or (text is not None and token.text.lower() != text):
+    def read(self, node: Tree[Token] | Token) -> None:
+        if not isinstance(node, Tree):
             raise _UnsupportedError
-        self.position += 1
-        return token
-
-    def is_next(self, kind: str, text: str) -> bool:
-        """The next token is of ``kind`` and, unless ``text`` is empty, reads ``text`` in any case."""
-        token = self.peek()
-        return token is not None and token.kind == kind and (not text or token.text.lower() == text)
-
-    def conjunction(self) -> None:
-        self.atom()
-        while self.is_next("word", "and"):
-            self.take("word", "and")
-            self.atom()
-
-    def atom(self) -> None:
-        if self.is_next("symbol", "("):
-            self.take("symbol", "(")
-            self.conjunction()
-            self.take("symbol", ")")
-        elif self.is_next("itemname", ""):
-            self.take("itemname")
-            self.item_names()
+        if node.data == "and_":
+            for child in node.children:
+                self.read(child)
+        elif node.data == "compare":
+            self.compare(*node.children)
+        elif node.data == "in_" and _is_item_name(node.children[0]):
+            self.item_names({_value(value) for value in node.children[1:]})
         else:
-            self.attribute_equals()
+            raise _UnsupportedError
 
-    def item_names(self) -> None:
-        if self.is_next("word", "in"):
-            self.take("word", "in")
-            self.take("symbol", "(")
-            names = {self.value()}
-            while self.is_next("symbol", ","):
-                self.take("symbol", ",")
-                names.add(self.value())
-            self.take("symbol", ")")
-        else:
-            self.take("symbol", "=")
-            names = {self.value()}
+    def compare(
+        self, operand: Tree[Token] | Token, operator: Tree[Token] | Token, value: Tree[Token] | Token
+    ) -> None:
+        if str(operator) != "=":
+            raise _UnsupportedError
+        if _is_item_name(operand):
+            self.item_names({_value(value)})
+            return
+        attribute = _attribute(operand)
+        if attribute in self.match:
+            raise _UnsupportedError  # a Subset holds one value per attribute
+        self.match[attribute] = _value(value)
+
+    def item_names(self, names: set[str]) -> None:
         # Two itemName() tests joined by 'and' select the names both allow.
         self.names = frozenset(names) if self.names is None else self.names & names
 
-    def attribute_equals(self) -> None:
-        token = self.peek()
-        if token is None:
-            raise _UnsupportedError
-        if token.kind == "quoted_name":
-            name = token.text[1:-1].replace("``", "`")
-        elif token.kind == "word" and token.text.lower() not in _RESERVED:
-            name = token.text
-        else:
-            raise _UnsupportedError
-        self.position += 1
-        self.take("symbol", "=")
-        if name in self.match:
-            raise _UnsupportedError  # a Subset holds one value per attribute
-        self.match[name] = self.value()
-
-    def value(self) -> str:
-        token = self.peek()
-        if token is None or token.kind not in ("single", "double"):
-            raise _UnsupportedError
-        self.position += 1
-        quote = token.text[0]
-        return token.text[1:-1].replace(quote * 2, quote)
-
 
 def subset_from_where(where: str) -> Subset | None:
-    """The Subset that selects exactly the items ``where`` selects, or None when the clause is not of a
-    supported form (SUPPORTED_FORMS)."""
+    """The Subset that selects exactly the items ``where`` selects, or None when the clause does not parse
+    or is not of a supported form (SUPPORTED_FORMS)."""
     try:
-        reader = _Reader(_tokens(where))
-        reader.conjunction()
-        if reader.peek() is not None:
-            raise _UnsupportedError
+        tree = parse_where(where)
+    except InvalidRequestError:
+        return None
+    reader = _SubsetReader()
+    try:
+        reader.read(tree)
     except _UnsupportedError:
         return None
     return Subset.of(reader.names, reader.match)

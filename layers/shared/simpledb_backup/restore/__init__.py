@@ -45,14 +45,12 @@ def compose_restore_service(
     runs = RestoreRuns(store)
     sources = SourceOpener(store, catalog)
     preparation = Preparation(target)
-    backups = BackupService(sdb, store, settings.segments)
+    backups = BackupService(sdb, store, settings.segments, settings.retention)
     stages = (
         SafetyBackupStage(backups),
         WriteStage(sdb, target, settings.restore_workers),
         VerifyStage(target),
     )
-    runner = RestoreRunner(
-        sources, preparation, TargetLock(store, runs.parked_resume_event, clock), runs, stages
-    )
+    runner = RestoreRunner(sources, preparation, TargetLock(store, runs, clock), runs, stages)
     differ = DumpDiffer(catalog, store, sdb, settings.segments)
     return RestoreService(settings, catalog, sources, preparation, runner, runs, differ)

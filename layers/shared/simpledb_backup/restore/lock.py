@@ -7,24 +7,30 @@ find the same expired lock exactly one replaces it; releasing deletes it only if
 """
 
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from simpledb_backup.claims import claim
 from simpledb_backup.errors import RestoreInProgressError
-from simpledb_backup.keys import lock_key
+from simpledb_backup.keys import last_restore_key, lock_key
 from simpledb_backup.observability import logger
-from simpledb_backup.runtime import Clock, utc_datetime
+from simpledb_backup.runtime import Clock, utc_datetime, utc_now
 from simpledb_backup.s3store import BucketStore
 
 #: A lock outlives its invocation's remaining time by this much before another restore may take it over.
 LOCK_GRACE_SECONDS = 120.0
 
-#: The event that resumes a run, by its id, if the run is parked waiting for its continuation; else None.
-#: A parked run keeps its lock even after it expired.
-ParkedRunLookup = Callable[[str], dict[str, Any] | None]
+
+class RunLookup(Protocol):
+    """What the lock needs to know about the run that holds it (restore.runs.RestoreRuns)."""
+
+    def parked(self, run_id: str) -> bool:
+        """The run saved its state and waits for its continuation: it keeps its lock even after expiry."""
+
+    def resume_event(self, run_id: str) -> dict[str, Any] | None:
+        """The event that resumes the run, if it saved a state it can resume from."""
 
 
 class LockHolder(BaseModel):
@@ -38,14 +44,16 @@ class LockHolder(BaseModel):
     source: dict[str, Any] = {}
     taken_at: str = "unknown"
     expires_at: datetime
-    #: Fingerprint of the run's saved state when the holder last saved it (RestoreRuns.fingerprint): a resume
-    #: trusts a saved state only if it matches, so write access to restores/ alone cannot steer a restore.
-    state_fingerprint: str | None = None
+    #: Fingerprints of the saved states the holder vouches for (RestoreRuns.fingerprint): the one it is saving
+    #: and the one it saved before, so a crash between the lock's update and the state's leaves a state the
+    #: lock still accepts. A resume trusts a saved state only if it is one of these, so write access to
+    #: restores/ alone cannot steer a restore.
+    vouches_for: tuple[str, ...] = ()
 
 
 class TargetLock:
-    def __init__(self, store: BucketStore, parked_run: ParkedRunLookup, clock: Clock = utc_datetime) -> None:
-        self.store, self.parked_run, self.clock = store, parked_run, clock
+    def __init__(self, store: BucketStore, runs: RunLookup, clock: Clock = utc_datetime) -> None:
+        self.store, self.runs, self.clock = store, runs, clock
         #: ETag of the lock object this process wrote last, per target: release deletes only that object.
         self._etags: dict[str, str] = {}
 
@@ -56,7 +64,7 @@ class TargetLock:
         target: str,
         source: dict[str, Any],
         seconds: float,
-        state_fingerprint: str | None = None,
+        vouches_for: tuple[str, ...] = (),
     ) -> LockHolder:
         """The holder document of a run that may need ``seconds`` more before it ends or continues."""
         now = self.clock()
@@ -67,7 +75,7 @@ class TargetLock:
             source=source,
             taken_at=now.isoformat(),
             expires_at=now + timedelta(seconds=seconds + LOCK_GRACE_SECONDS),
-            state_fingerprint=state_fingerprint,
+            vouches_for=vouches_for,
         )
 
     def holder(self, target: str) -> LockHolder | None:
@@ -84,33 +92,21 @@ class TargetLock:
         resumes or someone removes the lock.
         """
         key = lock_key(holder.target)
-        document = holder.model_dump(mode="json")
-        etag = self.store.put_if_absent(key, document)
-        if etag is None:
-            etag = self._replace(key, holder, document)
-        self._etags[holder.target] = etag
 
-    def _replace(self, key: str, holder: LockHolder, document: dict[str, Any]) -> str:
-        found = self.store.get_json_and_etag(key)
-        if found is None:  # released between the two calls
-            etag = self.store.put_if_absent(key, document)
-            if etag is None:
-                raise RestoreInProgressError(f"another restore took the lock {key} at the same moment")
-            return etag
-        current, current_etag = found
-        current_holder = self._parse(current)
-        # The same run: a continuation, or a retried request whose first attempt had already written the lock.
-        same_run = current_holder is not None and current_holder.run_id == holder.run_id
-        if not same_run and not self._abandoned(current_holder):
-            raise RestoreInProgressError(self.message(key, current_holder))
-        if not same_run:
-            logger.warning("taking over an abandoned restore lock", extra={"lock": current})
-        etag = self.store.put_if_match(key, document, current_etag)
-        if etag is None:
-            raise RestoreInProgressError(
-                f"another restore took over the lock {key} at the same moment; {self.message(key, None)}"
-            )
-        return etag
+        def may_replace(current: object) -> bool:
+            found = self._parse(current)
+            # The same run: a continuation, or a retried request whose first attempt had written the lock.
+            if found is not None and found.run_id == holder.run_id:
+                return True
+            if self._abandoned(found):
+                logger.warning("taking over an abandoned restore lock", extra={"lock": current})
+                return True
+            return False
+
+        outcome = claim(self.store, key, holder.model_dump(mode="json"), may_replace)
+        if outcome.etag is None:
+            raise RestoreInProgressError(self.message(key, self._parse(outcome.current)))
+        self._etags[holder.target] = outcome.etag
 
     @staticmethod
     def _parse(document: object) -> LockHolder | None:
@@ -124,7 +120,12 @@ class TargetLock:
             return False  # unreadable: a person decides (the message says how to remove it)
         if holder.expires_at >= self.clock():
             return False
-        return self.parked_run(holder.run_id) is None
+        return not self.runs.parked(holder.run_id)
+
+    def announce_writes(self, target: str, run_id: str) -> None:
+        """Record that a restore begins to write ``target``: a backup of it that was reading meanwhile will not
+        publish a dump mixing the states before and after (backup.BackupService)."""
+        self.store.put_json(last_restore_key(target), {"run_id": run_id, "at": utc_now()})
 
     def release(self, target: str) -> None:
         """Delete the target's lock if it is still the one this process wrote."""
@@ -143,9 +144,9 @@ class TargetLock:
             f"{holder.taken_at}) holds the lock s3://{self.store.bucket}/{key} until "
             f"{holder.expires_at.isoformat()}. Wait for it to finish (ask {json.dumps(status)})"
         )
-        resume = self.parked_run(holder.run_id)
+        resume = self.runs.resume_event(holder.run_id)
         if resume is not None:
-            return f"{text}; if its continuation was lost, resume it with {json.dumps(resume)}, or {remove}"
+            return f"{text}; if it stopped (its continuation was lost, or it was killed), resume it with {json.dumps(resume)}, or {remove}"
         return (
             f"{text}; if it was interrupted, it saved no progress to resume: after "
             f"{holder.expires_at.isoformat()} run the same restore again, or {remove}"

@@ -24,6 +24,7 @@ from simpledb_backup.errors import (
     SimpleDBBackupError,
 )
 from simpledb_backup.events import RestoreRunRequest
+from simpledb_backup.keys import lock_key
 from simpledb_backup.observability import MetricName, domain_metrics, logger
 from simpledb_backup.restore.answers import restore_answer
 from simpledb_backup.restore.lock import TargetLock
@@ -58,6 +59,8 @@ class RestoreRunner:
         self.sources, self.preparation, self.lock, self.runs = sources, preparation, lock, runs
         self.safety_backup, self.writer, self.verifier = stages
         self.monotonic = monotonic
+        #: Fingerprint of the state this run saved last (or resumed from), which its lock keeps vouching for.
+        self._last_saved: str | None = None
         self.stall_guard = StallGuard(
             RestoreStalledError, "raise the function timeout or lower CONTINUATION_MARGIN_SECONDS"
         )
@@ -86,31 +89,36 @@ class RestoreRunner:
         return state
 
     def _vouched(self, state: RestoreState) -> PreparedRestore:
-        """A saved state is trusted only when the lock its run holds records exactly its fingerprint."""
+        """A saved state is trusted only when the lock its run holds vouches for its fingerprint."""
         holder = self.lock.holder(state.target)
-        if (
-            holder is None
-            or holder.run_id != state.run_id
-            or holder.state_fingerprint != self.runs.fingerprint(state)
-        ):
+        fingerprint = self.runs.fingerprint(state)
+        if holder is None or holder.run_id != state.run_id:
             raise InvalidStateError(
-                f"run_id: the saved state of {state.run_id!r} is not the one its lock on {state.target} vouches "
-                "for (the lock is gone, another run holds it, or the state was changed); run the restore again "
-                "from the start"
+                f"run_id: {state.run_id!r} no longer holds the lock on {state.target} (it expired and was taken "
+                "over, or was removed); run the restore again from the start"
             )
+        if fingerprint not in holder.vouches_for:
+            raise InvalidStateError(
+                f"run_id: the saved state of {state.run_id!r} is not one its lock on {state.target} vouches for "
+                f"(it was changed); remove the lock (aws s3 rm s3://{self.lock.store.bucket}/"
+                f"{lock_key(state.target)}) and run the restore again from the start"
+            )
+        self._last_saved = fingerprint
         return PreparedRestore(state)
 
     def _run(
         self, request: RestoreRunRequest, state: RestoreState | None, run_id: str, deadline: Deadline
     ) -> RestoreAnswer:
+        self._last_saved = None
         prepared = self._vouched(state) if state else None
         source = self.sources.reopen(request, state.source) if state else self.sources.open(request)
-        self._hold_lock(request, run_id, source, deadline, state)
+        self._hold_lock(request, run_id, source, deadline)
         keep_lock = False
         try:
             if prepared is None:
                 prepared = self.preparation.prepare(request, run_id, source)
                 self._checkpoint(prepared.state, source, deadline)
+                self.lock.announce_writes(request.target, run_id)
             keep_lock = self._advance(prepared, source, deadline)
             return restore_answer(prepared.state)
         except SimpleDBBackupError as error:
@@ -136,19 +144,22 @@ class RestoreRunner:
         run_id: str,
         source: RestoreSource,
         deadline: Deadline,
-        state: RestoreState | None,
+        new_fingerprint: str | None = None,
     ) -> None:
-        fingerprint = self.runs.fingerprint(state) if state else None
+        vouches_for = tuple(print_ for print_ in (new_fingerprint, self._last_saved) if print_)
         holder = self.lock.holder_for(
-            run_id, request.domain, request.target, source.describe(), deadline.remaining(), fingerprint
+            run_id, request.domain, request.target, source.describe(), deadline.remaining(), vouches_for
         )
         self.lock.acquire(holder)
 
     def _checkpoint(self, state: RestoreState, source: RestoreSource, deadline: Deadline) -> None:
-        """Save the state, then make the lock vouch for exactly that state."""
-        self.runs.save(state)
+        """Make the lock vouch for the state about to be saved (and still for the one saved before), then save
+        it: a crash between the two writes leaves a state the lock accepts."""
+        fingerprint = self.runs.fingerprint(state)
         request = RestoreRunRequest.model_validate(state.request)
-        self._hold_lock(request, state.run_id, source, deadline, state)
+        self._hold_lock(request, state.run_id, source, deadline, fingerprint)
+        self.runs.save(state)
+        self._last_saved = fingerprint
 
     def _advance(self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline) -> bool:
         """Run the stages from where the state stands; True when the run parked (it keeps its lock)."""

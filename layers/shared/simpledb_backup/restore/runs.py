@@ -7,7 +7,7 @@ from typing import Any
 from simpledb_backup.errors import InvalidRequestError, ObjectNotFoundError, SimpleDBBackupError
 from simpledb_backup.keys import status_key
 from simpledb_backup.restore.answers import continuation_request
-from simpledb_backup.restore.state import RestoreState
+from simpledb_backup.restore.state import ENDED, RestoreState
 from simpledb_backup.runtime import event_payload, is_run_id, load_state, state_document, utc_now
 from simpledb_backup.s3store import BucketStore
 
@@ -41,12 +41,19 @@ class RestoreRuns:
             document.pop(volatile, None)
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
-    def parked_resume_event(self, run_id: str) -> dict[str, Any] | None:
-        """The event that resumes ``run_id`` if it is parked waiting for its continuation; else None."""
+    def _saved(self, run_id: str) -> RestoreState | None:
         try:
-            state = self.load(run_id)
+            return self.load(run_id)
         except SimpleDBBackupError:
             return None
-        if state.status != "continued":
+
+    def parked(self, run_id: str) -> bool:
+        state = self._saved(run_id)
+        return state is not None and state.status == "continued"
+
+    def resume_event(self, run_id: str) -> dict[str, Any] | None:
+        """The event that resumes ``run_id`` (parked, or stopped mid-invocation) from its saved state."""
+        state = self._saved(run_id)
+        if state is None or state.status in ENDED:
             return None
         return event_payload(continuation_request(state))

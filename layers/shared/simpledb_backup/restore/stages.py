@@ -8,6 +8,7 @@
 4. **Verify** by reading the target back: nothing may be left to create, update or delete.
 """
 
+from dataclasses import asdict
 from typing import Any
 
 from simpledb_backup.backup import BackupService
@@ -109,7 +110,10 @@ class WriteStage:
                 state.written.merge(writer.counts)
         logger.info(
             "restore writes finished" if completed else "restore writes paused",
-            extra={"written": writer.counts.model_dump(), "retries": self.sdb.backoff.retries},
+            extra={
+                "written": writer.counts.model_dump(),
+                "retry_stats": asdict(self.sdb.retry_policy.stats()),
+            },
         )
         return completed
 

@@ -11,7 +11,8 @@ from simpledb_backup.simpledb import SimpleDB, plan_put_batches
 class ParallelWriter:
     """BatchPutAttributes / BatchDeleteAttributes calls on a worker pool, with at most two batches per worker
     in flight so memory stays flat however large the restore. Every worker goes through the SimpleDB
-    adapter's one SharedBackoff, so 503s slow the whole restore down instead of failing a batch."""
+    adapter's one retry policy (ratecontrol.RateController), so 503s slow the whole restore down instead of
+    failing a batch."""
 
     def __init__(self, sdb: SimpleDB, domain: str, workers: int) -> None:
         self.sdb, self.domain = sdb, domain
