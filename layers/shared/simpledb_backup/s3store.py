@@ -131,8 +131,9 @@ def _error_code(error: Exception) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-class BucketStore:
-    """The backup bucket: dumps, checkpoints, locks, restore status and imports."""
+class BucketClient:
+    """The bucket's client with the translation of its errors, and what the bucket says about itself and its
+    versions beyond one key: its versioning, a listing of every dump key of a domain, a dump's first bytes."""
 
     def __init__(self, client: Any, bucket: str) -> None:
         self.client = client
@@ -147,6 +148,47 @@ class BucketStore:
         if code in _NOT_FOUND:
             return ObjectNotFoundError(f"{what} not found in bucket {self.bucket!r} ({code})")
         return StorageError(f"S3 refused {what} in bucket {self.bucket!r}: {code}")
+
+    def iter_versions_under(self, prefix: str) -> Iterator[ListedVersion]:
+        """Every version of every key under ``prefix`` (one listing for a domain's full and subset dumps), in
+        S3's order: by key, and newest first within a key."""
+        paginator = self.client.get_paginator("list_object_versions")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for version in page.get("Versions", []):
+                    yield ListedVersion(
+                        str(version["Key"]),
+                        str(version["VersionId"]),
+                        version["LastModified"],
+                        bool(version["IsLatest"]),
+                    )
+        except _AWS_ERRORS as error:
+            raise self._fail(error, f"the versions under {prefix}") from error
+
+    def read_prefix(self, key: str, version_id: str, length: int) -> bytes:
+        """The first ``length`` bytes of one object version (a ranged GET), e.g. to read a dump's header."""
+        try:
+            answer = self.client.get_object(
+                Bucket=self.bucket, Key=key, VersionId=version_id, Range=f"bytes=0-{length - 1}"
+            )
+        except _AWS_ERRORS as error:
+            if _error_code(error) == "InvalidRange":  # an empty object
+                return b""
+            raise self._fail(error, f"{key} version {version_id}") from error
+        return bytes(answer["Body"].read())
+
+    def versioning_status(self) -> str:
+        """The bucket's versioning: "Enabled", "Suspended", or "" when it was never enabled
+        (GetBucketVersioning; needs s3:GetBucketVersioning on the bucket)."""
+        try:
+            answer = self.client.get_bucket_versioning(Bucket=self.bucket)
+        except _AWS_ERRORS as error:
+            raise self._fail(error, "the versioning configuration") from error
+        return str(answer.get("Status", ""))
+
+
+class BucketStore(BucketClient):
+    """The backup bucket: dumps, checkpoints, locks, restore status and imports."""
 
     # --- staged multipart upload -------------------------------------------------------------------------
     def start_upload(self, key: str) -> str:
@@ -308,43 +350,6 @@ class BucketStore:
                         yield str(version["VersionId"]), version["LastModified"], bool(version["IsLatest"])
         except _AWS_ERRORS as error:
             raise self._fail(error, f"the versions of {key}") from error
-
-    def iter_versions_under(self, prefix: str) -> Iterator[ListedVersion]:
-        """Every version of every key under ``prefix`` (one listing for a domain's full and subset dumps), in
-        S3's order: by key, and newest first within a key."""
-        paginator = self.client.get_paginator("list_object_versions")
-        try:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for version in page.get("Versions", []):
-                    yield ListedVersion(
-                        str(version["Key"]),
-                        str(version["VersionId"]),
-                        version["LastModified"],
-                        bool(version["IsLatest"]),
-                    )
-        except _AWS_ERRORS as error:
-            raise self._fail(error, f"the versions under {prefix}") from error
-
-    def read_prefix(self, key: str, version_id: str, length: int) -> bytes:
-        """The first ``length`` bytes of one object version (a ranged GET), e.g. to read a dump's header."""
-        try:
-            answer = self.client.get_object(
-                Bucket=self.bucket, Key=key, VersionId=version_id, Range=f"bytes=0-{length - 1}"
-            )
-        except _AWS_ERRORS as error:
-            if _error_code(error) == "InvalidRange":  # an empty object
-                return b""
-            raise self._fail(error, f"{key} version {version_id}") from error
-        return bytes(answer["Body"].read())
-
-    def versioning_status(self) -> str:
-        """The bucket's versioning: "Enabled", "Suspended", or "" when it was never enabled
-        (GetBucketVersioning; needs s3:GetBucketVersioning on the bucket)."""
-        try:
-            answer = self.client.get_bucket_versioning(Bucket=self.bucket)
-        except _AWS_ERRORS as error:
-            raise self._fail(error, "the versioning configuration") from error
-        return str(answer.get("Status", ""))
 
     # --- conditional writes -------------------------------------------------------------------------------
     def put_if_absent(self, key: str, document: Any) -> str | None:
