@@ -92,6 +92,15 @@ class BackupEvent(_Event):
         return self
 
 
+class DrillEvent(_Event):
+    """A restore drill of one domain: its schedule's input, a manual run, or the continuation of a drill."""
+
+    trigger: Literal["schedule", "manual"] = "manual"
+    domain: DomainName
+    #: Set on the continuation of a drill that needs more than one invocation.
+    run_id: RunId | None = None
+
+
 class _DomainRequest(_Event):
     #: The source domain, whose dumps are read.
     domain: DomainName
