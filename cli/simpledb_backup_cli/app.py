@@ -59,6 +59,8 @@ class Runtime:
     with functions of their own; otherwise the global options decide."""
 
     functions_factory: Callable[[FunctionName], Functions] | None = None
+    #: The boto3 session --stack-name uses (a default one, for the region given, when None).
+    session: Any = None
     stdout: TextIO | None = None
     console: Console | None = None
     error_console: Console | None = None
@@ -107,9 +109,17 @@ def exit_status(answer: Answer) -> ExitStatus:
 def _output(ctx: click.Context, as_json: bool) -> Output:
     runtime: Runtime = ctx.ensure_object(Runtime)
     stdout = runtime.stdout or sys.stdout
-    console = runtime.console or Console(file=stdout)
-    error_console = runtime.error_console or Console(stderr=True, soft_wrap=True)
+    console = runtime.console or Console(file=stdout, **_unwrapped(stdout))
+    error_console = runtime.error_console or Console(stderr=True, **_unwrapped(sys.stderr))
     return Output(as_json, stdout, console, error_console)
+
+
+def _unwrapped(stream: TextIO) -> dict[str, Any]:
+    """Output to a file or a pipe is not wrapped at 80 columns: lines as long as they are, tables as wide as
+    they need (up to 200 columns). A terminal's width is its own."""
+    if stream.isatty() or os.environ.get("COLUMNS"):
+        return {}
+    return {"width": 200, "soft_wrap": True}
 
 
 def _functions(ctx: click.Context, function: FunctionName) -> Functions:
@@ -229,7 +239,8 @@ def cli(
     if local:
         runtime.functions_factory = _local_functions(ctx, log_file)
     else:
-        runtime.functions_factory = _deployed_functions(stack_name or DEFAULT_STACK, region)
+        session = runtime.session or boto3.Session(region_name=region)
+        runtime.functions_factory = _deployed_functions(session, stack_name or DEFAULT_STACK, region)
 
 
 def _local_functions(ctx: click.Context, log_file: Path | None) -> Callable[[FunctionName], Functions]:
@@ -253,11 +264,11 @@ def _local_functions(ctx: click.Context, log_file: Path | None) -> Callable[[Fun
     return start
 
 
-def _deployed_functions(stack_name: str, region: str | None) -> Callable[[FunctionName], Functions]:
-    def connect(_: FunctionName) -> Functions:
-        return DeployedFunctions(boto3.Session(region_name=region), stack_name, region)
-
-    return connect
+def _deployed_functions(
+    session: Any, stack_name: str, region: str | None
+) -> Callable[[FunctionName], Functions]:
+    functions = DeployedFunctions(session, stack_name, region)
+    return lambda _: functions
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -398,7 +409,7 @@ def run_restore(ctx: click.Context, output: Output, spec: requests.RestoreSpec, 
         if planned.get("status") != "planned":
             return output.answer(planned)
         output.info.print(render.plan_view(planned))
-        typed = ask_target(spec.target, err=output.as_json)
+        typed = ask_target(output.info, spec.target)
         if typed != spec.target:
             shown = f"typed {typed!r}" if typed else "typed nothing"
             raise NotConfirmedError(f"refused: you {shown}, not {spec.target!r}; nothing was written")
@@ -414,17 +425,17 @@ def run_restore(ctx: click.Context, output: Output, spec: requests.RestoreSpec, 
     return output.answer(answer, lambda shown: render.answer_view(shown, with_plan=yes))
 
 
-def ask_target(target: str, err: bool) -> str:
+def ask_target(console: Console, target: str) -> str:
     """What the operator types when asked for the target domain's name ("" when there is no answer)."""
     try:
-        typed: str = click.prompt(
-            f"Type the name of the domain to restore into ({target}) to go ahead; anything else cancels",
-            default="",
-            show_default=False,
-            err=err,
+        typed = console.input(
+            f"Type the name of the domain to restore into ([bold]{target}[/bold]) to go ahead; "
+            "anything else cancels: "
         )
-    except click.Abort:  # end of input
+    except EOFError:
         return ""
+    if not sys.stdin.isatty():  # a terminal shows what was typed; a transcript of piped input should too
+        console.print(typed, highlight=False, markup=False)
     return typed.strip()
 
 
