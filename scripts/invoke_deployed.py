@@ -63,9 +63,11 @@ def follow_up(answer: Any) -> str | None:
     if not isinstance(answer, dict):
         return None
     if answer.get("status") == "continued" and answer.get("run_id"):
+        status = {"action": "status", "domain": answer.get("domain"), "run_id": answer["run_id"]}
         return (
             "the restore continues in the background; follow it with "
-            f"`simpledb-backup status {answer.get('domain')} --run-id {answer['run_id']} --wait`"
+            f"`simpledb-backup status {answer.get('domain')} --run-id {answer['run_id']} --wait`, "
+            f"or ask for its status with the event {json.dumps(status)}"
         )
     error = answer.get("error")
     if answer.get("status") in REFUSED_OR_FAILED and isinstance(error, dict):

@@ -43,16 +43,20 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, json.JSONDecodeError) as error:
         print(f"cannot read the event {arguments.event}: {error}", file=sys.stderr)
         return UNREADABLE_EVENT
+    answer: Any = None
+    raised: Exception | None = None
+    # Inside local_stack, stdout is the functions' (sent to stderr): the answer is printed after it.
     with local_stack(arguments.function, sys.stderr, lambda line: print(line, file=sys.stderr)):
-        answer: Any = None
         try:
             for number, answer in enumerate(Invocations(arguments.function, event), start=1):
                 if isinstance(answer, dict) and answer.get("status") == "continued":
                     print(f"invocation {number} continued in a new invocation", file=sys.stderr)
-        except Exception as error:  # the handler's own error, shown as Lambda would report it
-            print(json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}, indent=2))
-            print(f"error: the {arguments.function} function raised {type(error).__name__}", file=sys.stderr)
-            return RAISED
+        except Exception as error:  # the handler's own error, reported below as Lambda reports it
+            raised = error
+    if raised is not None:
+        print(json.dumps({"errorType": type(raised).__name__, "errorMessage": str(raised)}, indent=2))
+        print(f"error: the {arguments.function} function raised {type(raised).__name__}", file=sys.stderr)
+        return RAISED
     print(json.dumps(answer, indent=2, default=str))
     return exit_status(answer)
 

@@ -117,7 +117,7 @@ def _output(ctx: click.Context, as_json: bool) -> Output:
 def _unwrapped(stream: TextIO) -> dict[str, Any]:
     """Output to a file or a pipe is not wrapped at 80 columns: lines as long as they are, tables as wide as
     they need (up to 200 columns). A terminal's width is its own."""
-    if stream.isatty() or os.environ.get("COLUMNS"):
+    if stream.isatty():
         return {}
     return {"width": 200, "soft_wrap": True}
 

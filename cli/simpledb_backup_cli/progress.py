@@ -126,12 +126,13 @@ def follow(functions: Functions, answer: Answer, display: ProgressDisplay) -> An
     """Poll the run's status until it ends; the last status answer (or ``answer`` if it had ended)."""
     request = status_request(str(answer.get("domain")), str(answer.get("run_id")))
     with display:
+        display.show(run_progress(answer))
         while answer.get("status") not in ENDED:
-            display.show(run_progress(answer))
             functions.settle()
             try:
                 answer = functions.invoke("restore", request)
             except FunctionBusyError:
                 display.show(run_progress(answer), note="the function is busy with the restore")
-        display.show(run_progress(answer))
+                continue
+            display.show(run_progress(answer))
     return answer

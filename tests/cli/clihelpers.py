@@ -1,9 +1,13 @@
 """Helpers of the command-line tests: the CLI run in this process against the handlers (moto with the
-project's SimpleDB engine), its stdout, stderr and exit status kept apart; the engine's write counts."""
+project's SimpleDB engine), its stdout, stderr and exit status kept apart; the engine's write counts; a local AWS
+on a loopback port for commands run as child processes."""
 
 import io
+import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -14,7 +18,9 @@ from simpledb_backup import clients
 from simpledb_backup_cli.app import Runtime, main
 from simpledb_backup_cli.functions import Functions, LocalFunctions
 
+ROOT = Path(__file__).resolve().parents[2]
 DOMAIN = "packages"
+LOOPBACK_BUCKET = "simpledb-backup-loopback"
 WRITE_OPERATIONS = (
     "CreateDomain",
     "DeleteDomain",
@@ -74,3 +80,31 @@ class Cli:
             status = main(list(arguments), runtime)
         captured = self.capsys.readouterr()
         return CliRun(status, captured.out, captured.err, logs.getvalue())
+
+
+@dataclass(frozen=True)
+class LoopbackAws:
+    """A local AWS on a loopback port (moto's server with the engine, in this process), seeded like
+    `make local-aws` plus the README's setup: the backup bucket and a Repoman-shaped domain."""
+
+    url: str
+    #: The environment of a command run against it (a child process).
+    environment: dict[str, str]
+    items: list[Any]
+    sdb: Any
+    s3: Any
+
+    def run(
+        self, *command: str, environment: dict[str, str] | None = None, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
+        """A command (python -m ..., or a script) run with this environment (or ``environment``) and ``extra``
+        variables; stdout and stderr kept apart."""
+        return subprocess.run(
+            [sys.executable, *command],
+            cwd=ROOT,
+            env={**(self.environment if environment is None else environment), **extra},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
