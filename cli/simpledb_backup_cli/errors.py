@@ -51,3 +51,9 @@ class NothingToUndoError(CliError):
     """The run took no safety backup, so there is nothing to restore it from."""
 
     status = ExitStatus.REFUSED_OR_FAILED
+
+
+class NotRunningHereError(CliError):
+    """A local restore run is parked, and nothing in this process will continue it."""
+
+    status = ExitStatus.REFUSED_OR_FAILED

@@ -12,7 +12,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel
 
 from localrun import Invocations, LocalContext
-from simpledb_backup_cli.errors import FunctionRaisedError
+from simpledb_backup_cli.errors import FunctionRaisedError, NotRunningHereError
 from simpledb_backup_cli.requests import wire_event
 
 FunctionName = Literal["backup", "restore"]
@@ -63,7 +63,7 @@ class LocalFunctions:
         self._workers: list[threading.Thread] = []
         self._last_answer: Answer | None = None
         self._failure: FunctionRaisedError | None = None
-        self._failure_polled = False
+        self._idle_polls = 0
 
     def invoke(self, function: FunctionName, event: BaseModel) -> Answer:
         chain = Invocations(function, wire_event(event), lambda: self.context_factory(function))
@@ -103,12 +103,20 @@ class LocalFunctions:
                 lambda: self._finished_invocations != self._seen_invocations or self._chains_running == 0,
                 timeout=self.POLL_SECONDS,
             )
+            moved = self._finished_invocations != self._seen_invocations
             self._seen_invocations = self._finished_invocations
-            if self._failure is not None and self._chains_running == 0:
-                # A run that failed records it in its status: poll once more before reporting the exception.
-                if self._failure_polled:
-                    raise self._failure
-                self._failure_polled = True
+            if moved or self._chains_running:
+                self._idle_polls = 0
+                return
+            # Nothing runs here any more and the last poll saw all that ran: a run that failed has said so in
+            # its status by now; one still "continued" is parked with nothing to continue it in this process.
+            self._idle_polls += 1
+            if self._idle_polls > 1:
+                raise self._failure or NotRunningHereError(
+                    "the run is parked: its continuation does not run in this process (it ran in the command "
+                    "that started the restore); resume it with its continues_with event, e.g. through "
+                    "`make invoke-local FN=restore EVENT=...`"
+                )
 
     def finish(self) -> Answer | None:
         for worker in self._workers:

@@ -12,7 +12,7 @@ from clihelpers import DOMAIN, Cli
 from rich.console import Console
 
 import sdblocal
-from localrun import LocalContext
+from localrun import Invocations, LocalContext
 from repomandata import fill_domain, repoman_domain_items
 from simpledb_backup.items import Item
 from simpledb_backup.scan import scan_domain
@@ -91,3 +91,16 @@ def test_a_terminal_gets_a_progress_bar(
     assert f"{len(lost_domain)}/{len(lost_domain)} items written" in drawn
     assert "━" in drawn  # the bar
     assert contents(sdb_client) == sorted(lost_domain)
+
+
+def test_following_a_parked_local_run_says_that_nothing_continues_it(
+    lost_domain: list[Item], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first invocation of a restore whose continuation never runs (the command that started it ended).
+    first = next(
+        Invocations("restore", {"action": "restore", "domain": DOMAIN}, lambda: short_invocation("restore"))
+    )
+    assert first["status"] == "continued"
+    run = Cli(capsys, monkeypatch)("--local", "status", DOMAIN, "--run-id", first["run_id"], "--wait")
+    assert run.status == 3
+    assert "the run is parked: its continuation does not run in this process" in run.stderr
