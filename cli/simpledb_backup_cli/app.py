@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,7 +36,7 @@ from simpledb_backup_cli.errors import (
     NotConfirmedError,
     NothingToUndoError,
 )
-from simpledb_backup_cli.functions import Answer, FunctionName, Functions, LocalFunctions
+from simpledb_backup_cli.functions import Answer, FunctionName, Functions, LocalFunctions, lambda_context
 from simpledb_backup_cli.progress import follow, progress_display
 
 DEFAULT_STACK = "simpledb-backup"
@@ -213,9 +214,23 @@ def spec_of(domain: str, options: dict[str, Any]) -> requests.RestoreSpec:
     envvar="SIMPLEDB_BACKUP_LOG_FILE",
     help="With --local: append the functions' logs to this file instead of printing them on stderr.",
 )
+@click.option(
+    "--local-timeout",
+    type=click.FloatRange(min=1, max=900),
+    default=900,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --local: how long each invocation may run, as the function's timeout does. Lower it (with "
+    "CONTINUATION_MARGIN_SECONDS) to watch a restore continue over several invocations.",
+)
 @click.pass_context
 def cli(
-    ctx: click.Context, local: bool, stack_name: str | None, region: str | None, log_file: Path | None
+    ctx: click.Context,
+    local: bool,
+    stack_name: str | None,
+    region: str | None,
+    log_file: Path | None,
+    local_timeout: float,
 ) -> None:
     """Back up and restore Amazon SimpleDB domains with the simpledb-backup functions.
 
@@ -237,13 +252,15 @@ def cli(
     if runtime.functions_factory is not None:
         return
     if local:
-        runtime.functions_factory = _local_functions(ctx, log_file)
+        runtime.functions_factory = _local_functions(ctx, log_file, local_timeout)
     else:
         session = runtime.session or boto3.Session(region_name=region)
         runtime.functions_factory = _deployed_functions(session, stack_name or DEFAULT_STACK, region)
 
 
-def _local_functions(ctx: click.Context, log_file: Path | None) -> Callable[[FunctionName], Functions]:
+def _local_functions(
+    ctx: click.Context, log_file: Path | None, timeout_seconds: float
+) -> Callable[[FunctionName], Functions]:
     def start(function: FunctionName) -> Functions:
         from localrun import local_stack
 
@@ -255,7 +272,7 @@ def _local_functions(ctx: click.Context, log_file: Path | None) -> Callable[[Fun
         ctx.with_resource(
             local_stack(function, output, lambda line: error_console.print(Text(line, style="dim")))
         )
-        functions = LocalFunctions()
+        functions = LocalFunctions(partial(lambda_context, timeout_seconds=timeout_seconds))
         # Registered after the local stack, so it runs before the stack stops: a restore's continuations
         # still running in the background end before the command does.
         ctx.call_on_close(functions.finish)

@@ -38,9 +38,9 @@ class Functions(Protocol):
 ContextFactory = Callable[[FunctionName], LocalContext]
 
 
-def lambda_context(function: FunctionName) -> LocalContext:
-    """A context like the deployed function's: 15 minutes to run."""
-    return LocalContext(function_name=f"simpledb-backup-{function}")
+def lambda_context(function: FunctionName, timeout_seconds: float = 900.0) -> LocalContext:
+    """A context like the deployed function's: 15 minutes to run, unless told otherwise."""
+    return LocalContext(function_name=f"simpledb-backup-{function}", timeout_seconds=timeout_seconds)
 
 
 class LocalFunctions:
