@@ -7,7 +7,6 @@ otherwise the answer is shown for a person (render). ``restore`` and ``undo`` sh
 after the operator has typed the target domain's name (``--yes`` skips the question). Exit status: see errors.
 """
 
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from botocore.exceptions import (
     NoRegionError,
     PartialCredentialsError,
 )
-from rich.console import Console, RenderableType
+from rich.console import Console
 from rich.text import Text
 
 from simpledb_backup_cli import render, requests
@@ -36,22 +35,11 @@ from simpledb_backup_cli.errors import (
     NotConfirmedError,
     NothingToUndoError,
 )
-from simpledb_backup_cli.functions import Answer, FunctionName, Functions, LocalFunctions, lambda_context
+from simpledb_backup_cli.functions import FunctionName, Functions, LocalFunctions, lambda_context
+from simpledb_backup_cli.output import CurrentStderr, Output, unwrapped
 from simpledb_backup_cli.progress import follow, progress_display
 
 DEFAULT_STACK = "simpledb-backup"
-REFUSED_OR_FAILED = ("refused", "failed")
-
-
-class _CurrentStderr:
-    """Writes to whatever ``sys.stderr`` is at the time, so that the functions' logs in --local mode are
-    printed above a progress bar (which takes sys.stderr over while it is drawn)."""
-
-    def write(self, text: str) -> int:
-        return sys.stderr.write(text)
-
-    def flush(self) -> None:
-        sys.stderr.flush()
 
 
 @dataclass
@@ -75,52 +63,12 @@ class Runtime:
         return self._functions[function]
 
 
-@dataclass
-class Output:
-    """Where a command prints: answers on stdout (JSON with --json), everything else on stderr."""
-
-    as_json: bool
-    stdout: TextIO
-    console: Console
-    error_console: Console
-
-    @property
-    def info(self) -> Console:
-        """Where a person reads what is not the answer itself (the plan before the question, progress)."""
-        return self.error_console if self.as_json else self.console
-
-    def answer(self, answer: Answer, view: Callable[[Answer], RenderableType] = render.answer_view) -> int:
-        if self.as_json:
-            self.stdout.write(json.dumps(answer, indent=2, ensure_ascii=False, default=str) + "\n")
-            self.stdout.flush()
-        else:
-            self.console.print(view(answer))
-        return int(exit_status(answer))
-
-    def note(self, text: str) -> None:
-        self.error_console.print(Text(text, style="dim"))
-
-
-def exit_status(answer: Answer) -> ExitStatus:
-    if answer.get("status") in REFUSED_OR_FAILED:
-        return ExitStatus.REFUSED_OR_FAILED
-    return ExitStatus.ANSWERED
-
-
 def _output(ctx: click.Context, as_json: bool) -> Output:
     runtime: Runtime = ctx.ensure_object(Runtime)
     stdout = runtime.stdout or sys.stdout
-    console = runtime.console or Console(file=stdout, **_unwrapped(stdout))
-    error_console = runtime.error_console or Console(stderr=True, **_unwrapped(sys.stderr))
+    console = runtime.console or Console(file=stdout, **unwrapped(stdout))
+    error_console = runtime.error_console or Console(stderr=True, **unwrapped(sys.stderr))
     return Output(as_json, stdout, console, error_console)
-
-
-def _unwrapped(stream: TextIO) -> dict[str, Any]:
-    """Output to a file or a pipe is not wrapped at 80 columns: lines as long as they are, tables as wide as
-    they need (up to 200 columns). A terminal's width is its own."""
-    if stream.isatty():
-        return {}
-    return {"width": 200, "soft_wrap": True}
 
 
 def _functions(ctx: click.Context, function: FunctionName) -> Functions:
@@ -265,7 +213,7 @@ def _local_functions(
         from localrun import local_stack
 
         error_console = Console(stderr=True)
-        output: TextIO = _CurrentStderr()  # type: ignore[assignment]
+        output: TextIO = CurrentStderr()  # type: ignore[assignment]
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)
             output = ctx.with_resource(log_file.open("a", encoding="utf-8"))
