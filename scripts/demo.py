@@ -39,7 +39,7 @@ from localrun import (  # noqa: E402
 )
 from repomandata import mutate_packages, simulate_accident  # noqa: E402
 from simpledb_backup.dumpformat import read_dump  # noqa: E402
-from simpledb_backup.events import BackupEvent  # noqa: E402
+from simpledb_backup.events import BackupEvent, DrillEvent  # noqa: E402
 from simpledb_backup.items import Item  # noqa: E402
 from simpledb_backup.keys import dump_key  # noqa: E402
 from simpledb_backup.runtime import event_payload  # noqa: E402
@@ -47,7 +47,7 @@ from simpledb_backup.scan import scan_domain  # noqa: E402
 from simpledb_backup.simpledb import SimpleDB  # noqa: E402
 from simpledb_backup_cli.app import main as cli_main  # noqa: E402
 
-STEPS = 9
+STEPS = 10
 LOG_FILE = ROOT / "build" / "demo-logs.jsonl"
 
 
@@ -91,6 +91,26 @@ def run_backup(progress: Progress) -> dict[str, Any]:
         f"{dump['values']} values, {dump['size_bytes']:,} bytes gzip, {dump['duration_seconds']} s"
     )
     return dict(dump)
+
+
+def run_drill(progress: Progress, domain: str) -> None:
+    """What each domain's drill schedule does every week (the drill function, in-process)."""
+    use_function_environment("drill")
+    with function_output_to_log_file():
+        answers = invoke("drill", event_payload(DrillEvent(trigger="schedule", domain=domain)))
+    answer = answers[-1]
+    drill = answer.get("drill", {})
+    scratch = drill.get("scratch_domain", "?")
+    progress.detail(
+        f"restored {answer.get('written', {}).get('items_written', 0)} items into {scratch} "
+        f"(a new domain: no confirm, no safety backup), in {answer.get('duration_seconds')} s"
+    )
+    verified = bool(answer.get("verification", {}).get("verified"))
+    progress.detail(f"verification: the scratch domain equals the dump: {verified}")
+    left = scratch in boto3.client("sdb").list_domains().get("DomainNames", [])
+    progress.detail(f"scratch domain deleted: {not left}; metrics DrillSucceeded, DrillDuration, DrillItems")
+    if not (drill.get("passed") and verified) or left:
+        progress.failed.append("the restore drill did not pass and clean up")
 
 
 def operator(arguments: Sequence[str], typed: str | None = None) -> int:
@@ -171,6 +191,11 @@ def main() -> int:
         progress.detail(f"first dump {first['version_id']} is still there to go further back")
         if not equal:
             progress.failed.append("the domain does not equal the dump")
+
+        progress(
+            f"Weekly restore drill of {domain!r}: its latest dump into a scratch domain, verified, deleted"
+        )
+        run_drill(progress, domain)
         print(
             f"\nDemo finished in {time.monotonic() - progress.started:.1f} s. The functions' logs: {LOG_FILE}"
         )

@@ -1,6 +1,6 @@
 """One sampled item of a plan, diff or restore, in the domain's own terms, as terminal text (pure).
 
-The function describes each sample (OPERATOR_CONTRACT, "Item descriptions"): a Repoman package by name,
+The function describes each sample (docs/ANSWERS.md, "Item descriptions"): a Repoman package by name,
 version, distribution, component and architecture; Repoman's ``meta`` item by its lists; any other item by its
 name and a few attribute values; an update with each changing attribute's values before and after. A sample
 that is a bare item name, or an update that names only its attributes, is shown as it is.

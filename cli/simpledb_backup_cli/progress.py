@@ -27,7 +27,7 @@ class RunProgress:
 
 
 def run_progress(answer: Mapping[str, Any]) -> RunProgress:
-    """A run's progress from a restore or status answer: its ``progress`` (OPERATOR_CONTRACT), or else what
+    """A run's progress from a restore or status answer: its ``progress`` (docs/ANSWERS.md), or else what
     its plan and write counts say."""
     progress = answer.get("progress")
     if isinstance(progress, Mapping):

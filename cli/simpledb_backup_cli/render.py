@@ -1,6 +1,6 @@
 """The functions' answers as a person reads them: tables of dumps, plans and diffs grouped by change (pure).
 
-Each view takes an answer exactly as the function gave it (OPERATOR_CONTRACT) and returns a Rich renderable;
+Each view takes an answer exactly as the function gave it (docs/ANSWERS.md) and returns a Rich renderable;
 the console decides on colours. Keys an answer does not carry are left out rather than guessed.
 """
 

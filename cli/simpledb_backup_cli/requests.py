@@ -23,7 +23,7 @@ from simpledb_backup.events import (
 )
 from simpledb_backup_cli.errors import CliError
 
-#: Where a diff starts or ends, by name (OPERATOR_CONTRACT: "latest", "previous", "live").
+#: Where a diff starts or ends, by name (docs/ANSWERS.md: "latest", "previous", "live").
 SOURCE_KEYWORDS = ("latest", "previous", "live")
 
 
@@ -127,7 +127,7 @@ def status_request(domain: str, run_id: str) -> StatusRequest:
 
 
 def diff_request(domain: str, source: str | None, target: str | None, sample_size: int | None) -> BaseModel:
-    """OPERATOR_CONTRACT's diff: from a dump (the latest by default) to another dump or the live domain."""
+    """docs/ANSWERS.md's diff: from a dump (the latest by default) to another dump or the live domain."""
     fields: dict[str, Any] = {"action": "diff", "domain": domain}
     if source is not None:
         fields["from"] = source_reference(source)

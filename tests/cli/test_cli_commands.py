@@ -12,7 +12,6 @@ from clihelpers import DOMAIN, CliRun, writes
 import sdblocal
 from localrun import LocalContext, function_output, load_handler
 from repomandata import mutate_packages, simulate_accident
-from simpledb_backup.events import ACTIONS
 from simpledb_backup.items import Attributes, Item
 from simpledb_backup.scan import scan_domain
 from simpledb_backup.simpledb import SimpleDB
@@ -21,13 +20,6 @@ from simpledb_backup_cli.describe import describe_item
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 Run = Callable[..., CliRun]
-#: The restore function answers OPERATOR_CONTRACT (the diff action, items described in the domain's terms).
-CONTRACT = "diff" in ACTIONS
-NEEDS_CONTRACT = pytest.mark.skipif(
-    not CONTRACT,
-    reason="the restore function does not answer action 'diff' yet (OPERATOR_CONTRACT, built on the operator "
-    "branch): unskip after merging it",
-)
 
 
 def contents(sdb_client: Any, domain: str = DOMAIN) -> dict[str, Attributes]:
@@ -144,7 +136,6 @@ def test_a_subset_plan_sends_items_and_matches(cli: Run, repoman_domain: list[It
     )
 
 
-@NEEDS_CONTRACT
 def test_diff_of_last_night_names_the_changed_packages(
     cli: Run, repoman_domain: list[Item], sdb_client: Any
 ) -> None:

@@ -1,4 +1,4 @@
-"""The readable output and the events, pure: answers shaped as OPERATOR_CONTRACT gives them (packages named by
+"""The readable output and the events, pure: answers shaped as docs/ANSWERS.md gives them (packages named by
 name, version, distribution, component and architecture; before and after for updates), and the requests the
 options make."""
 
@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from rich.console import Console, RenderableType
 
-from simpledb_backup.events import ACTIONS
 from simpledb_backup_cli import render
 from simpledb_backup_cli.describe import change_lines, describe_item
 from simpledb_backup_cli.errors import CliError
@@ -203,11 +202,6 @@ def test_diff_ends_and_matches_are_read_from_the_command_line() -> None:
         match_values(("distribution=stable", "distribution=testing"))
 
 
-@pytest.mark.skipif(
-    "diff" not in ACTIONS,
-    reason="the restore function does not answer action 'diff' yet (OPERATOR_CONTRACT, built on the operator "
-    "branch): unskip after merging it",
-)
 def test_the_diff_event_is_the_contracts() -> None:
     event: dict[str, Any] = wire_event(diff_request("packages", "previous", "latest", None))
     assert event == {"action": "diff", "domain": "packages", "from": "previous", "to": "latest"}

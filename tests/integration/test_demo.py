@@ -9,11 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simpledb_backup.events import ACTIONS
-
 ROOT = Path(__file__).resolve().parents[2]
-#: The restore function answers OPERATOR_CONTRACT: the diff action, and items described in Repoman's terms.
-CONTRACT = "diff" in ACTIONS
 #: A package described in Repoman's terms: name, version, distribution/component/architecture.
 PACKAGE_LINE = re.compile(r"^\s+[+~-] [a-z0-9][a-z0-9.+-]+ \S+ [a-z]+/[a-z-]+/[a-z0-9]+$", re.MULTILINE)
 
@@ -31,17 +27,16 @@ def demo() -> subprocess.CompletedProcess[str]:
 
 
 def step(output: str, number: int) -> str:
-    """The output of step ``number`` of the demo's nine."""
-    return output.split(f"[{number}/9]")[1].split(f"[{number + 1}/9]")[0]
+    """The output of step ``number`` of the demo's ten."""
+    return output.split(f"[{number}/10]")[1].split(f"[{number + 1}/10]")[0]
 
 
 def test_the_demo_backs_up_restores_and_verifies(demo: subprocess.CompletedProcess[str]) -> None:
     output = demo.stdout
-    assert "[9/9]" in output, output + demo.stderr
+    assert "[10/10]" in output, output + demo.stderr
     failures = [line for line in demo.stderr.splitlines() if line.startswith("FAILED: ")]
-    # Until the restore function answers `diff`, that step is the demo's one failure.
-    assert failures == ([] if CONTRACT else ["FAILED: diff (exit status 2, expected 0)"]), demo.stderr
-    assert demo.returncode == (0 if CONTRACT else 1)
+    assert failures == [], demo.stderr
+    assert demo.returncode == 0
 
     listed = step(output, 6)
     assert "$ simpledb-backup --local list packages" in listed
@@ -61,13 +56,12 @@ def test_the_demo_backs_up_restores_and_verifies(demo: subprocess.CompletedProce
     assert "verification: the target matches the source" in restored
 
     assert re.search(r"domain == dump \S+: True", step(output, 9))
+    drill = output.split("[10/10]")[1]
+    assert "into simpledb-backup-drill-packages" in drill
+    assert "verification: the scratch domain equals the dump: True" in drill
+    assert "scratch domain deleted: True" in drill
 
 
-@pytest.mark.skipif(
-    not CONTRACT,
-    reason="the restore function does not answer action 'diff' yet, nor describe items in Repoman's terms "
-    "(OPERATOR_CONTRACT, built on the operator branch): unskip after merging it",
-)
 def test_the_demo_shows_last_night_and_the_plan_in_package_terms(
     demo: subprocess.CompletedProcess[str],
 ) -> None:
