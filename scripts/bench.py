@@ -4,8 +4,10 @@
 
 Starts the local SimpleDB engine in a process of its own, fills a Repoman-shaped domain once per size (at 0 ms
 latency), then measures with the injected latency, each run in a fresh child process: our backup, a sequential
-Select-loop backup, our restore into a new domain, and a one-PutAttributes-per-item restore (on a sample,
-extrapolated). Prints the tables and rewrites the tables of docs/PERFORMANCE.md (local/benchkit does the work).
+Select-loop backup, our restore into a new domain, a one-PutAttributes-per-item restore (on a sample,
+extrapolated) and our restore with today's shared backoff; then issue 12's scenarios: the restore under write
+caps and the backup under a Select cap (rate controller against shared backoff), and the backup at a slow
+Select latency. Prints the tables and rewrites the tables of docs/PERFORMANCE.md (local/benchkit does the work).
 """
 
 import argparse
@@ -32,7 +34,7 @@ from benchkit.engine import EngineProcess, s3_client, sdb_client  # noqa: E402
 from benchkit.filling import DomainFiller  # noqa: E402
 from benchkit.machine import code_version, machine_facts  # noqa: E402
 from benchkit.results import JobResult, SizeReport  # noqa: E402
-from benchkit.session import ALL_JOBS, Options, Place, SizeSession  # noqa: E402
+from benchkit.session import ALL_JOBS, SCENARIOS, Options, Place, SizeSession  # noqa: E402
 from benchkit.tables import growth_table, measurements_table, targets_table  # noqa: E402
 from simpledb_backup.config import Settings  # noqa: E402
 
@@ -57,11 +59,21 @@ def describe(result: JobResult) -> str:
         else ""
     )
     calls = ", ".join(f"{action} {count:,}" for action, count in result.calls.items())
+    throttled = sum(result.throttled.values())
     return (
         f"{result.items:,} items in {result.wall_seconds:.1f} s{sampled}; CPU {result.cpu_seconds:.1f} s "
         f"client, {result.server_cpu_seconds:.1f} s engine; RSS {result.rss_start_mb:.0f} MB after imports, "
-        f"peak {result.rss_peak_mb:.0f} MB; {calls}"
+        f"peak {result.rss_peak_mb:.0f} MB; {calls}" + (f"; {throttled:,} throttled" if throttled else "")
     )
+
+
+def numbers(text: str) -> list[float]:
+    """A comma-separated list of numbers ('' for none)."""
+    return [float(part) for part in text.split(",") if part]
+
+
+def integers(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part]
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -85,9 +97,31 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--sweep-segments",
-        type=lambda text: [int(part) for part in text.split(",") if part],
+        type=integers,
         default=[2, 8],
         help="extra backup runs with these segment counts (informative), comma-separated; '' for none",
+    )
+    parser.add_argument(
+        "--write-caps",
+        type=numbers,
+        default=[10.0, 40.0, 80.0],
+        help="write caps (calls/s per domain) to restore under, comma-separated; '' for none",
+    )
+    parser.add_argument(
+        "--cap-items", type=integers, default=[20000], help="the sizes at which the write caps run"
+    )
+    parser.add_argument(
+        "--select-cap", type=float, default=5.0, help="Select cap (calls/s per domain) to back up under; 0: none"
+    )
+    parser.add_argument("--cap-repeat", type=int, default=1, help="runs of each capped job")
+    parser.add_argument(
+        "--slow-latency-ms", type=float, default=250.0, help="the slow Select latency scenario; 0: none"
+    )
+    parser.add_argument(
+        "--slow-sweep-segments",
+        type=integers,
+        default=[16],
+        help="our backup at the slow latency with these maximum segment counts too (what would meet 10x)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
@@ -95,8 +129,8 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         action="append",
-        choices=ALL_JOBS,
-        help="run only these jobs (for investigating; implies --no-write)",
+        choices=(*ALL_JOBS, *SCENARIOS),
+        help="run only these jobs or scenarios (for investigating; implies --no-write)",
     )
     parser.add_argument(
         "--render-only",
@@ -115,6 +149,12 @@ def measure(args: argparse.Namespace) -> list[SizeReport]:
         repeat=args.repeat,
         sweep_segments=args.sweep_segments,
         only=args.only or (),
+        write_caps=args.write_caps,
+        cap_items=args.cap_items,
+        select_cap=args.select_cap,
+        cap_repeat=args.cap_repeat,
+        slow_latency_ms=args.slow_latency_ms,
+        slow_sweep_segments=args.slow_sweep_segments,
     )
     machine = machine_facts()
     reports: list[SizeReport] = []
@@ -131,7 +171,7 @@ def measure(args: argparse.Namespace) -> list[SizeReport]:
         )
         filler = DomainFiller(engine.url, DOMAIN, seed=args.seed)
         for size in sorted(set(args.items or [20000])):
-            engine.controls.configure(latency_ms=0)
+            engine.controls.configure(latency_ms=0, write_calls_per_second=0, select_calls_per_second=0)
             fill_started = time.monotonic()
             profile = filler.fill_to(size)
             log(
@@ -139,8 +179,7 @@ def measure(args: argparse.Namespace) -> list[SizeReport]:
                 f"{profile.data_bytes / 1e6:.1f} MB data, {profile.response_bytes / 1e6:.1f} MB Select XML, "
                 f"minimum {profile_min_pages(profile)} Select pages, {profile_min_writes(profile)} batch writes"
             )
-            engine.controls.configure(latency_ms=args.latency_ms)
-            before = code_version()
+            before = code_version()  # each job sets the engine's latency and caps it runs under
             report = session.measure(profile, machine, before)
             after = code_version()
             if after != before:

@@ -12,9 +12,13 @@ from benchkit.results import (
     BASELINE,
     OURS,
     RESTORE,
+    SELECT_CAP,
+    THROTTLED_WRITE_ACTIONS,
     WRITE_ACTIONS,
+    WRITE_CAP,
     DomainProfile,
     JobResult,
+    RunName,
     SizeReport,
 )
 
@@ -140,9 +144,11 @@ def best_of(results: Sequence[JobResult]) -> JobResult:
 # --- one size -------------------------------------------------------------------------------------------------
 
 
-def speedup(report: SizeReport, operation: str) -> float | None:
+def speedup(
+    report: SizeReport, operation: str, ours_run: str = OURS, baseline_run: str = BASELINE
+) -> float | None:
     """The baseline's wall time (projected to the whole domain) over ours."""
-    ours, baseline = report.job(operation, OURS), report.job(operation, BASELINE)
+    ours, baseline = report.job(operation, ours_run), report.job(operation, baseline_run)
     if ours is None or baseline is None or ours.wall_seconds <= 0:
         return None
     return projected_wall_seconds(baseline) / ours.wall_seconds
@@ -192,10 +198,18 @@ class BackupCeiling:
     #: speed-up that many streams allow at the same time per page, even with free CPU.
     stream_bound: float | None
     measured: float | None
+    #: Baseline wall over our client CPU alone: the cap if the engine's rendering did not share the machine
+    #: (as SimpleDB's does not, in AWS).
+    client_cpu_bound: float | None = None
+    ours_pages: int = 0
+    peak_rss_mb: float = 0.0
 
 
-def backup_ceiling(report: SizeReport) -> BackupCeiling | None:
-    ours, baseline = report.job(BACKUP, OURS), report.job(BACKUP, BASELINE)
+def backup_ceiling(
+    report: SizeReport, ours_run: str = OURS, baseline_run: str = BASELINE
+) -> BackupCeiling | None:
+    """What bounds ``ours_run``'s speed-up over ``baseline_run`` (by default the benchmark's own pair)."""
+    ours, baseline = report.job(BACKUP, ours_run), report.job(BACKUP, baseline_run)
     if ours is None or baseline is None:
         return None
     baseline_pages = max(1, baseline.calls.get("Select", 0))
@@ -217,7 +231,10 @@ def backup_ceiling(report: SizeReport) -> BackupCeiling | None:
         cpu_ms_per_page=1000 * (ours.cpu_seconds + ours.server_cpu_seconds) / our_pages,
         cpu_bound=baseline.wall_seconds / floor if floor > 0 else None,
         stream_bound=baseline_pages / ceil_div(our_pages, streams) if streams else None,
-        measured=speedup(report, BACKUP),
+        measured=speedup(report, BACKUP, ours_run, baseline_run),
+        client_cpu_bound=baseline.wall_seconds / ours.cpu_seconds if ours.cpu_seconds > 0 else None,
+        ours_pages=ours.calls.get("Select", 0),
+        peak_rss_mb=ours.rss_peak_mb,
     )
 
 
@@ -320,9 +337,103 @@ def growth(reports: Sequence[SizeReport]) -> list[Growth]:
         return []
     small, large = ordered[0], ordered[-1]
     rows = []
-    for key in large.ordered_keys():
+    for key in large.base_keys():
         operation, run = key.split("/", 1)
         before, after = small.job(operation, run), large.job(operation, run)
         if before is not None and after is not None:
             rows.append(Growth(key, before, after))
     return rows
+
+
+# --- issue 12's scenarios: caps, CPU per MB -------------------------------------------------------------------
+
+
+def lane_summary(result: JobResult, lane: str) -> dict[str, float]:
+    """What the job's wire recorder saw of one lane (benchkit.jobs.wire); empty when not recorded."""
+    lanes = result.extra.get("lanes") or {}
+    summary = lanes.get(lane) or {}
+    return {str(key): float(value) for key, value in summary.items()}
+
+
+def select_xml_bytes(result: JobResult) -> int | None:
+    """Bytes of the Select responses the run's client received whole; None when not recorded."""
+    summary = lane_summary(result, "Select")
+    return int(summary["ok_bytes"]) if "ok_bytes" in summary else None
+
+
+def cpu_ms_per_select_mb(result: JobResult) -> float | None:
+    """The run's client CPU per MB of Select XML received, in ms."""
+    received = select_xml_bytes(result)
+    if not received:
+        return None
+    return 1000 * result.cpu_seconds / (received / MB)
+
+
+@dataclass(frozen=True)
+class CapUse:
+    """How one run used a cap: its accepted calls' rate over its lane's window, and its throttled share.
+
+    The calls are the engine's counts (a throttled call is in the calls too, as AWS bills it); the window is
+    the job's own (benchkit.jobs.wire): from the lane's first request to its last answer.
+    """
+
+    key: str
+    arm: str
+    operation: str
+    lane: str  # the metered calls: "write" (the four write actions) or "Select"
+    cap: float  # calls/s per domain
+    calls: int  # every call of the lane, throttled ones included
+    throttled: int
+    seconds: float  # the window; 0 when the run failed
+    learned_rate: float | None  # the rate controller's rate for the lane at the end, calls/s
+    error: str | None = None
+
+    @property
+    def accepted(self) -> int:
+        return self.calls - self.throttled
+
+    @property
+    def rate(self) -> float | None:
+        """Accepted calls per second over the window."""
+        return self.accepted / self.seconds if self.seconds > 0 and self.error is None else None
+
+    @property
+    def share_of_cap(self) -> float | None:
+        rate = self.rate
+        return rate / self.cap if rate is not None else None
+
+    @property
+    def throttled_share(self) -> float | None:
+        return self.throttled / self.calls if self.calls else None
+
+
+def cap_use(report: SizeReport, key: str) -> CapUse | None:
+    """The cap use of a run under a write or Select cap (None for any other run)."""
+    result = report.jobs.get(key)
+    operation, run = key.split("/", 1)
+    name = RunName.parse(run)
+    if result is None or name.condition not in (WRITE_CAP, SELECT_CAP):
+        return None
+    # The lanes are named alike by the wire recorder and the rate controller (ratecontrol.default_lane).
+    lane, actions = (
+        ("write", THROTTLED_WRITE_ACTIONS) if name.condition == WRITE_CAP else ("Select", {"Select"})
+    )
+    rates = (result.extra.get("policy") or {}).get("rates") or {}
+    learned = rates.get(lane)
+    return CapUse(
+        key=key,
+        arm=name.arm,
+        operation=operation,
+        lane=lane,
+        cap=name.value,
+        calls=sum(count for action, count in result.calls.items() if action in actions),
+        throttled=sum(count for action, count in result.throttled.items() if action in actions),
+        seconds=lane_summary(result, lane).get("seconds", 0.0) if not result.failed else 0.0,
+        learned_rate=float(learned) if learned is not None else None,
+        error=result.error,
+    )
+
+
+def cap_uses(report: SizeReport) -> list[CapUse]:
+    """Every capped run of one size, in the report's order."""
+    return [use for key in report.scenario_keys() if (use := cap_use(report, key)) is not None]

@@ -11,13 +11,28 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 BACKUP, RESTORE = "backup", "restore"
-OURS, BASELINE = "ours", "baseline"
+#: The arms of a run: ours (the product, with its adaptive rate controller), the sequential or per-item
+#: baseline, and ours with today's shared backoff (local/legacy_backoff.py) in place of the rate controller.
+OURS, BASELINE, LEGACY = "ours", "baseline", "legacy"
 #: The four runs compared with each other, in the order the tables show them.
 JOBS = ((BACKUP, OURS), (BACKUP, BASELINE), (RESTORE, OURS), (RESTORE, BASELINE))
+#: Extra runs compared with the four, at the same latency and without a cap: the restore with the shared backoff.
+EXTRA_JOBS = ((RESTORE, LEGACY),)
 #: Extra backup runs with another maximum segment count: ``segments-<n>`` (informative; the targets judge the
 #: product default).
 SWEEP_PREFIX = "segments-"
 WRITE_ACTIONS = frozenset({"BatchPutAttributes", "PutAttributes"})
+#: The calls the engine's write throttle meters (sdblocal.throttle.KIND_OF_ACTION).
+THROTTLED_WRITE_ACTIONS = frozenset(
+    {"BatchPutAttributes", "PutAttributes", "BatchDeleteAttributes", "DeleteAttributes"}
+)
+#: The retry policies a job's SimpleDB adapter can be given.
+CONTROLLER, SHARED_BACKOFF = "controller", "shared-backoff"
+#: The conditions a scenario runs under, other than the benchmark's latency and no cap: the engine's write cap
+#: (calls/s per domain), its Select cap, or another injected latency (ms per call). A scenario's run is
+#: ``<arm>@<condition>=<value>``, e.g. ``ours@write=10``.
+WRITE_CAP, SELECT_CAP, LATENCY = "write", "select", "latency"
+CONDITIONS = (WRITE_CAP, SELECT_CAP, LATENCY)
 #: The restore's phases, timed by benchkit.phases.
 PREPARE, SAFETY_BACKUP, WRITE, VERIFY = "prepare", "safety-backup", "write", "verify"
 #: The phases in the order a restore runs them (``plan``: results stored before the restore had stages, when
@@ -31,6 +46,30 @@ def job_key(operation: str, run: str) -> str:
 
 def sweep_run(segments: int) -> str:
     return f"{SWEEP_PREFIX}{segments}"
+
+
+def scenario_run(arm: str, condition: str, value: float) -> str:
+    """The run of ``arm`` (ours, legacy, baseline, segments-<n>) under one condition (WRITE_CAP, ...)."""
+    if condition not in CONDITIONS:
+        raise ValueError(f"unknown condition {condition!r}")
+    return f"{arm}@{condition}={value:g}"
+
+
+@dataclass(frozen=True)
+class RunName:
+    """A run's name read back: its arm, and the condition it ran under (None: the benchmark's own)."""
+
+    arm: str
+    condition: str | None = None
+    value: float = 0.0
+
+    @classmethod
+    def parse(cls, run: str) -> RunName:
+        arm, _, scenario = run.partition("@")
+        if not scenario:
+            return cls(arm)
+        condition, _, value = scenario.partition("=")
+        return cls(arm, condition, float(value))
 
 
 @dataclass(frozen=True)
@@ -59,6 +98,11 @@ class JobSpec:
     target: str | None = None  # restore: the new domain written to
     version_id: str | None = None  # restore: the dump version read
     sample: int | None = None  # per-item restore: how many items
+    policy: str = CONTROLLER  # the SimpleDB adapter's retry policy: CONTROLLER or SHARED_BACKOFF
+    #: The engine's settings during the run (the runner sets them before starting the child).
+    latency_ms: float = 0.0
+    write_calls_per_second: float = 0.0  # 0: no cap
+    select_calls_per_second: float = 0.0  # 0: no cap
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,9 +130,13 @@ class JobResult:
     #: Items in the domain; more than ``items`` when the run wrote a sample only (the per-item restore).
     domain_items: int = 0
     #: Job-specific facts: ``segments`` (streams used), ``phases`` (restore: wall seconds per stage),
-    #: ``version_id``, ``verified``, ``retries``; ``wall_runs`` and ``rss_runs`` of repeated runs.
+    #: ``version_id``, ``verified``, ``retries``, ``policy`` (the retry policy's own counters), ``lanes``
+    #: (the calls seen on the wire, per lane: see benchkit.jobs.wire); ``wall_runs`` and ``rss_runs`` of
+    #: repeated runs.
     extra: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    #: The calls the engine answered 503 because a cap's bucket was empty, by action (also in ``calls``).
+    throttled: dict[str, int] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -117,6 +165,19 @@ class JobResult:
             error=message,
             extra={"stderr": stderr},
         )
+
+
+def _arm_order(arm: str) -> tuple[int, int]:
+    if arm.startswith(SWEEP_PREFIX):
+        return (3, int(arm.removeprefix(SWEEP_PREFIX)))
+    return ((OURS, LEGACY, BASELINE).index(arm) if arm in (OURS, LEGACY, BASELINE) else 4, 0)
+
+
+def _scenario_order(key: str) -> tuple[int, float, str, tuple[int, int]]:
+    operation, run = key.split("/", 1)
+    name = RunName.parse(run)
+    rank = CONDITIONS.index(name.condition) if name.condition in CONDITIONS else len(CONDITIONS)
+    return (rank, name.value, operation, _arm_order(name.arm))
 
 
 @dataclass(frozen=True)
@@ -164,10 +225,23 @@ class SizeReport:
         return result if result is not None and not result.failed else None
 
     def ordered_keys(self) -> list[str]:
-        """The four compared runs in their fixed order, then the segment sweep by segment count."""
-        keys = [job_key(operation, run) for operation, run in JOBS if job_key(operation, run) in self.jobs]
-        sweep = [key for key in self.jobs if key.startswith(job_key(BACKUP, SWEEP_PREFIX))]
+        """Every run: those at the benchmark's own conditions (``base_keys``), then the scenarios'."""
+        return self.base_keys() + self.scenario_keys()
+
+    def base_keys(self) -> list[str]:
+        """The four compared runs in their fixed order, the extra runs, then the segment sweep by segment
+        count: every run at the benchmark's latency and without a cap."""
+        keys = [
+            job_key(operation, run)
+            for operation, run in (*JOBS, *EXTRA_JOBS)
+            if job_key(operation, run) in self.jobs
+        ]
+        sweep = [key for key in self.jobs if key.startswith(job_key(BACKUP, SWEEP_PREFIX)) and "@" not in key]
         return keys + sorted(sweep, key=lambda key: int(key.rsplit("-", 1)[1]))
+
+    def scenario_keys(self) -> list[str]:
+        """The scenarios' runs, by condition, then its value, then the operation, ours first."""
+        return sorted((key for key in self.jobs if "@" in key), key=_scenario_order)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -10,23 +10,37 @@ from pathlib import Path
 
 from benchkit.arithmetic import best_of
 from benchkit.engine import EngineProcess, job_environment
-from benchkit.results import OURS, SWEEP_PREFIX, JobResult, JobSpec
+from benchkit.results import BASELINE, OURS, JobResult, JobSpec, RunName
 
 #: A job that has not finished in an hour is stuck, not slow.
 JOB_TIMEOUT_SECONDS = 3600.0
 
 
 def job_module(spec: JobSpec) -> str:
-    """The module that runs ``spec`` (benchkit.jobs); the segment sweep runs our backup."""
-    run = OURS if spec.run.startswith(SWEEP_PREFIX) else spec.run
-    return f"benchkit.jobs.{spec.operation}_{run}"
+    """The module that runs ``spec`` (benchkit.jobs): the baselines have their own; every other arm (ours with
+    either retry policy, the segment sweep) runs our backup or restore, under whatever condition."""
+    arm = BASELINE if RunName.parse(spec.run).arm == BASELINE else OURS
+    return f"benchkit.jobs.{spec.operation}_{arm}"
+
+
+def set_conditions(spec: JobSpec, engine: EngineProcess) -> None:
+    """The engine's latency and caps for ``spec``'s run, every bucket full: the caps are set to none first,
+    because setting a cap to the value it has leaves its buckets as they are."""
+    engine.controls.configure(latency_ms=spec.latency_ms, write_calls_per_second=0, select_calls_per_second=0)
+    if spec.write_calls_per_second or spec.select_calls_per_second:
+        engine.controls.configure(
+            write_calls_per_second=spec.write_calls_per_second,
+            select_calls_per_second=spec.select_calls_per_second,
+        )
 
 
 def run_job(spec: JobSpec, engine: EngineProcess, timeout: float = JOB_TIMEOUT_SECONDS) -> JobResult:
-    """Run one job in a fresh child process; add the engine's CPU time and call counts of that run."""
+    """Run one job in a fresh child process under its conditions; add the engine's CPU time, call counts and
+    throttled calls of that run."""
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         spec_path, result_path = Path(folder) / "spec.json", Path(folder) / "result.json"
         spec_path.write_text(json.dumps(spec.to_dict()))
+        set_conditions(spec, engine)
         engine.controls.reset_counts()
         server_cpu = engine.cpu_seconds()
         completed = subprocess.run(
@@ -39,11 +53,13 @@ def run_job(spec: JobSpec, engine: EngineProcess, timeout: float = JOB_TIMEOUT_S
         )
         server_cpu = engine.cpu_seconds() - server_cpu
         calls = dict(sorted(engine.controls.call_counts().items()))
+        throttled = dict(sorted(engine.controls.throttled_counts().items()))
         if completed.returncode != 0 or not result_path.exists():
             message = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-            return JobResult.failure(spec, message, calls, completed.stderr[-4000:])
+            failed = JobResult.failure(spec, message, calls, completed.stderr[-4000:])
+            return replace(failed, server_cpu_seconds=round(server_cpu, 2), throttled=throttled)
         result = JobResult.from_dict(json.loads(result_path.read_text()))
-    return replace(result, server_cpu_seconds=round(server_cpu, 2), calls=calls)
+    return replace(result, server_cpu_seconds=round(server_cpu, 2), calls=calls, throttled=throttled)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,13 @@
-"""One benchmark size: which jobs run, in which order, against a domain already filled and the latency set.
+"""One benchmark size: which jobs run, in which order, under which conditions, against a domain already filled.
 
 Our backup runs first, interleaved with the sequential one: the restores read the dump version it published.
-Then our restore, interleaved with the per-item restore (a sample), each into a new domain dropped after the
-run; then the segment sweep (our backup with other maximum segment counts, informative).
+Then our restore, interleaved with the per-item restore (a sample) and with our restore under today's shared
+backoff, each into a new domain dropped after the run. Then the scenarios of issue 12, each group interleaved:
+the restore under each write cap (at the sizes given), with the rate controller and with the shared backoff;
+the backup under a Select cap, both policies; the backup and the sequential one at a slow Select latency, and
+the segment sweep at that latency. Last, the segment sweep (our backup with other maximum segment counts,
+informative). Every job carries its conditions (latency, caps); the runner sets them on the engine before
+the job's child starts.
 """
 
 import uuid
@@ -15,20 +20,31 @@ from benchkit.engine import EngineProcess
 from benchkit.results import (
     BACKUP,
     BASELINE,
+    EXTRA_JOBS,
     JOBS,
+    LATENCY,
+    LEGACY,
     OURS,
     RESTORE,
+    SELECT_CAP,
+    SHARED_BACKOFF,
+    WRITE_CAP,
     DomainProfile,
     JobResult,
     JobSpec,
     Machine,
+    RunName,
     SizeReport,
     job_key,
+    scenario_run,
     sweep_run,
 )
 from benchkit.runs import Planned, run_interleaved
 
-ALL_JOBS = tuple(job_key(operation, run) for operation, run in JOBS)
+#: The scenarios ``--only`` may name besides single jobs.
+WRITE_CAPS_SCENARIO, SELECT_CAP_SCENARIO, SLOW_SELECT_SCENARIO = "write-caps", "select-cap", "slow-select"
+SCENARIOS = (WRITE_CAPS_SCENARIO, SELECT_CAP_SCENARIO, SLOW_SELECT_SCENARIO)
+ALL_JOBS = tuple(job_key(operation, run) for operation, run in (*JOBS, *EXTRA_JOBS))
 
 
 @dataclass(frozen=True)
@@ -39,7 +55,13 @@ class Options:
     baseline_sample: int | None  # items the per-item restore writes; None: all
     repeat: int  # runs of each backup and of our restore, interleaved; the fastest is kept
     sweep_segments: Sequence[int] = ()
-    only: Sequence[str] = ()  # job keys; empty: all, and the sweep
+    only: Sequence[str] = ()  # job keys and scenario names; empty: all, and the sweep
+    write_caps: Sequence[float] = ()  # calls/s: the restore under each, both policies
+    cap_items: Sequence[int] = ()  # the sizes at which the write caps run
+    select_cap: float = 0.0  # calls/s: the backup under it, both policies; 0: not run
+    cap_repeat: int = 1  # runs of each capped job
+    slow_latency_ms: float = 0.0  # the backup and the sequential one at this latency; 0: not run
+    slow_sweep_segments: Sequence[int] = ()  # our backup at the slow latency with these maximum segments
 
 
 @dataclass(frozen=True)
@@ -64,6 +86,20 @@ class SizeSession:
         self.on_start, self.on_result = on_start, on_result
 
     def _spec(self, profile: DomainProfile, operation: str, run: str, **fields: Any) -> JobSpec:
+        """A job under the conditions its run names (the benchmark's latency and no cap unless it names
+        others); ours and the shared backoff arm run the product's maximum segments unless given."""
+        name = RunName.parse(run)
+        conditions: dict[str, Any] = {"latency_ms": self.options.latency_ms}
+        if name.condition == WRITE_CAP:
+            conditions["write_calls_per_second"] = name.value
+        elif name.condition == SELECT_CAP:
+            conditions["select_calls_per_second"] = name.value
+        elif name.condition == LATENCY:
+            conditions["latency_ms"] = name.value
+        if name.arm == LEGACY:
+            conditions["policy"] = SHARED_BACKOFF
+        if name.arm in (OURS, LEGACY):
+            conditions["segments"] = self.options.segments
         return JobSpec(
             operation,
             run,
@@ -71,7 +107,7 @@ class SizeSession:
             bucket=self.place.bucket,
             domain=self.place.domain,
             domain_items=profile.items,
-            **fields,
+            **{**conditions, **fields},
         )
 
     def _measure(self, report: SizeReport, planned: list[Planned]) -> None:
@@ -83,57 +119,81 @@ class SizeSession:
     def _drop_target(self, spec: JobSpec) -> None:
         self.place.sdb.delete_domain(DomainName=spec.target)
 
-    def _backups(self, profile: DomainProfile, wanted: set[str]) -> list[Planned]:
-        options, planned = self.options, []
-        # Our backup runs whenever a restore needs its dump.
-        if wanted & {job_key(BACKUP, OURS), job_key(RESTORE, OURS), job_key(RESTORE, BASELINE)}:
-            planned.append(
-                Planned(
-                    job_key(BACKUP, OURS),
-                    lambda: self._spec(profile, BACKUP, OURS, segments=options.segments),
-                    options.repeat,
-                )
-            )
-        if job_key(BACKUP, BASELINE) in wanted:
-            planned.append(
-                Planned(
-                    job_key(BACKUP, BASELINE), lambda: self._spec(profile, BACKUP, BASELINE), options.repeat
-                )
-            )
-        return planned
+    def _backup(self, profile: DomainProfile, run: str, repeat: int, **fields: Any) -> Planned:
+        return Planned(job_key(BACKUP, run), lambda: self._spec(profile, BACKUP, run, **fields), repeat)
 
-    def _restores(self, profile: DomainProfile, wanted: set[str], version_id: str) -> list[Planned]:
-        options, planned = self.options, []
-
-        def restore_spec(run: str, sample: int | None) -> Callable[[], JobSpec]:
-            return lambda: self._spec(
+    def _restore(
+        self, profile: DomainProfile, run: str, version_id: str, repeat: int, sample: int | None = None
+    ) -> Planned:
+        def spec() -> JobSpec:
+            return self._spec(
                 profile,
                 RESTORE,
                 run,
-                segments=options.segments,
-                restore_workers=options.restore_workers,
-                target=f"bench-restore-{profile.items}-{run}-{uuid.uuid4().hex[:6]}",
+                restore_workers=self.options.restore_workers,
+                target=f"bench-restore-{profile.items}-{uuid.uuid4().hex[:8]}",
                 version_id=version_id,
                 sample=sample,
             )
 
+        return Planned(job_key(RESTORE, run), spec, repeat, self._drop_target)
+
+    def _backups(self, profile: DomainProfile, wanted: set[str]) -> list[Planned]:
+        planned = []
+        # Our backup runs whenever a restore needs its dump.
+        needs_dump = {job_key(BACKUP, OURS), *(key for key in ALL_JOBS if key.startswith(RESTORE))}
+        if wanted & (needs_dump | {WRITE_CAPS_SCENARIO}):
+            planned.append(self._backup(profile, OURS, self.options.repeat))
+        if job_key(BACKUP, BASELINE) in wanted:
+            planned.append(self._backup(profile, BASELINE, self.options.repeat))
+        return planned
+
+    def _restores(self, profile: DomainProfile, wanted: set[str], version_id: str) -> list[Planned]:
+        options, planned = self.options, []
         if job_key(RESTORE, OURS) in wanted:
-            planned.append(
-                Planned(job_key(RESTORE, OURS), restore_spec(OURS, None), options.repeat, self._drop_target)
-            )
+            planned.append(self._restore(profile, OURS, version_id, options.repeat))
         if job_key(RESTORE, BASELINE) in wanted:
             sample = min(options.baseline_sample, profile.items) if options.baseline_sample else None
-            planned.append(
-                Planned(job_key(RESTORE, BASELINE), restore_spec(BASELINE, sample), 1, self._drop_target)
-            )
+            planned.append(self._restore(profile, BASELINE, version_id, 1, sample))
+        if job_key(RESTORE, LEGACY) in wanted:
+            planned.append(self._restore(profile, LEGACY, version_id, options.repeat))
+        return planned
+
+    def _write_caps(self, profile: DomainProfile, version_id: str) -> list[Planned]:
+        options = self.options
+        if profile.items not in options.cap_items:
+            return []
+        return [
+            self._restore(profile, scenario_run(arm, WRITE_CAP, cap), version_id, options.cap_repeat)
+            for cap in options.write_caps
+            for arm in (OURS, LEGACY)
+        ]
+
+    def _select_cap(self, profile: DomainProfile) -> list[Planned]:
+        cap, repeat = self.options.select_cap, self.options.cap_repeat
+        if not cap:
+            return []
+        return [self._backup(profile, scenario_run(arm, SELECT_CAP, cap), repeat) for arm in (OURS, LEGACY)]
+
+    def _slow_select(self, profile: DomainProfile) -> list[Planned]:
+        options = self.options
+        latency = options.slow_latency_ms
+        if not latency:
+            return []
+        planned = [
+            self._backup(profile, scenario_run(arm, LATENCY, latency), options.repeat)
+            for arm in (OURS, BASELINE)
+        ]
+        planned += [
+            self._backup(profile, scenario_run(sweep_run(segments), LATENCY, latency), 1, segments=segments)
+            for segments in options.slow_sweep_segments
+            if segments != options.segments
+        ]
         return planned
 
     def _sweep(self, profile: DomainProfile) -> list[Planned]:
-        def sweep_spec(segments: int) -> Callable[[], JobSpec]:
-            return lambda: self._spec(profile, BACKUP, sweep_run(segments), segments=segments)
-
         return [
-            Planned(job_key(BACKUP, sweep_run(segments)), sweep_spec(segments))
+            self._backup(profile, sweep_run(segments), 1, segments=segments)
             for segments in self.options.sweep_segments
             if segments != self.options.segments
         ]
@@ -150,15 +210,23 @@ class SizeSession:
             machine=machine,
             commit=commit,
         )
-        wanted = set(options.only or ALL_JOBS)
+        wanted = set(options.only or (*ALL_JOBS, *SCENARIOS))
         self._measure(report, self._backups(profile, wanted))
         ours = report.job(BACKUP, OURS)
         version_id = ours.extra.get("version_id") if ours is not None else None
         if version_id is not None:
             self._measure(report, self._restores(profile, wanted, str(version_id)))
-        restore = report.jobs.get(job_key(RESTORE, OURS))
-        if restore is not None and not restore.failed and not restore.extra.get("verified"):
-            restore.error = "the restore did not verify"
+            if WRITE_CAPS_SCENARIO in wanted:
+                self._measure(report, self._write_caps(profile, str(version_id)))
+        for result in report.jobs.values():
+            ours_or_legacy = RunName.parse(result.run).arm != BASELINE
+            unverified = not result.failed and not result.extra.get("verified")
+            if result.operation == RESTORE and ours_or_legacy and unverified:
+                result.error = "the restore did not verify"
+        if SELECT_CAP_SCENARIO in wanted:
+            self._measure(report, self._select_cap(profile))
+        if SLOW_SELECT_SCENARIO in wanted:
+            self._measure(report, self._slow_select(profile))
         if not options.only:
             self._measure(report, self._sweep(profile))
         if job_key(BACKUP, OURS) not in wanted:

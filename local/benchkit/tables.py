@@ -10,8 +10,10 @@ from tabulate import tabulate
 from benchkit.arithmetic import (
     MB,
     backup_ceiling,
+    cap_uses,
     counted_calls,
     cpu_microseconds_per_item,
+    cpu_ms_per_select_mb,
     data_mb_per_second,
     growth,
     is_sampled,
@@ -24,10 +26,36 @@ from benchkit.arithmetic import (
     projected_calls,
     projected_wall_seconds,
     restore_budget,
+    select_xml_bytes,
     streams_used,
 )
-from benchkit.results import BACKUP, BASELINE, OURS, PHASE_ORDER, RESTORE, SWEEP_PREFIX, SizeReport
-from benchkit.targets import RESTORE_SPEEDUP_TARGET, Calls, Figure, PeakRss, RssGrowth, Speedup, verdicts
+from benchkit.results import (
+    BACKUP,
+    BASELINE,
+    LATENCY,
+    LEGACY,
+    OURS,
+    PHASE_ORDER,
+    RESTORE,
+    SELECT_CAP,
+    SWEEP_PREFIX,
+    WRITE_CAP,
+    RunName,
+    SizeReport,
+    scenario_run,
+)
+from benchkit.targets import (
+    RESTORE_SPEEDUP_TARGET,
+    Calls,
+    CapShare,
+    CpuPerMb,
+    Figure,
+    PeakRss,
+    RssGrowth,
+    Speedup,
+    WallRatio,
+    verdicts,
+)
 
 #: Marks a figure extrapolated from a sample (the per-item restore); docs/PERFORMANCE.md explains it.
 ESTIMATED = "¹"
@@ -55,34 +83,64 @@ def optional(value: float | None, form: Callable[[float], str]) -> str:
     return NONE if value is None else form(value)
 
 
+CONDITION_LABELS = {WRITE_CAP: ", write cap {:g}/s", SELECT_CAP: ", Select cap {:g}/s", LATENCY: ", {:g} ms"}
+
+
 def run_label(report: SizeReport, key: str) -> str:
-    """A run's name in the tables; a backup names the streams it used of the maximum it was given."""
+    """A run's name in the tables; a backup names the streams it used of the maximum it was given, a
+    scenario's run the condition it ran under."""
     operation, run = key.split("/", 1)
+    name = RunName.parse(run)
     result = report.jobs.get(key)
     used = streams_used(result) if result is not None else None
-    if run.startswith(SWEEP_PREFIX):
-        maximum = run.removeprefix(SWEEP_PREFIX)
-        return f"backup, max {maximum} segments" + (f" ({used} used)" if used is not None else "")
-    if (operation, run) == (BACKUP, OURS):
-        if used is None:
-            return f"backup ({report.segments} segments)"
-        return f"backup ({used} of max {report.segments} segments)"
-    return {
+    suffix = CONDITION_LABELS[name.condition].format(name.value) if name.condition in CONDITION_LABELS else ""
+    if name.arm.startswith(SWEEP_PREFIX):
+        maximum = name.arm.removeprefix(SWEEP_PREFIX)
+        return f"backup, max {maximum} segments" + (f" ({used} used)" if used is not None else "") + suffix
+    if operation == BACKUP and name.arm in (OURS, LEGACY):
+        streams = (
+            f"{report.segments} segments" if used is None else f"{used} of max {report.segments} segments"
+        )
+        policy = ", shared backoff" if name.arm == LEGACY else ""
+        return f"backup ({streams}){policy}{suffix}"
+    labels = {
         (BACKUP, BASELINE): "backup, sequential Select",
         (RESTORE, OURS): f"restore ({report.restore_workers} workers)",
+        (RESTORE, LEGACY): f"restore ({report.restore_workers} workers), shared backoff",
         (RESTORE, BASELINE): "restore, 1 PutAttributes/item",
-    }[(operation, run)]
+    }
+    return labels.get((operation, name.arm), run) + suffix
 
 
 # --- targets ---------------------------------------------------------------------------------------------------
+
+
+def share_cell(share: float | None) -> str:
+    return NONE if share is None else f"{100 * share:.1f} %"
 
 
 def figure_cell(figure: Figure | None) -> str:
     match figure:
         case None:
             return ""
-        case Speedup(times=times):
+        case Speedup(times=times, streams=None):
             return f"{times:.1f}x"
+        case Speedup(times=times, streams=streams):
+            return f"{times:.1f}x ({streams} streams)"
+        case CapShare(share=share, today=today, today_failed=failed):
+            return share_cell(share) + (
+                " (today: failed)"
+                if failed
+                else f" (today: {share_cell(today)})"
+                if today is not None
+                else ""
+            )
+        case WallRatio(ours=ours, today=today):
+            return f"{ours:.1f} s vs {today:.1f} s ({figure.ratio:.2f}x)"
+        case CpuPerMb(ms=ms, baseline_ms=baseline):
+            return f"{ms:.1f} ms" + (
+                f" (sequential botocore: {baseline:.0f})" if baseline is not None else ""
+            )
         case Calls(counted=counted, minimum=minimum):
             return f"{counted:,} / {minimum:,} ({figure.percent_over:+.1f} %)"
         case PeakRss(megabytes=megabytes):
@@ -358,6 +416,128 @@ def memory_table(reports: Sequence[SizeReport]) -> str:
     return markdown_table(headers, rows, "lrrrrrr")
 
 
+# --- issue 12's scenarios ---------------------------------------------------------------------------------------
+
+
+def throttling_table(reports: Sequence[SizeReport]) -> str:
+    """Every run under a write or Select cap: the calls, the throttled ones, the accepted calls' rate over the
+    lane's window, and the rate the controller had learned at the end."""
+    headers = [
+        "items",
+        "run",
+        "cap calls/s",
+        "calls",
+        "throttled",
+        "throttled share",
+        "window s",
+        "accepted calls/s",
+        "of cap",
+        "wall s",
+        "learned rate /s",
+    ]
+    rows = []
+    for report in by_size(reports):
+        for use in cap_uses(report):
+            result = report.jobs[use.key]
+            rows.append(
+                [
+                    items_cell(report.profile.items),
+                    run_label(report, use.key),
+                    f"{use.cap:g}",
+                    f"{use.calls:,}",
+                    f"{use.throttled:,}",
+                    share_cell(use.throttled_share),
+                    "failed" if use.error else f"{use.seconds:.1f}",
+                    optional(use.rate, lambda rate: f"{rate:.1f}"),
+                    share_cell(use.share_of_cap),
+                    NONE if use.error else f"{result.wall_seconds:.1f}",
+                    optional(use.learned_rate, lambda rate: f"{rate:.1f}"),
+                ]
+            )
+    return markdown_table(headers, rows, "rlrrrrrrrrr")
+
+
+def backup_cpu_table(reports: Sequence[SizeReport]) -> str:
+    """The backup's CPU per MB of the Select XML it received: ours against the sequential botocore loop."""
+    headers = [
+        "items",
+        "run",
+        "Select pages",
+        "Select XML MB",
+        "CPU s client",
+        "client ms/MB",
+        "CPU s engine",
+        "engine ms/MB",
+    ]
+    rows = []
+    for report in by_size(reports):
+        for run in (OURS, BASELINE):
+            result = report.job(BACKUP, run)
+            received = select_xml_bytes(result) if result is not None else None
+            if result is None or not received:
+                continue
+            rows.append(
+                [
+                    items_cell(report.profile.items),
+                    run_label(report, f"{BACKUP}/{run}"),
+                    f"{result.calls.get('Select', 0):,}",
+                    f"{received / MB:.1f}",
+                    f"{result.cpu_seconds:.2f}",
+                    optional(cpu_ms_per_select_mb(result), lambda ms: f"{ms:.1f}"),
+                    f"{result.server_cpu_seconds:.2f}",
+                    f"{1000 * result.server_cpu_seconds / (received / MB):.1f}",
+                ]
+            )
+    return markdown_table(headers, rows, "rlrrrrrr")
+
+
+def slow_select_table(reports: Sequence[SizeReport]) -> str:
+    """The backups at the slow Select latency against the sequential loop at it, with what bounds them."""
+    headers = [
+        "items",
+        "run",
+        "wall s",
+        "speed-up",
+        "streams",
+        "Select pages / min",
+        "peak RSS MB",
+        "CPU s client / engine",
+        "CPU-bound cap",
+        "cap without engine",
+        "stream cap",
+    ]
+    rows = []
+    for report in by_size(reports):
+        runs = [RunName.parse(key.split("/", 1)[1]) for key in report.scenario_keys()]
+        for latency in sorted({name.value for name in runs if name.condition == LATENCY}):
+            baseline_run = scenario_run(BASELINE, LATENCY, latency)
+            arms = [name.arm for name in runs if name.condition == LATENCY and name.value == latency]
+            for arm in arms:
+                run = scenario_run(arm, LATENCY, latency)
+                result = report.job(BACKUP, run)
+                if result is None:
+                    continue
+                ceiling = backup_ceiling(report, run, baseline_run) if arm != BASELINE else None
+                rows.append(
+                    [
+                        items_cell(report.profile.items),
+                        run_label(report, f"{BACKUP}/{run}"),
+                        f"{result.wall_seconds:,.1f}",
+                        optional(ceiling.measured if ceiling else None, lambda times: f"{times:.1f}x"),
+                        optional(streams_used(result), lambda streams: f"{streams:.0f}"),
+                        f"{result.calls.get('Select', 0):,} / {profile_min_pages(report.profile):,}",
+                        f"{result.rss_peak_mb:.0f}",
+                        f"{result.cpu_seconds:.1f} / {result.server_cpu_seconds:.1f}",
+                        optional(ceiling.cpu_bound if ceiling else None, lambda times: f"{times:.1f}x"),
+                        optional(
+                            ceiling.client_cpu_bound if ceiling else None, lambda times: f"{times:.1f}x"
+                        ),
+                        optional(ceiling.stream_bound if ceiling else None, lambda times: f"{times:.1f}x"),
+                    ]
+                )
+    return markdown_table(headers, rows, "rlrrrrrrrrr")
+
+
 #: Every table docs/PERFORMANCE.md shows, by the name of its marked region.
 TABLES: dict[str, Callable[[Sequence[SizeReport]], str]] = {
     "targets": targets_table,
@@ -368,6 +548,9 @@ TABLES: dict[str, Callable[[Sequence[SizeReport]], str]] = {
     "backup-ceiling": backup_ceiling_table,
     "restore-time": restore_time_table,
     "memory": memory_table,
+    "throttling": throttling_table,
+    "backup-cpu": backup_cpu_table,
+    "slow-select": slow_select_table,
     "machine": machine_table,
 }
 

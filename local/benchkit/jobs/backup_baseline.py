@@ -13,6 +13,7 @@ from botocore.config import Config
 
 from benchkit.arithmetic import SELECT_PAGE_ITEMS
 from benchkit.jobs.child import JobOutcome, run_child
+from benchkit.jobs.wire import WireRecorder
 from benchkit.results import JobSpec
 from simpledb_backup.dumpformat import DumpEncoder, DumpHeader
 from simpledb_backup.items import Item
@@ -22,6 +23,7 @@ from simpledb_backup.simpledb import item_from_wire, quote_name
 def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:
     sdb = boto3.client("sdb", config=Config(retries={"total_max_attempts": 1}))
     s3 = boto3.client("s3", config=Config(retries={"mode": "standard"}))
+    recorder = WireRecorder().attach(sdb)
     expression = f"select * from {quote_name(spec.domain)} limit {SELECT_PAGE_ITEMS}"
 
     def run() -> JobOutcome:
@@ -40,7 +42,7 @@ def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:
         header = DumpHeader(spec.domain, "", expression, "manual", "baseline")
         data = encoder.write_header(header) + encoder.write_items(items) + encoder.write_trailer("")[0]
         s3.put_object(Bucket=spec.bucket, Key=f"bench/baseline/{spec.domain}.jsonl.gz", Body=data)
-        return JobOutcome(len(items), len(data))
+        return JobOutcome(len(items), len(data), {"lanes": recorder.summary()})
 
     return run
 
