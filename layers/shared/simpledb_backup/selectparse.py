@@ -224,24 +224,26 @@ class _PageReader:
         batch = etree.Element(_RESULT_TAG)
         # Moving the children out of the document being parsed frees them with the batch.
         batch.extend(children)
-        if not self._read_conforming_batch(batch):
+        if not self._read_conforming_batch(batch, children):
             for child in children:
                 self._read_child(child)
 
-    def _read_conforming_batch(self, batch: etree._Element) -> bool:
+    def _read_conforming_batch(self, batch: etree._Element, children: list[etree._Element]) -> bool:
         if not self._checks.schema.validate(batch):
             return False
+        items = (
+            children if children[-1].tag == _ITEM_TAG else children[:-1]
+        )  # NextToken comes last, if at all
+        sizes = [2 * (len(item) - 1) for item in items]
         texts: list[str] = self._checks.batch_texts(batch)
-        items = [child for child in batch if child.tag == _ITEM_TAG]
-        if len(texts) != sum(2 * (len(item) - 1) for item in items):
+        if len(texts) != sum(sizes):
             return False  # an empty Name or Value somewhere: the strings do not pair up
         start = 0
-        for item in items:
-            end = start + 2 * (len(item) - 1)
-            self.items.append(_item_from_texts(item[0].text or "", texts[start:end]))
-            start = end
-        if len(batch) > len(items):
-            self.next_token = batch[-1].text
+        for item, size in zip(items, sizes, strict=True):
+            self.items.append(_item_from_texts(item[0].text or "", texts[start : start + size]))
+            start += size
+        if len(items) < len(children):
+            self.next_token = children[-1].text
         return True
 
     def _read_child(self, child: etree._Element) -> None:
