@@ -152,6 +152,9 @@ class OldEncoder:
         lines.append(b"")
         return bytes(self._compressor.compress(b"\n".join(lines)))
 
+    def close_member(self) -> bytes:
+        return bytes(self._compressor.flush())
+
 
 # --- pages -------------------------------------------------------------------------------------------------
 
@@ -231,6 +234,7 @@ def build_arms(pages: list[bytes]) -> tuple[dict[str, Callable[[], Any]], dict[s
         encoder = OldEncoder()
         for page in pages:
             encoder.write_items(old_parse(page)[0])
+        encoder.close_member()
 
     def total_new() -> None:
         encoder = DumpEncoder()
