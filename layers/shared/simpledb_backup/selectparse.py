@@ -152,17 +152,16 @@ def _item_from_element(element: etree._Element) -> Item:
     return make_item(_element_text(name, name_encoded), pairs)
 
 
-def _item_from_texts(name: str, texts: list[str]) -> Item:
-    """The item whose pairs are ``texts`` (name, value, name, value...), equal to ``make_item``'s.
+def _item_from_pairs(name: str, names: list[str], values: list[str]) -> Item:
+    """The item whose pairs are ``names[i]``, ``values[i]``: equal to ``make_item``'s.
 
     SimpleDB sends each pair once, so when an item's attribute names are distinct each has one value and
     only the names' order is left to make canonical; an item with a multi-valued attribute is folded by
     ``make_item``.
     """
-    names = texts[0::2]
-    attributes: Attributes = dict(zip(names, zip(texts[1::2], strict=True), strict=True))
+    attributes: Attributes = dict(zip(names, zip(values, strict=True), strict=True))
     if len(attributes) != len(names):
-        return make_item(name, zip(names, texts[1::2], strict=True))
+        return make_item(name, zip(names, values, strict=True))
     if names != sorted(names):
         attributes = dict(sorted(attributes.items()))
     return Item(name, attributes)
@@ -172,7 +171,7 @@ def _conforming_item(element: etree._Element, texts: list[str]) -> Item | None:
     """The item of a schema-conforming ``Item`` with its texts, or None when a Name or Value is empty."""
     if len(texts) != 2 * (len(element) - 1):
         return None
-    return _item_from_texts(element[0].text or "", texts)
+    return _item_from_pairs(element[0].text or "", texts[0::2], texts[1::2])
 
 
 class _PageReader:
@@ -234,14 +233,16 @@ class _PageReader:
         items = (
             children if children[-1].tag == _ITEM_TAG else children[:-1]
         )  # NextToken comes last, if at all
-        sizes = [2 * (len(item) - 1) for item in items]
+        sizes = [len(item) - 1 for item in items]  # its Attributes
         texts: list[str] = self._checks.batch_texts(batch)
-        if len(texts) != sum(sizes):
+        if len(texts) != 2 * sum(sizes):
             return False  # an empty Name or Value somewhere: the strings do not pair up
+        names, values = texts[0::2], texts[1::2]
         start = 0
         for item, size in zip(items, sizes, strict=True):
-            self.items.append(_item_from_texts(item[0].text or "", texts[start : start + size]))
-            start += size
+            end = start + size
+            self.items.append(_item_from_pairs(item[0].text or "", names[start:end], values[start:end]))
+            start = end
         if len(items) < len(children):
             self.next_token = children[-1].text
         return True
