@@ -49,10 +49,9 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# One run over every Python file outside tests/ (pyproject.toml's [tool.mypy] files).
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mypy functions/backup/handler.py
-	$(VENV)/bin/mypy functions/restore/handler.py
 
 template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --lint --region us-east-1

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError, 
 
 def report_aws_errors(work: Callable[[], int], *expected: type[Exception]) -> int:
     """Run ``work``; errors from AWS (and the script's own ``expected`` ones) become a message and exit 2."""
+    reported: tuple[type[Exception], ...] = (ClientError, *expected)
     try:
         return work()
     except (NoCredentialsError, PartialCredentialsError):
@@ -18,6 +19,6 @@ def report_aws_errors(work: Callable[[], int], *expected: type[Exception]) -> in
         )
     except NoRegionError:
         print("error: no AWS region configured. Pass --region or set AWS_REGION.", file=sys.stderr)
-    except (ClientError, *expected) as error:
+    except reported as error:
         print(f"error: {error}", file=sys.stderr)
     return 2

@@ -17,6 +17,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pydantic import BaseModel
+
+from simpledb_backup.runtime import event_payload
+
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = {"backup": "BackupFunction", "restore": "RestoreFunction"}
 ENVIRONMENT_FILE = ROOT / "events" / "env.json"
@@ -64,8 +68,8 @@ def load_module(path: Path, module_name: str) -> ModuleType:
 
 
 def load_handler(function: str) -> ModuleType:
-    """functions/<function>/handler.py, under a unique module name (both handlers are handler.py)."""
-    return load_module(ROOT / "functions" / function / "handler.py", f"{function}_handler")
+    """functions/<function>/<function>_handler.py, under its own module name (as Lambda imports it)."""
+    return load_module(ROOT / "functions" / function / f"{function}_handler.py", f"{function}_handler")
 
 
 def load_script(name: str) -> ModuleType:
@@ -80,15 +84,15 @@ def invoke(
     max_invocations: int = 100,
 ) -> list[dict[str, Any]]:
     """Invoke a handler, then each continuation it asks for; returns every invocation's response."""
-    handler = load_handler(function)
+    handler: Any = load_handler(function)  # Any: its start_continuation is replaced below
     continuations: list[dict[str, Any]] = []
 
-    def continue_locally(payload: dict[str, Any], context: object) -> None:
-        continuations.append(payload)
+    def continue_locally(event: BaseModel, context: object) -> None:
+        continuations.append(event_payload(event))
 
     handler.start_continuation = continue_locally
     make_context = context_factory or (lambda: LocalContext(function_name=f"simpledb-backup-{function}"))
-    responses = []
+    responses: list[dict[str, Any]] = []
     pending = [event]
     while pending:
         if len(responses) == max_invocations:

@@ -1,11 +1,18 @@
 """Create a bucket configured exactly as template.yaml declares ``BackupBucket`` (for the demo and tests).
 
-The bucket settings (versioning, lifecycle, encryption, public access block, ownership controls) are read from
-the template, not repeated here: ``Ref`` to parameters (their defaults unless overridden), ``Fn::If`` on the
-template's own conditions, ``Fn::Sub`` of plain strings and the pseudo parameters are resolved, then each
-setting is translated from its CloudFormation shape to the S3 API shape and applied with boto3. A template
-property this module cannot translate raises ``UnsupportedTemplateError`` instead of being silently skipped,
-so the local bucket can never drift quietly from the deployed one.
+The bucket settings (versioning, Object Lock, lifecycle, encryption, public access block, ownership controls,
+replication) are read from the template, not repeated here: ``Ref`` to parameters (their defaults unless
+overridden), ``Fn::If`` on the template's own conditions, ``Fn::Sub`` of plain strings and the pseudo parameters
+are resolved, then each setting is translated from its CloudFormation shape to the S3 API shape and applied with
+boto3. A template property this module cannot translate raises ``UnsupportedTemplateError`` instead of being
+silently skipped, so the local bucket can never drift quietly from the deployed one.
+
+The conditional properties: ``ObjectLockEnabled`` (when DumpRetentionLockDays > 0) creates the bucket with
+Object Lock, or enables it on an existing versioned bucket, as S3 (and moto, for an empty bucket) allows; no
+default retention is set, as in the template. ``ReplicationConfiguration`` (when ReplicationDestinationBucketArn
+is set) names the stack's replication role, a resource this module cannot create: pass its ARN as
+``replication_role_arn`` and the configuration is applied with PutBucketReplication (moto stores it and returns
+it, but never copies an object); without it the call fails loudly.
 
     >>> summary = create_backup_bucket(boto3.client("s3"), "demo-backups")
     >>> summary["versioning"], summary["lifecycle_rules"]
@@ -21,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from botocore.exceptions import ClientError
 
 BUCKET_LOGICAL_ID = "BackupBucket"
 DEFAULT_ACCOUNT_ID = "123456789012"
@@ -294,6 +302,85 @@ def lifecycle_rule_to_api(rule: Mapping[str, Any]) -> dict[str, Any]:
     return api
 
 
+def _status(block: Mapping[str, Any], where: str, extra: set[str] | None = None) -> dict[str, Any]:
+    _only(block, {"Status"} | (extra or set()), where)
+    return {"Status": block["Status"]}
+
+
+def _minutes(block: Mapping[str, Any], where: str) -> dict[str, int]:
+    _only(block, {"Minutes"}, where)
+    return {"Minutes": _int(block["Minutes"])}
+
+
+def replication_rule_to_api(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """One ``AWS::S3::Bucket`` ReplicationConfiguration rule in the shape of PutBucketReplication."""
+    where = f"replication rule {rule.get('Id')}"
+    _only(
+        rule,
+        {
+            "Id",
+            "Status",
+            "Priority",
+            "Filter",
+            "DeleteMarkerReplication",
+            "SourceSelectionCriteria",
+            "Destination",
+        },
+        where,
+    )
+    api: dict[str, Any] = {"ID": rule["Id"], "Status": rule["Status"]}
+    if "Priority" in rule:
+        api["Priority"] = _int(rule["Priority"])
+    if "Filter" in rule:
+        _only(rule["Filter"], {"Prefix"}, f"{where} Filter")
+        api["Filter"] = {"Prefix": rule["Filter"]["Prefix"]}
+    if "DeleteMarkerReplication" in rule:
+        api["DeleteMarkerReplication"] = _status(
+            rule["DeleteMarkerReplication"], f"{where} DeleteMarkerReplication"
+        )
+    if "SourceSelectionCriteria" in rule:
+        criteria = rule["SourceSelectionCriteria"]
+        _only(criteria, {"SseKmsEncryptedObjects"}, f"{where} SourceSelectionCriteria")
+        api["SourceSelectionCriteria"] = {
+            "SseKmsEncryptedObjects": _status(
+                criteria["SseKmsEncryptedObjects"], f"{where} SseKmsEncryptedObjects"
+            )
+        }
+    destination = rule["Destination"]
+    _only(
+        destination,
+        {"Bucket", "EncryptionConfiguration", "ReplicationTime", "Metrics"},
+        f"{where} Destination",
+    )
+    api_destination: dict[str, Any] = {"Bucket": destination["Bucket"]}
+    if "EncryptionConfiguration" in destination:
+        encryption = destination["EncryptionConfiguration"]
+        _only(encryption, {"ReplicaKmsKeyID"}, f"{where} EncryptionConfiguration")
+        api_destination["EncryptionConfiguration"] = {"ReplicaKmsKeyID": encryption["ReplicaKmsKeyID"]}
+    if "ReplicationTime" in destination:
+        time_control = destination["ReplicationTime"]
+        api_destination["ReplicationTime"] = {
+            **_status(time_control, f"{where} ReplicationTime", {"Time"}),
+            "Time": _minutes(time_control["Time"], f"{where} ReplicationTime.Time"),
+        }
+    if "Metrics" in destination:
+        metrics = destination["Metrics"]
+        api_destination["Metrics"] = {
+            **_status(metrics, f"{where} Metrics", {"EventThreshold"}),
+            "EventThreshold": _minutes(metrics["EventThreshold"], f"{where} Metrics.EventThreshold"),
+        }
+    api["Destination"] = api_destination
+    return api
+
+
+def replication_to_api(configuration: Mapping[str, Any]) -> dict[str, Any]:
+    _only(configuration, {"Role", "Rules"}, "ReplicationConfiguration")
+    return {
+        "Role": configuration["Role"],
+        "Rules": [replication_rule_to_api(rule) for rule in configuration["Rules"]],
+    }
+
+
 def encryption_to_api(bucket_encryption: Mapping[str, Any]) -> dict[str, Any]:
     rules = []
     for rule in bucket_encryption["ServerSideEncryptionConfiguration"]:
@@ -307,29 +394,54 @@ def encryption_to_api(bucket_encryption: Mapping[str, Any]) -> dict[str, Any]:
     return {"Rules": rules}
 
 
+REPLICATION_ROLE_LOGICAL_ID = "ReplicationRole"
+
+
 def bucket_properties(
     template_path: str | Path = "template.yaml",
     parameters: Mapping[str, Any] | None = None,
     *,
     region: str = "us-east-1",
+    replication_role_arn: str | None = None,
 ) -> dict[str, Any]:
     """The resolved ``Properties`` of the template's BackupBucket."""
     template = load_template(template_path)
     resource = template["Resources"][BUCKET_LOGICAL_ID]
-    resolver = Resolver(template, parameters, region=region)
-    properties = resolver.resolve(resource.get("Properties", {}))
+    refs = {f"{REPLICATION_ROLE_LOGICAL_ID}.Arn": replication_role_arn} if replication_role_arn else {}
+    resolver = Resolver(template, parameters, region=region, resource_refs=refs)
+    try:
+        properties = resolver.resolve(resource.get("Properties", {}))
+    except UnsupportedTemplateError as error:
+        if REPLICATION_ROLE_LOGICAL_ID not in str(error):
+            raise
+        raise UnsupportedTemplateError(
+            "ReplicationConfiguration names the stack's ReplicationRole, which is not created locally: "
+            "pass its ARN as replication_role_arn"
+        ) from error
     _only(
         properties,
         {
             "VersioningConfiguration",
+            "ObjectLockEnabled",
             "LifecycleConfiguration",
             "BucketEncryption",
             "PublicAccessBlockConfiguration",
             "OwnershipControls",
+            "ReplicationConfiguration",
         },
         BUCKET_LOGICAL_ID,
     )
     return dict(properties)
+
+
+def _object_lock_enabled(s3_client: Any, bucket_name: str) -> bool:
+    try:
+        configuration = s3_client.get_object_lock_configuration(Bucket=bucket_name)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ObjectLockConfigurationNotFoundError":
+            return False
+        raise
+    return bool(configuration["ObjectLockConfiguration"].get("ObjectLockEnabled") == "Enabled")
 
 
 # ------------------------------------------------------------------------------------------- public entry point
@@ -338,18 +450,28 @@ def create_backup_bucket(
     bucket_name: str,
     template_path: str | Path = "template.yaml",
     parameters: Mapping[str, Any] | None = None,
+    *,
+    replication_role_arn: str | None = None,
 ) -> dict[str, Any]:
     """Create ``bucket_name`` (or reuse it if this account already owns it) and configure it as template.yaml
     declares BackupBucket. Returns ``{"bucket", "versioning", "lifecycle_rules", "encryption",
-    "public_access_block", "object_ownership"}``."""
+    "public_access_block", "object_ownership"}``, plus ``"object_lock"`` and ``"replication_rules"`` when the
+    template declares them for these parameters."""
     region = s3_client.meta.region_name or "us-east-1"
-    properties = bucket_properties(template_path, parameters, region=region)
+    properties = bucket_properties(
+        template_path, parameters, region=region, replication_role_arn=replication_role_arn
+    )
+    object_lock = _bool(properties.get("ObjectLockEnabled", False))
 
     create_args: dict[str, Any] = {"Bucket": bucket_name}
     if region != "us-east-1":
         create_args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    if object_lock:
+        create_args["ObjectLockEnabledForBucket"] = True
+    created = False
     with contextlib.suppress(s3_client.exceptions.BucketAlreadyOwnedByYou):
         s3_client.create_bucket(**create_args)
+        created = True
 
     summary: dict[str, Any] = {"bucket": bucket_name}
     if "OwnershipControls" in properties:
@@ -369,10 +491,22 @@ def create_backup_bucket(
         status = properties["VersioningConfiguration"]["Status"]
         s3_client.put_bucket_versioning(Bucket=bucket_name, VersioningConfiguration={"Status": status})
         summary["versioning"] = status
+    if object_lock:
+        # An existing bucket (one CloudFormation created, or a rerun): enable it in place, after versioning.
+        # Deliberately no Rule (default retention): only the dump versions the code publishes are locked.
+        if not created and not _object_lock_enabled(s3_client, bucket_name):
+            s3_client.put_object_lock_configuration(
+                Bucket=bucket_name, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"}
+            )
+        summary["object_lock"] = "Enabled"
     if "LifecycleConfiguration" in properties:
         rules = [lifecycle_rule_to_api(rule) for rule in properties["LifecycleConfiguration"]["Rules"]]
         s3_client.put_bucket_lifecycle_configuration(
             Bucket=bucket_name, LifecycleConfiguration={"Rules": rules}
         )
         summary["lifecycle_rules"] = [rule["ID"] for rule in rules]
+    if "ReplicationConfiguration" in properties:
+        replication = replication_to_api(properties["ReplicationConfiguration"])
+        s3_client.put_bucket_replication(Bucket=bucket_name, ReplicationConfiguration=replication)
+        summary["replication_rules"] = [rule["ID"] for rule in replication["Rules"]]
     return summary

@@ -51,7 +51,8 @@ from isal import isal_zlib  # noqa: E402
 from zlib_ng import zlib_ng  # noqa: E402
 
 from repomandata import repoman_domain_items  # noqa: E402
-from sdblocal.model import PutAttribute, SimpleDBEngineBackend  # noqa: E402
+from sdblocal.engine import SimpleDBEngine  # noqa: E402
+from sdblocal.model import PutAttribute  # noqa: E402
 from sdblocal.responses import OPERATIONS, success_document  # noqa: E402
 from simpledb_backup import dumpformat  # noqa: E402
 from simpledb_backup.dumpformat import DumpEncoder, DumpTotals, encode_item_line  # noqa: E402
@@ -161,7 +162,7 @@ class OldEncoder:
 
 def select_pages(items: int, seed: int = 0) -> list[bytes]:
     """Every page of ``select * limit 2500`` over a Repoman-shaped domain, as the engine answers it."""
-    backend = SimpleDBEngineBackend("us-east-1", "123456789012")
+    backend = SimpleDBEngine()
     backend.create_domain(DOMAIN)
     for item in repoman_domain_items(items, seed):
         pairs = [PutAttribute(name, value) for name, values in item.attributes.items() for value in values]
@@ -183,6 +184,7 @@ def select_pages(items: int, seed: int = 0) -> list[bytes]:
 def botocore_parser() -> Callable[[bytes], tuple[list[Item], str | None]]:
     service = botocore.session.get_session().get_service_model("sdb")
     shape = service.operation_model("Select").output_shape
+    assert shape is not None
     parser = create_parser(service.metadata["protocol"])
 
     def parse(body: bytes) -> tuple[list[Item], str | None]:
@@ -194,16 +196,16 @@ def botocore_parser() -> Callable[[bytes], tuple[list[Item], str | None]]:
 
 # --- arms --------------------------------------------------------------------------------------------------
 
+
+def gzip_compressor(module: Any, level: int) -> Callable[[], Any]:
+    """A factory of gzip (wbits 31) compressors of a zlib-compatible module at one level."""
+    return lambda: module.compressobj(level, module.DEFLATED, 31)
+
+
 COMPRESSORS: dict[str, Callable[[], Any]] = {
-    "zlib 6 (before)": lambda: zlib.compressobj(6, zlib.DEFLATED, 31),
-    **{
-        f"isal {level}": (lambda level=level: isal_zlib.compressobj(level, isal_zlib.DEFLATED, 31))
-        for level in range(4)
-    },
-    **{
-        f"zlib-ng {level}": (lambda level=level: zlib_ng.compressobj(level, zlib_ng.DEFLATED, 31))
-        for level in (1, 4, 6)
-    },
+    "zlib 6 (before)": gzip_compressor(zlib, 6),
+    **{f"isal {level}": gzip_compressor(isal_zlib, level) for level in range(4)},
+    **{f"zlib-ng {level}": gzip_compressor(zlib_ng, level) for level in (1, 4, 6)},
 }
 
 
@@ -215,7 +217,11 @@ def build_arms(pages: list[bytes]) -> tuple[dict[str, Callable[[], Any]], dict[s
     page_blobs = [b"\n".join([*lines, b""]) for lines in page_lines]
 
     def over_pages(function: Callable[[bytes], Any]) -> Callable[[], None]:
-        return lambda: [function(page) for page in pages] and None
+        def run() -> None:
+            for page in pages:
+                function(page)
+
+        return run
 
     def compress(factory: Callable[[], Any]) -> Callable[[], int]:
         def run() -> int:

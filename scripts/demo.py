@@ -26,8 +26,8 @@ from localrun import invoke, seed_local_stack, start_embedded_aws, use_function_
 from repomandata import mutate_packages, simulate_accident  # noqa: E402
 from simpledb_backup.dumpformat import read_dump  # noqa: E402
 from simpledb_backup.items import Item  # noqa: E402
+from simpledb_backup.keys import dump_key  # noqa: E402
 from simpledb_backup.observability import logger  # noqa: E402
-from simpledb_backup.s3store import dump_key  # noqa: E402
 from simpledb_backup.scan import scan_domain  # noqa: E402
 from simpledb_backup.simpledb import SimpleDB  # noqa: E402
 

@@ -10,9 +10,9 @@ Data model (Developer Guide, "Data Model" and "Limits"):
   PutAttributes call, 25 items and 1 MB per batch call, 250 domains, domain names of 3-255
   characters from ``[a-zA-Z0-9_.-]``.
 
-Concurrency: one short-held lock per backend (account + region). Items are immutable snapshots
-(a write replaces the :class:`Item`), so a Select copies references to a chunk of items under the
-lock and evaluates them after releasing it; a long scan never blocks writers for long.
+Concurrency: a :class:`Domain` shares the lock of its engine (account + region, see
+:mod:`sdblocal.engine`). Items are immutable snapshots (a write replaces the :class:`Item`), so a
+scan copies references to a chunk of items under the lock and hands them out after releasing it.
 """
 
 from __future__ import annotations
@@ -25,15 +25,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from moto.core.base_backend import BaseBackend
 from sortedcontainers import SortedDict  # type: ignore[import-untyped]
 
 from . import errors
-
-if TYPE_CHECKING:
-    from .select import SelectOutcome
 
 MAX_PAIRS_PER_ITEM = 256
 MAX_NAME_BYTES = 1024
@@ -180,7 +176,7 @@ def validate_domain_name(domain_name: str) -> None:
         raise errors.invalid_parameter(f"Value ({domain_name}) for parameter DomainName is invalid. ")
 
 
-def _validate_item_name(item_name: str) -> None:
+def validate_item_name(item_name: str) -> None:
     if item_name == "":
         raise errors.invalid_parameter(
             "Value () for parameter ItemName is invalid. The empty string is an illegal item name"
@@ -210,7 +206,7 @@ def _validate_value(value: str) -> None:
         )
 
 
-def _validate_put(attributes: Sequence[PutAttribute]) -> None:
+def validate_put(attributes: Sequence[PutAttribute]) -> None:
     if len(attributes) > MAX_ATTRIBUTES_PER_PUT:
         raise errors.number_submitted_attributes_exceeded()
     for attribute in attributes:
@@ -218,14 +214,14 @@ def _validate_put(attributes: Sequence[PutAttribute]) -> None:
         _validate_value(attribute.value)
 
 
-def _validate_delete(attributes: Sequence[DeleteAttribute]) -> None:
+def validate_delete(attributes: Sequence[DeleteAttribute]) -> None:
     for attribute in attributes:
         _validate_attribute_name(attribute.name)
         if attribute.value is not None:
             _validate_value(attribute.value)
 
 
-def _validate_expected(expected: Expected | None) -> None:
+def validate_expected(expected: Expected | None) -> None:
     if expected is None:
         return
     _validate_attribute_name(expected.name)
@@ -235,7 +231,7 @@ def _validate_expected(expected: Expected | None) -> None:
         raise errors.incomplete_expected_expression()
 
 
-def _check_expected(item: Item | None, expected: Expected | None) -> None:
+def check_expected(item: Item | None, expected: Expected | None) -> None:
     """The conditional check of PutAttributes/DeleteAttributes (Developer Guide, "Conditionally Putting")."""
     if expected is None:
         return
@@ -299,162 +295,10 @@ def decode_token(token: str) -> str:
         raise errors.invalid_next_token() from exc
 
 
-# --- the backend ---------------------------------------------------------------------------------
+# --- batches -------------------------------------------------------------------------------------
 
 
-class SimpleDBEngineBackend(BaseBackend):
-    """All SimpleDB domains of one account in one region.
-
-    A moto ``BaseBackend`` so that moto's own reset (``mock_aws()`` start/stop, ``POST
-    /moto-api/reset``) clears it with every other service.
-    """
-
-    def __init__(self, region_name: str, account_id: str) -> None:
-        super().__init__(region_name, account_id)
-        self.lock = threading.Lock()
-        self.domains: dict[str, Domain] = {}
-
-    @property
-    def _url_module(self) -> Any:
-        # moto derives a backend's URL table from "<backend module>.urls"; ours is sdblocal.urls.
-        from . import urls
-
-        return urls
-
-    # -- domains
-
-    def create_domain(self, domain_name: str) -> None:
-        validate_domain_name(domain_name)
-        with self.lock:
-            if domain_name in self.domains:
-                return  # CreateDomain is idempotent
-            if len(self.domains) >= MAX_DOMAINS:
-                raise errors.number_domains_exceeded()
-            self.domains[domain_name] = Domain(domain_name, self.lock)
-
-    def delete_domain(self, domain_name: str) -> None:
-        validate_domain_name(domain_name)
-        with self.lock:
-            self.domains.pop(domain_name, None)  # deleting an unknown domain succeeds, as on AWS
-
-    def list_domains(self, max_number: int | None, next_token: str | None) -> tuple[list[str], str | None]:
-        limit = MAX_LIST_DOMAINS if max_number is None else max_number
-        if not 1 <= limit <= MAX_LIST_DOMAINS:
-            raise errors.invalid_parameter(
-                f"Value ({limit}) for parameter MaxNumberOfDomains is invalid. "
-                "MaxNumberOfDomains must be between 1 and 100."
-            )
-        with self.lock:
-            names = sorted(self.domains)
-        if next_token is not None:
-            after = decode_token(next_token)
-            if not after.startswith("domain:"):
-                raise errors.invalid_next_token()
-            names = [n for n in names if n > after.removeprefix("domain:")]
-        page = names[:limit]
-        token = encode_token("domain:" + page[-1]) if len(names) > limit else None
-        return page, token
-
-    def domain(self, domain_name: str) -> Domain:
-        with self.lock:
-            return self._domain(domain_name)
-
-    def _domain(self, domain_name: str) -> Domain:
-        domain = self.domains.get(domain_name)
-        if domain is None:
-            raise errors.no_such_domain()
-        return domain
-
-    def domain_metadata(self, domain_name: str) -> dict[str, int]:
-        with self.lock:
-            return self._domain(domain_name).metadata()
-
-    # -- items
-
-    def get_attributes(self, domain_name: str, item_name: str, names: Sequence[str]) -> list[tuple[str, str]]:
-        _validate_item_name(item_name)
-        with self.lock:
-            item = self._domain(domain_name).get(item_name)  # a read never creates the item
-        if item is None:
-            return []
-        wanted = set(names)
-        return [(n, v) for n, v in item.pairs() if not wanted or n in wanted]
-
-    def put_attributes(
-        self,
-        domain_name: str,
-        item_name: str,
-        attributes: Sequence[PutAttribute],
-        expected: Expected | None = None,
-    ) -> None:
-        _validate_item_name(item_name)
-        _validate_put(attributes)
-        _validate_expected(expected)
-        with self.lock:
-            domain = self._domain(domain_name)
-            old = domain.get(item_name)
-            _check_expected(old, expected)
-            domain.store(item_name, apply_put(item_name, old, attributes))
-
-    def delete_attributes(
-        self,
-        domain_name: str,
-        item_name: str,
-        attributes: Sequence[DeleteAttribute],
-        expected: Expected | None = None,
-    ) -> None:
-        _validate_item_name(item_name)
-        _validate_delete(attributes)
-        _validate_expected(expected)
-        with self.lock:
-            domain = self._domain(domain_name)
-            old = domain.get(item_name)
-            _check_expected(old, expected)
-            if old is not None:
-                domain.store(item_name, apply_delete(item_name, old, attributes))
-
-    def batch_put_attributes(
-        self,
-        domain_name: str,
-        items: Sequence[tuple[str, Sequence[PutAttribute]]],
-        request_bytes: int = 0,
-    ) -> None:
-        _validate_batch(items, request_bytes)
-        for _, attributes in items:
-            _validate_put(attributes)
-        with self.lock:
-            domain = self._domain(domain_name)
-            # All-or-nothing: every new item is computed (and checked) before any is stored.
-            new = [(name, apply_put(name, domain.get(name), attributes)) for name, attributes in items]
-            for name, item in new:
-                domain.store(name, item)
-
-    def batch_delete_attributes(
-        self,
-        domain_name: str,
-        items: Sequence[tuple[str, Sequence[DeleteAttribute]]],
-        request_bytes: int = 0,
-    ) -> None:
-        _validate_batch(items, request_bytes)
-        for _, attributes in items:
-            _validate_delete(attributes)
-        with self.lock:
-            domain = self._domain(domain_name)
-            for name, attributes in items:
-                old = domain.get(name)
-                if old is not None:
-                    domain.store(name, apply_delete(name, old, attributes))
-
-    # -- select
-
-    def select(self, expression: str, next_token: str | None = None) -> SelectOutcome:
-        from .select import execute, parse
-
-        query = parse(expression)
-        return execute(query, self.domain(query.domain), next_token)
-
-
-def _validate_batch(items: Sequence[tuple[str, Sequence[Any]]], request_bytes: int) -> None:
+def validate_batch(items: Sequence[tuple[str, Sequence[Any]]], request_bytes: int) -> None:
     if len(items) > MAX_BATCH_ITEMS:
         raise errors.number_submitted_items_exceeded(MAX_BATCH_ITEMS)
     if request_bytes > MAX_BATCH_REQUEST_BYTES:
@@ -464,7 +308,7 @@ def _validate_batch(items: Sequence[tuple[str, Sequence[Any]]], request_bytes: i
         )
     seen: set[str] = set()
     for item_name, _ in items:
-        _validate_item_name(item_name)
+        validate_item_name(item_name)
         if item_name in seen:
             raise errors.duplicate_item_name(item_name)
         seen.add(item_name)

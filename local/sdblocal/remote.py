@@ -33,22 +33,38 @@ class RemoteControls:
         fault_rate: float | None = None,
         seed: int | _Unset | None = UNSET,
         latency_ms: float | None = None,
+        write_calls_per_second: float | None = None,
+        write_calls_burst: float | None = None,
+        select_calls_per_second: float | None = None,
+        select_calls_burst: float | None = None,
     ) -> None:
-        """Any subset of ``fault_rate``, ``seed``, ``latency_ms``; the others keep their values."""
-        settings: dict[str, Any] = {}
-        if fault_rate is not None:
-            settings["fault_rate"] = fault_rate
+        """Any subset of the settings of :meth:`sdblocal.controls.Controls.configure`; the others keep theirs."""
+        given: dict[str, Any] = {
+            "fault_rate": fault_rate,
+            "latency_ms": latency_ms,
+            "write_calls_per_second": write_calls_per_second,
+            "write_calls_burst": write_calls_burst,
+            "select_calls_per_second": select_calls_per_second,
+            "select_calls_burst": select_calls_burst,
+        }
+        settings = {name: value for name, value in given.items() if value is not None}
         if not isinstance(seed, _Unset):
             settings["seed"] = seed
-        if latency_ms is not None:
-            settings["latency_ms"] = latency_ms
         self._call("POST", "controls", settings)
+
+    def settings(self) -> dict[str, float]:
+        current: dict[str, float] = self._call("GET", "controls")
+        return current
 
     def reset(self) -> None:
         self._call("POST", "reset")
 
     def call_counts(self) -> dict[str, int]:
         counts: dict[str, int] = self._call("GET", "calls")
+        return counts
+
+    def throttled_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = self._call("GET", "throttled")
         return counts
 
     def reset_counts(self) -> None:

@@ -2,9 +2,14 @@
 
 ``sdb_dispatch`` is the handler moto calls for every request to a SimpleDB endpoint, in-process
 (``mock_aws()``, through moto's botocore stubber) and in moto's server (through its Flask app). It
-applies the test controls (latency, fault injection, call counts), decodes the request parameters
-(SimpleDB signs with SigV2, so they are all form fields), runs the operation on the engine and
-writes the response the way the 2009-04-15 API does, ``BoxUsage`` included.
+applies the test controls (throttling, latency, fault injection, call counts), decodes the request
+parameters (SimpleDB signs with SigV2, so they are all form fields), runs the operation on the
+engine of the request's account and region and writes the response the way the 2009-04-15 API does,
+``BoxUsage`` included.
+
+The engines are found where moto keeps every service's backends (``moto.backends.get_backend``),
+which ``sdblocal.activate()`` fills with :class:`sdblocal.backend.SimpleDBEngine`; this
+module never imports the backend or the activation, which import it (through ``sdblocal.urls``).
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from moto.backends import get_backend
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from . import controls, errors
-from .model import DeleteAttribute, Expected, PutAttribute, SimpleDBEngineBackend
+from .engine import SimpleDBEngine
+from .model import DeleteAttribute, Expected, PutAttribute
+from .select import parse
 from .xmltext import element, escape
 
 NAMESPACE = "http://sdb.amazonaws.com/doc/2009-04-15/"
@@ -162,18 +170,18 @@ def _batch_attribute_fields(params: Params) -> dict[int, dict[int, dict[str, str
 
 # --- operations ----------------------------------------------------------------------------------
 
-Operation = Callable[[SimpleDBEngineBackend, Params, int], str | None]
+Operation = Callable[[SimpleDBEngine, Params, int], str | None]
 
 
-def _create_domain(backend: SimpleDBEngineBackend, params: Params, _size: int) -> None:
+def _create_domain(backend: SimpleDBEngine, params: Params, _size: int) -> None:
     backend.create_domain(_required(params, "DomainName"))
 
 
-def _delete_domain(backend: SimpleDBEngineBackend, params: Params, _size: int) -> None:
+def _delete_domain(backend: SimpleDBEngine, params: Params, _size: int) -> None:
     backend.delete_domain(_required(params, "DomainName"))
 
 
-def _list_domains(backend: SimpleDBEngineBackend, params: Params, _size: int) -> str:
+def _list_domains(backend: SimpleDBEngine, params: Params, _size: int) -> str:
     raw = params.get("MaxNumberOfDomains")
     max_number: int | None = None
     if raw is not None:
@@ -189,12 +197,12 @@ def _list_domains(backend: SimpleDBEngineBackend, params: Params, _size: int) ->
     return body + (f"<NextToken>{token}</NextToken>" if token else "")
 
 
-def _domain_metadata(backend: SimpleDBEngineBackend, params: Params, _size: int) -> str:
+def _domain_metadata(backend: SimpleDBEngine, params: Params, _size: int) -> str:
     metadata = backend.domain_metadata(_required(params, "DomainName"))
     return "".join(f"<{k}>{v}</{k}>" for k, v in metadata.items())
 
 
-def _get_attributes(backend: SimpleDBEngineBackend, params: Params, _size: int) -> str:
+def _get_attributes(backend: SimpleDBEngine, params: Params, _size: int) -> str:
     _boolean(params, "ConsistentRead")  # accepted; reads here are always consistent
     names = list(_numbered(params, _ATTRIBUTE_NAME_FIELD).values())
     pairs = backend.get_attributes(_required(params, "DomainName"), _required(params, "ItemName"), names)
@@ -207,7 +215,7 @@ def _get_attributes(backend: SimpleDBEngineBackend, params: Params, _size: int) 
     )
 
 
-def _put(backend: SimpleDBEngineBackend, params: Params, _size: int) -> None:
+def _put(backend: SimpleDBEngine, params: Params, _size: int) -> None:
     domain, item = _required(params, "DomainName"), _required(params, "ItemName")
     attributes = _put_attributes(_attribute_fields(params, _ATTRIBUTE_FIELD))
     if not attributes:
@@ -215,13 +223,13 @@ def _put(backend: SimpleDBEngineBackend, params: Params, _size: int) -> None:
     backend.put_attributes(domain, item, attributes, _expected(params))
 
 
-def _delete(backend: SimpleDBEngineBackend, params: Params, _size: int) -> None:
+def _delete(backend: SimpleDBEngine, params: Params, _size: int) -> None:
     domain, item = _required(params, "DomainName"), _required(params, "ItemName")
     attributes = _delete_attributes(_attribute_fields(params, _ATTRIBUTE_FIELD))
     backend.delete_attributes(domain, item, attributes, _expected(params))
 
 
-def _batch_put(backend: SimpleDBEngineBackend, params: Params, size: int) -> None:
+def _batch_put(backend: SimpleDBEngine, params: Params, size: int) -> None:
     domain = _required(params, "DomainName")
     names = _batch_items(params)
     if not names:
@@ -236,7 +244,7 @@ def _batch_put(backend: SimpleDBEngineBackend, params: Params, size: int) -> Non
     backend.batch_put_attributes(domain, items, size)
 
 
-def _batch_delete(backend: SimpleDBEngineBackend, params: Params, size: int) -> None:
+def _batch_delete(backend: SimpleDBEngine, params: Params, size: int) -> None:
     domain = _required(params, "DomainName")
     names = _batch_items(params)
     if not names:
@@ -246,7 +254,7 @@ def _batch_delete(backend: SimpleDBEngineBackend, params: Params, size: int) -> 
     backend.batch_delete_attributes(domain, items, size)
 
 
-def _select(backend: SimpleDBEngineBackend, params: Params, _size: int) -> str:
+def _select(backend: SimpleDBEngine, params: Params, _size: int) -> str:
     _boolean(params, "ConsistentRead")
     expression = _required(params, "SelectExpression")
     outcome = backend.select(expression, params.get("NextToken"))
@@ -316,11 +324,32 @@ def request_region(request: Any, full_url: str) -> str:
     return DEFAULT_REGION
 
 
-def _backend(region: str) -> SimpleDBEngineBackend:
-    from . import engine_backends
+def _account() -> str:
+    return os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
 
-    account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
-    return engine_backends()[account][region]
+
+def _engine(account: str, region: str) -> SimpleDBEngine:
+    engine = getattr(get_backend("sdb")[account][region], "engine", None)
+    if not isinstance(engine, SimpleDBEngine):
+        raise RuntimeError("sdblocal.activate() must run before the engine serves SimpleDB requests")
+    return engine
+
+
+def _metered_domain(action: str, params: Params) -> str | None:
+    """The domain a write or Select call is for, as its throttle sees it (None: not metered)."""
+    if action != "Select":
+        return params.get("DomainName")
+    try:
+        return parse(params.get("SelectExpression", "")).domain
+    except errors.SdbError:
+        return None  # a malformed expression is refused by the engine, unthrottled
+
+
+def _throttled(action: str, params: Params, region: str) -> bool:
+    if not controls.is_capped(action):
+        return False
+    domain = _metered_domain(action, params)
+    return domain is not None and not controls.admit(action, (_account(), region, domain))
 
 
 def sdb_dispatch(request: Any, full_url: str, headers: Any) -> Response:
@@ -329,8 +358,13 @@ def sdb_dispatch(request: Any, full_url: str, headers: Any) -> Response:
     params, size = _request_params(request)
     action = params.get("Action", "")
     operation = OPERATIONS.get(action)
+    region = request_region(request, full_url)
     if operation is not None:
         controls.record_call(action)
+        if _throttled(action, params, region):
+            # An empty bucket answers at once: no latency, no fault draw, the engine untouched.
+            error = errors.service_unavailable()
+            return error.status, _headers(request_id), error_document(error, request_id)
     # Latency before anything else, outside every lock, so that parallel clients overlap it.
     controls.apply_latency()
     try:
@@ -338,7 +372,7 @@ def sdb_dispatch(request: Any, full_url: str, headers: Any) -> Response:
             raise errors.service_unavailable()  # before the engine runs: a faulted call changes nothing
         if operation is None:
             raise errors.missing_parameter("Action") if not action else errors.invalid_action(action)
-        result = operation(_backend(request_region(request, full_url)), params, size)
+        result = operation(_engine(_account(), region), params, size)
     except errors.SdbError as error:
         return error.status, _headers(request_id), error_document(error, request_id)
     if action in _WITH_RESULT:

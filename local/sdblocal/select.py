@@ -1,17 +1,10 @@
-"""The Select language: grammar (lark), validation, evaluation and paging.
+"""The Select language in the engine: validation, evaluation and paging.
 
-Grammar, from the Developer Guide ("Using Select to Create Amazon SimpleDB Queries")::
+The grammar is the product's (``simpledb_backup.selectgrammar``, in the layer): one grammar for the
+engine that answers Selects and for the backup that checks a subset's ``where`` clause. This module
+turns lark's tree into the engine's syntax tree, checks SimpleDB's limits and runs the query.
 
-    select output_list from domain_name [where expression] [sort_instructions] [limit limit]
-
-* output_list: ``*``, ``itemName()``, ``count(*)`` or an explicit attribute list;
-* expression: comparisons (``=  !=  >  >=  <  <=  like  not like  between  in  is null  is not
-  null``) on an attribute, on ``itemName()`` or on ``every(attribute)``, joined by ``and``, ``or``,
-  ``not``, parentheses and ``intersection`` (lowest precedence, then ``or``, ``and``, ``not``);
-* quoting ("Select Quoting Rules"): values in ``'…'`` or ``"…"`` with the quote doubled inside;
-  names unquoted when they are ``[A-Za-z_$][A-Za-z0-9_$]*`` and not a reserved word, otherwise in
-  backticks with backticks doubled;
-* every comparison is lexicographic and case-sensitive (code point order = UTF-8 byte order).
+Every comparison is lexicographic and case-sensitive (code point order = UTF-8 byte order).
 
 Multi-valued attributes: a *predicate* is a group of comparisons on one attribute joined with
 and/or/not; it matches when one single value satisfies the whole group (so ``Year > '1975' and
@@ -38,8 +31,16 @@ from functools import lru_cache
 from itertools import chain
 from typing import Literal
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Token, Transformer, v_args
 from lark.exceptions import LarkError, VisitError
+
+from simpledb_backup.selectgrammar import (
+    MAX_COMPARISONS,
+    MAX_PREDICATE_ATTRIBUTES,
+    RESERVED_WORDS,
+    SELECT_START,
+    select_parser,
+)
 
 from . import errors
 from .model import Domain, Item, decode_token, encode_token
@@ -47,8 +48,6 @@ from .xmltext import item_xml, wire_size
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 2500
-MAX_COMPARISONS = 20
-MAX_PREDICATE_ATTRIBUTES = 20
 MAX_REQUESTED_ATTRIBUTES = 256
 # "Operations that run longer than 5 seconds return a time-out error response or a partial or
 # empty result set" (Select): a page stops after this long, with a NextToken. The clock is read
@@ -58,66 +57,7 @@ _CLOCK_EVERY = 256
 # Bytes of <Item> elements one page may carry: 1 MB less room for the envelope and the NextToken.
 MAX_PAGE_BYTES = 1024 * 1024 - 4096
 
-# "Select Quoting Rules": these must be backtick-quoted when used as attribute or domain names.
-RESERVED_WORDS = frozenset(
-    {"or", "and", "not", "from", "where", "select", "like", "null", "is", "order", "by", "asc", "desc", "in"}
-    | {"between", "intersection", "limit", "every"}
-)
-
-GRAMMAR = r"""
-start: "select"i output "from"i name where_clause? order_clause? limit_clause?
-
-output: "*"                    -> out_all
-      | ITEMNAME               -> out_itemname
-      | COUNT                  -> out_count
-      | name ("," name)*       -> out_attrs
-
-where_clause: "where"i expr
-order_clause: "order"i "by"i sort_target DIRECTION?
-sort_target: name              -> sort_attr
-           | ITEMNAME          -> sort_itemname
-limit_clause: "limit"i INT
-
-?expr: or_expr
-     | expr "intersection"i or_expr            -> intersection
-?or_expr: and_expr
-        | or_expr "or"i and_expr               -> or_
-?and_expr: not_expr
-         | and_expr "and"i not_expr            -> and_
-?not_expr: primary
-         | "not"i not_expr                     -> not_
-?primary: comparison
-        | "(" expr ")"
-
-comparison: operand COMPARATOR value                       -> compare
-          | operand "like"i value                          -> like
-          | operand "not"i "like"i value                   -> not_like
-          | operand "between"i value "and"i value          -> between
-          | operand "in"i "(" value ("," value)* ")"       -> in_
-          | operand "is"i "null"i                          -> is_null
-          | operand "is"i "not"i "null"i                   -> is_not_null
-
-operand: name                  -> attr_operand
-       | ITEMNAME              -> itemname_operand
-       | "every"i "(" name ")" -> every_operand
-
-name: NAME                     -> plain_name
-    | QUOTED_NAME              -> quoted_name
-value: SQ_STRING | DQ_STRING
-
-DIRECTION: "asc"i | "desc"i
-COMPARATOR: "!=" | ">=" | "<=" | "=" | ">" | "<"
-ITEMNAME.2: /itemname\s*\(\s*\)/i
-COUNT.2: /count\s*\(\s*\*\s*\)/i
-NAME: /[A-Za-z_$][A-Za-z0-9_$]*/
-QUOTED_NAME: /`(?:[^`]|``)*`/
-SQ_STRING: /'(?:[^']|'')*'/
-DQ_STRING: /"(?:[^"]|"")*"/
-INT: /[0-9]+/
-%ignore /[ \t\r\n]+/
-"""
-
-_PARSER = Lark(GRAMMAR, parser="lalr", maybe_placeholders=False)
+_PARSER = select_parser()
 # Parses are cached (``parse``) and take well under a millisecond; a lock keeps the shared parser
 # safe for the threaded server without relying on lark's thread-safety.
 _PARSER_LOCK = threading.Lock()
@@ -317,13 +257,13 @@ def parse(expression: str) -> Query:
     """Parse and validate a select expression; SdbError for anything SimpleDB would refuse."""
     try:
         with _PARSER_LOCK:
-            tree = _PARSER.parse(expression)
+            tree = _PARSER.parse(expression, start=SELECT_START)
         query = _ToAst().transform(tree)
     except VisitError as exc:
         if isinstance(exc.orig_exc, errors.SdbError):
             raise exc.orig_exc from None
         raise errors.invalid_query_expression() from exc
-    except LarkError as exc:
+    except (LarkError, RecursionError) as exc:  # RecursionError: parentheses nested too deep to walk
         raise errors.invalid_query_expression() from exc
     _validate(query)
     return query

@@ -24,7 +24,7 @@ from botocore.config import Config
 from moto import mock_aws
 
 import sdblocal
-from sdblocal.server import Server
+from sdblocal import Server
 
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 

@@ -60,3 +60,21 @@ def get(sdb: Any, domain: str, item: str, *names: str) -> set[tuple[str, str]]:
     if names:
         kwargs["AttributeNames"] = list(names)
     return attribute_set(sdb.get_attributes(**kwargs).get("Attributes", []))
+
+
+class FakeClock:
+    """A clock for ``sdblocal.controls.use_clock``: time moves only when told to, or by a sleep."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

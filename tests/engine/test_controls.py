@@ -14,6 +14,15 @@ import sdblocal
 from engine.conftest import Transport
 from engine.helpers import error_of, get, put
 
+NO_CONTROLS = {
+    "fault_rate": 0.0,
+    "latency_ms": 0.0,
+    "write_calls_per_second": 0.0,
+    "write_calls_burst": 0.0,
+    "select_calls_per_second": 0.0,
+    "select_calls_burst": 0.0,
+}
+
 
 def test_call_counts(transport: Transport, sdb: Any, domain: str) -> None:
     transport.controls.reset_counts()
@@ -97,13 +106,13 @@ def test_configure_keeps_unspecified_settings_and_validates() -> None:
     sdblocal.controls.reset()
     sdblocal.controls.configure(latency_ms=5)
     sdblocal.controls.configure(fault_rate=0.25)
-    assert sdblocal.controls.settings() == {"fault_rate": 0.25, "latency_ms": 5.0}
+    assert sdblocal.controls.settings() == {**NO_CONTROLS, "fault_rate": 0.25, "latency_ms": 5.0}
     with pytest.raises(ValueError, match="fault_rate"):
         sdblocal.controls.configure(fault_rate=1.5)
     with pytest.raises(ValueError, match="latency_ms"):
         sdblocal.controls.configure(latency_ms=-1)
     sdblocal.controls.reset()
-    assert sdblocal.controls.settings() == {"fault_rate": 0.0, "latency_ms": 0.0}
+    assert sdblocal.controls.settings() == NO_CONTROLS
 
 
 def test_remote_controls_refuse_bad_settings(engine_server: Any) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-import sdblocal
 from engine.helpers import error_of, item_names, select_all
 from sdblocal import select as select_module
-from sdblocal.model import Domain, PutAttribute, SimpleDBEngineBackend
+from sdblocal.engine import SimpleDBEngine
+from sdblocal.model import Domain, PutAttribute
 from sdblocal.select import name_range, parse
 
 
@@ -144,8 +144,7 @@ def test_item_name_ranges_are_planned(where: str, bounds: tuple[str | None, bool
 
 
 def test_range_read_of_a_large_domain(monkeypatch: pytest.MonkeyPatch) -> None:
-    sdblocal.activate()
-    backend = SimpleDBEngineBackend("us-east-1", "000000000000")
+    backend = SimpleDBEngine()
     backend.create_domain("big")
     value = "x" * 1000
     for start in range(0, 200_000, 25):

@@ -8,6 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from engine.helpers import attribute_set, error_of, item_names, put, select_all
+from simpledb_backup.errors import InvalidRequestError
+from simpledb_backup.selectgrammar import checked_where_clause
 
 # "Sample Query Data Set"
 SAMPLE: dict[str, dict[str, list[str]]] = {
@@ -364,3 +366,38 @@ def test_too_many_requested_attributes(sdb: Any, mydomain: str) -> None:
 def test_consistent_read_is_accepted(sdb: Any, mydomain: str) -> None:
     response = sdb.select(SelectExpression="select * from mydomain where Year = '1934'", ConsistentRead=True)
     assert item_names(response) == ["0802131786"]
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "Year = '1959'",
+        "every(Keyword) in ('Book', 'Paperback') intersection Rating like '*%'",
+        "not (Year < '1950' or Year > '2000') and `Pages` between '00300' and '00400'",
+        "itemName() like '0%' and Author is not null",
+        "`order` = 'x' or `Year``s` = 'y'",
+        "Title = 'It''s'",
+        "`component` = 'main') or (`component` = 'main'",
+        "order = 'x'",
+        "Year = '1959' and",
+        "Year = 1959",
+        "(Year = '1959'",
+        "Year = '1959' where Year = '1960'",
+    ],
+)
+def test_the_product_accepts_the_where_clauses_the_engine_accepts(
+    sdb: Any, mydomain: str, where: str
+) -> None:
+    # One grammar (simpledb_backup.selectgrammar) for both; the product also refuses `order by` and
+    # `limit` inside a where clause, which a whole Select expression may carry after it.
+    try:
+        product_accepts = checked_where_clause(where) == f"({where})"
+    except InvalidRequestError:
+        product_accepts = False
+    if product_accepts:
+        answer = sdb.select(SelectExpression=f"select * from mydomain where {where}")
+        assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+    else:
+        with pytest.raises(ClientError) as excinfo:
+            sdb.select(SelectExpression=f"select * from mydomain where {where}")
+        assert error_of(excinfo) == ("InvalidQueryExpression", 400)

@@ -11,11 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 import sdblocal
 from engine.conftest import FAKE_CREDENTIALS
-from engine.helpers import get, put
+from engine.helpers import error_of, get, put
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.server
@@ -42,6 +44,12 @@ def test_module_runs_a_server_and_prints_one_ready_line() -> None:
         "0",
         "--latency-ms",
         "1",
+        "--write-calls-per-second",
+        "0.001",  # one call in 1,000 s: only the burst is used while the test runs
+        "--write-calls-burst",
+        "1",
+        "--select-calls-per-second",
+        "50",
     ]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment
@@ -60,6 +68,20 @@ def test_module_runs_a_server_and_prints_one_ready_line() -> None:
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["served-at-the-same-endpoint"]
         remote = sdblocal.RemoteControls(url)
         assert remote.call_counts() == {"CreateDomain": 1, "PutAttributes": 1, "GetAttributes": 1}
+        settings = remote.settings()
+        assert (settings["write_calls_per_second"], settings["write_calls_burst"]) == (0.001, 1.0)
+        assert (settings["select_calls_per_second"], settings["latency_ms"]) == (50.0, 1.0)
+        once = boto3.client(
+            "sdb",
+            region_name="us-east-1",
+            endpoint_url=url,
+            config=Config(retries={"total_max_attempts": 1}),
+            **FAKE_CREDENTIALS,
+        )
+        with pytest.raises(ClientError) as excinfo:  # the burst of one write was spent
+            put(once, "cli", "j", ("a", "1"))
+        assert error_of(excinfo) == ("ServiceUnavailable", 503)
+        assert remote.throttled_counts() == {"PutAttributes": 1}
     finally:
         process.terminate()
         process.wait(timeout=10)

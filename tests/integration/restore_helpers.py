@@ -1,16 +1,18 @@
 """Helpers shared by the restore tests: domains, dumps, a service, and SimpleDB write-call counts."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import sdblocal
 from simpledb_backup.backup import BackupService
 from simpledb_backup.config import Settings
-from simpledb_backup.events import RestoreRequest
+from simpledb_backup.events import parse_restore_request
 from simpledb_backup.items import Attributes, Item, make_item
-from simpledb_backup.restore import RestoreService
-from simpledb_backup.s3store import DumpStore
-from simpledb_backup.simpledb import SharedBackoff, SimpleDB, plan_put_batches, select_expression
+from simpledb_backup.ratecontrol import RateController, RateSettings
+from simpledb_backup.restore import RestoreService, compose_restore_service
+from simpledb_backup.runtime import Clock, Deadline, utc_datetime
+from simpledb_backup.s3store import BucketStore
+from simpledb_backup.simpledb import SimpleDB, plan_put_batches, select_expression
 
 DOMAIN = "packages"
 NEW_DOMAIN = "restored-packages"
@@ -36,22 +38,34 @@ def settings(bucket: str, **overrides: Any) -> Settings:
     return Settings(**{**values, **overrides})
 
 
-def fast_backoff() -> SharedBackoff:
-    return SharedBackoff(base_delay=0.001, max_delay=0.02, max_attempts=40)
+def fast_rate_control() -> RateController:
+    """The rate controller with a floor high enough that a storm of 503s costs the tests little time."""
+    return RateController(RateSettings(initial_rate=1000.0, min_rate=200.0, give_up_after=30.0))
 
 
-def service(sdb_client: Any, s3_client: Any, bucket: str, **overrides: Any) -> RestoreService:
-    return RestoreService(
-        SimpleDB(sdb_client, fast_backoff()), DumpStore(s3_client, bucket), settings(bucket, **overrides)
+def service(
+    sdb_client: Any,
+    s3_client: Any,
+    bucket: str,
+    clock: Clock = utc_datetime,
+    sdb: SimpleDB | None = None,
+    **overrides: Any,
+) -> RestoreService:
+    return compose_restore_service(
+        sdb or SimpleDB(sdb_client, fast_rate_control()),
+        BucketStore(s3_client, bucket),
+        settings(bucket, **overrides),
+        clock,
     )
 
 
-def request(**fields: Any) -> RestoreRequest:
-    return RestoreRequest.model_validate({"domain": DOMAIN, **fields})
+def request(**fields: Any) -> Any:
+    """A restore-function request of any action (the model its ``action`` names)."""
+    return parse_restore_request({"domain": DOMAIN, **fields})
 
 
-def forever() -> float:
-    return 900.0
+#: Plenty of time: no invocation runs short.
+forever = Deadline(lambda: 900.0, 30.0)
 
 
 def fill(sdb_client: Any, domain: str, items: Iterable[Item]) -> None:
@@ -76,7 +90,7 @@ def as_dict(items: Iterable[Item]) -> dict[str, Attributes]:
 
 def dump(sdb_client: Any, s3_client: Any, bucket: str, domain: str = DOMAIN) -> str:
     """Back the domain up as the nightly run would; returns the new dump version id."""
-    result = BackupService(SimpleDB(sdb_client), DumpStore(s3_client, bucket), segments=4).backup(
+    result = BackupService(SimpleDB(sdb_client), BucketStore(s3_client, bucket), segments=4).backup(
         domain, "manual", forever
     )
     assert result.status == "complete"
@@ -125,14 +139,11 @@ def change_since_dump(sdb_client: Any) -> None:
     database.put_items(DOMAIN, [package("d1", name="delta", version="0.1", distribution="stable")])
 
 
-Remaining = Callable[[], float]
-
-
-def runs_out_after(calls: int, plenty: float = 900.0) -> Remaining:
-    """A remaining-time clock that reports plenty of time for ``calls`` readings, then none."""
+def runs_out_after(calls: int, plenty: float = 900.0) -> Deadline:
+    """A deadline that reports plenty of time for ``calls`` readings, then none."""
     readings = iter(range(calls))
 
     def remaining() -> float:
         return plenty if next(readings, None) is not None else 0.0
 
-    return remaining
+    return Deadline(remaining, 30.0)

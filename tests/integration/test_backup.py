@@ -14,8 +14,11 @@ from simpledb_backup.backup import BackupService
 from simpledb_backup.dumpformat import read_dump
 from simpledb_backup.errors import BackupFailedError, ThrottledError
 from simpledb_backup.items import Item, make_item
-from simpledb_backup.s3store import DumpStore, dump_key
-from simpledb_backup.simpledb import SharedBackoff, SimpleDB
+from simpledb_backup.keys import dump_key
+from simpledb_backup.ratecontrol import RateController, RateSettings
+from simpledb_backup.runtime import Deadline
+from simpledb_backup.s3store import BucketStore
+from simpledb_backup.simpledb import SimpleDB
 
 DOMAIN = "packages"
 
@@ -45,10 +48,13 @@ def versions(s3_client: Any, bucket: str, key: str) -> list[dict[str, Any]]:
     return [version for version in answer.get("Versions", []) if version["Key"] == key]
 
 
-def service(sdb_client: Any, s3_client: Any, bucket: str, segments: int = 4) -> BackupService:
-    return BackupService(
-        SimpleDB(sdb_client), DumpStore(s3_client, bucket), segments=segments, margin_seconds=30
-    )
+FOREVER = Deadline(lambda: 900.0, 30.0)
+
+
+def service(
+    sdb_client: Any, s3_client: Any, bucket: str, segments: int = 4, sdb: SimpleDB | None = None
+) -> BackupService:
+    return BackupService(sdb or SimpleDB(sdb_client), BucketStore(s3_client, bucket), segments=segments)
 
 
 def test_awkward_content_is_dumped_losslessly(sdb_client: Any, s3_client: Any, bucket: str) -> None:
@@ -59,7 +65,7 @@ def test_awkward_content_is_dumped_losslessly(sdb_client: Any, s3_client: Any, b
         make_item("xml-invalid\x01", [("ctl\x02", "value\x00with\x1fcontrol\ufffe")]),
     ]
     put_items(sdb_client, DOMAIN, awkward)
-    result = service(sdb_client, s3_client, bucket).backup(DOMAIN, "manual", lambda: 900.0)
+    result = service(sdb_client, s3_client, bucket).backup(DOMAIN, "manual", FOREVER)
     assert result.status == "complete"
     assert sorted(stored_dump(s3_client, bucket, dump_key(DOMAIN))) == sorted(awkward)
 
@@ -70,7 +76,7 @@ def test_a_domain_larger_than_one_select_page_is_dumped_completely(
     items = sample_items(6000, payload=300)  # 6000 items > 2500 per page, ~2 MB > 1 MB per page
     put_items(sdb_client, DOMAIN, items)
     sdblocal.controls.reset_counts()
-    result = service(sdb_client, s3_client, bucket, segments=2).backup(DOMAIN, "manual", lambda: 900.0)
+    result = service(sdb_client, s3_client, bucket, segments=2).backup(DOMAIN, "manual", FOREVER)
     assert result.items == 6000
     assert sorted(stored_dump(s3_client, bucket, dump_key(DOMAIN))) == sorted(items)
     assert sdblocal.controls.call_counts()["Select"] > 2  # both streams needed several pages
@@ -81,9 +87,9 @@ def test_each_run_adds_a_version_with_its_counts_in_metadata(
 ) -> None:
     put_items(sdb_client, DOMAIN, sample_items(30))
     backups = service(sdb_client, s3_client, bucket)
-    first = backups.backup(DOMAIN, "schedule", lambda: 900.0)
+    first = backups.backup(DOMAIN, "schedule", FOREVER)
     SimpleDB(sdb_client).delete_item(DOMAIN, sample_items(1)[0].name)
-    second = backups.backup(DOMAIN, "schedule", lambda: 900.0)
+    second = backups.backup(DOMAIN, "schedule", FOREVER)
     key = dump_key(DOMAIN)
     assert {version["VersionId"] for version in versions(s3_client, bucket, key)} == {
         first.version_id,
@@ -101,13 +107,14 @@ def test_a_run_that_fails_part_way_leaves_no_new_version(
     sdb_client: Any, s3_client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     put_items(sdb_client, DOMAIN, sample_items(3000))
-    backups = service(sdb_client, s3_client, bucket)
-    backups.backup(DOMAIN, "schedule", lambda: 900.0)
+    service(sdb_client, s3_client, bucket).backup(DOMAIN, "schedule", FOREVER)
     before = versions(s3_client, bucket, dump_key(DOMAIN))
     sdblocal.controls.configure(fault_rate=1.0, seed=7)  # every SimpleDB call answers 503
-    backups.sdb.backoff = SharedBackoff(base_delay=0.001, max_delay=0.002, max_attempts=3)
+    impatient = SimpleDB(
+        sdb_client, RateController(RateSettings(initial_rate=1000.0, min_rate=1000.0, give_up_after=0.05))
+    )
     with pytest.raises(ThrottledError):
-        backups.backup(DOMAIN, "schedule", lambda: 900.0)
+        service(sdb_client, s3_client, bucket, sdb=impatient).backup(DOMAIN, "schedule", FOREVER)
     assert versions(s3_client, bucket, dump_key(DOMAIN)) == before
     assert s3_client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
@@ -119,7 +126,7 @@ def test_a_subset_dump_goes_to_its_own_key(sdb_client: Any, s3_client: Any, buck
     ]
     put_items(sdb_client, DOMAIN, items)
     result = service(sdb_client, s3_client, bucket).backup(
-        DOMAIN, "manual", lambda: 900.0, where="`distribution` = 'stable'", label="stable"
+        DOMAIN, "manual", FOREVER, where="`distribution` = 'stable'", label="stable"
     )
     assert result.key == dump_key(DOMAIN, "stable") != dump_key(DOMAIN)
     assert sorted(stored_dump(s3_client, bucket, result.key)) == sorted(items[1::2])
@@ -144,7 +151,8 @@ def test_one_bad_domain_does_not_stop_the_others(
     with pytest.raises(
         BackupFailedError, match="other-domain: SimpleDB domain 'other-domain' does not exist"
     ):
-        invoke("backup", load_event("backup-nightly.json"))
+        # Every configured domain in one invocation (the nightly schedules send one domain each).
+        invoke("backup", load_event("backup-manual.json"))
     assert len(versions(s3_client, bucket, dump_key(DOMAIN))) == 1
     emitted = [json.loads(line) for line in capfd.readouterr().out.splitlines() if line.startswith("{")]
     failure_logs = [record for record in log_lines() if record.get("message") == "domain backup failed"]

@@ -25,7 +25,7 @@ from restore_helpers import (
 )
 
 import sdblocal
-from simpledb_backup import restore as restore_module
+from callhooks import answer_calls, fail_calls_after
 from simpledb_backup.errors import (
     ConfirmationRequiredError,
     DumpCorruptError,
@@ -34,8 +34,9 @@ from simpledb_backup.errors import (
     RestoreInProgressError,
 )
 from simpledb_backup.items import Attributes
-from simpledb_backup.restore import ConfirmationNeededError, ParallelWriter, lock_key
-from simpledb_backup.s3store import dump_key
+from simpledb_backup.keys import dump_key, lock_key
+from simpledb_backup.restore.lock import LOCK_GRACE_SECONDS
+from simpledb_backup.runtime import utc_datetime
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def lock_exists(s3_client: Any, bucket: str, target: str = DOMAIN) -> bool:
 def test_exact_restore_makes_the_domain_equal_to_the_dump(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(action="restore", mode="exact", confirm=DOMAIN), forever
     )
     assert answer["status"] == "complete"
@@ -71,9 +72,7 @@ def test_exact_restore_makes_the_domain_equal_to_the_dump(
 def test_merge_restore_writes_the_dump_over_the_domain_and_keeps_the_rest(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
-    answer = service(sdb_client, s3_client, bucket).restore(
-        request(action="restore", confirm=DOMAIN), forever
-    )
+    answer = service(sdb_client, s3_client, bucket).handle(request(action="restore", confirm=DOMAIN), forever)
     assert answer["status"] == "complete"
     assert answer["verification"]["verified"] is True
     expected: dict[str, Attributes] = as_dict(original_domain())
@@ -90,7 +89,9 @@ def test_plan_reports_every_change_and_writes_nothing(
 ) -> None:
     before = contents(sdb_client, DOMAIN)
     sdblocal.controls.reset_counts()
-    plan = service(sdb_client, s3_client, bucket).plan(request(action="plan", mode="exact", sample_size=2))
+    plan = service(sdb_client, s3_client, bucket).handle(
+        request(action="plan", mode="exact", sample_size=2), forever
+    )
     assert plan["items"] == {"create": 1, "update": 1, "delete": 1, "unchanged": 62}
     assert plan["attributes"] == {"added": 0, "changed": 2, "removed": 1}
     assert plan["samples"] == {
@@ -107,7 +108,7 @@ def test_plan_reports_every_change_and_writes_nothing(
 def test_subset_restore_touches_only_the_selected_items(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(action="restore", mode="exact", confirm=DOMAIN, items=["a1", "d1"]), forever
     )
     assert answer["plan"]["items"] == {"create": 1, "update": 0, "delete": 1, "unchanged": 0}
@@ -121,7 +122,7 @@ def test_restore_by_attribute_match(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     sdblocal.controls.reset_counts()
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(action="restore", mode="exact", confirm=DOMAIN, match={"distribution": "testing"}), forever
     )
     assert answer["plan"]["items"] == {"create": 0, "update": 0, "delete": 0, "unchanged": 1}  # c1 only
@@ -132,7 +133,7 @@ def test_restore_into_a_new_domain_creates_it(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     sdblocal.controls.reset_counts()
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(action="restore", target_domain=NEW_DOMAIN, mode="exact"), forever
     )
     assert answer["status"] == "complete"
@@ -147,7 +148,7 @@ def test_a_target_outside_the_configured_domains_and_pattern_is_refused(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match="RESTORE_TARGET_PATTERN restored-\\*"):
-        service(sdb_client, s3_client, bucket).restore(
+        service(sdb_client, s3_client, bucket).handle(
             request(action="restore", target_domain="production-other"), forever
         )
 
@@ -215,7 +216,7 @@ def test_a_damaged_dump_is_refused_before_any_write(
     before = contents(sdb_client, DOMAIN)
     sdblocal.controls.reset_counts()
     with pytest.raises(DumpCorruptError, match=message):
-        service(sdb_client, s3_client, bucket).restore(
+        service(sdb_client, s3_client, bucket).handle(
             request(action="restore", version_id=damaged, mode="exact", confirm=DOMAIN), forever
         )
     assert writes() == {}
@@ -236,7 +237,7 @@ def test_a_dump_whose_metadata_disagrees_with_its_contents_is_refused(
     )["VersionId"]
     sdblocal.controls.reset_counts()
     with pytest.raises(DumpCorruptError, match="metadata"):
-        service(sdb_client, s3_client, bucket).restore(
+        service(sdb_client, s3_client, bucket).handle(
             request(action="restore", version_id=version, confirm=DOMAIN), forever
         )
     assert writes() == {}
@@ -249,7 +250,7 @@ def test_an_unknown_version_is_refused_naming_it(
     with pytest.raises(
         DumpNotFoundError, match="version_id 'no-such-version' is not a dump of domain 'packages'"
     ):
-        service(sdb_client, s3_client, bucket).restore(
+        service(sdb_client, s3_client, bucket).handle(
             request(action="restore", version_id="no-such-version", confirm=DOMAIN), forever
         )
     assert writes() == {}
@@ -259,8 +260,8 @@ def test_a_time_before_the_first_dump_is_refused(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     with pytest.raises(DumpNotFoundError, match="as_of 2020-01-01T00:00:00\\+00:00: no dump"):
-        service(sdb_client, s3_client, bucket).resolve_dump(
-            request(action="plan", as_of="2020-01-01T00:00:00")
+        service(sdb_client, s3_client, bucket).handle(
+            request(action="plan", as_of="2020-01-01T00:00:00"), forever
         )
 
 
@@ -268,17 +269,17 @@ def test_as_of_picks_the_newest_dump_at_or_before_that_time(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     newer = dump(sdb_client, s3_client, bucket)
-    listed = service(sdb_client, s3_client, bucket).list_dumps(request(action="list"))
+    listed = service(sdb_client, s3_client, bucket).handle(request(action="list"), forever)
     assert [entry["version_id"] for entry in listed["dumps"]] == [newer, changed_domain]
     assert listed["dumps"][1]["items"] == 64
     assert listed["dumps"][0]["trigger"] == "manual"
     versions = s3_client.list_object_versions(Bucket=bucket, Prefix=dump_key(DOMAIN))["Versions"]
     times = {version["VersionId"]: version["LastModified"] for version in versions}
-    resolve = service(sdb_client, s3_client, bucket).resolve_dump
-    assert resolve(request(action="plan", as_of=times[newer].isoformat())).version_id == newer
+    resolve = service(sdb_client, s3_client, bucket).catalog.resolve
+    assert resolve(DOMAIN, None, times[newer]).version_id == newer
     if times[newer] > times[changed_domain]:  # moto's times have one-second resolution
         just_before = times[newer] - timedelta(microseconds=1)
-        assert resolve(request(action="plan", as_of=just_before.isoformat())).version_id == changed_domain
+        assert resolve(DOMAIN, None, just_before).version_id == changed_domain
 
 
 def test_no_confirm_answers_with_the_plan_and_writes_nothing(
@@ -288,11 +289,11 @@ def test_no_confirm_answers_with_the_plan_and_writes_nothing(
     sdblocal.controls.reset_counts()
     for confirm in (None, "wrong-domain"):
         with pytest.raises(ConfirmationRequiredError) as refused:
-            service(sdb_client, s3_client, bucket).restore(
+            service(sdb_client, s3_client, bucket).handle(
                 request(action="restore", mode="exact", confirm=confirm), forever
             )
         assert 'add "confirm": "packages" to the event' in str(refused.value)
-        assert isinstance(refused.value, ConfirmationNeededError)
+        assert refused.value.plan is not None
         assert refused.value.plan["items"]["delete"] == 1
     assert writes() == {}
     assert contents(sdb_client, DOMAIN) == before
@@ -306,7 +307,7 @@ def test_an_existing_empty_domain_needs_no_confirm(sdb_client: Any, s3_client: A
     fill(sdb_client, DOMAIN, original_domain())
     dump(sdb_client, s3_client, bucket)
     sdb_client.create_domain(DomainName=NEW_DOMAIN)
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(action="restore", target_domain=NEW_DOMAIN), forever
     )
     assert answer["status"] == "complete"
@@ -331,7 +332,7 @@ def test_a_second_restore_of_the_same_target_is_refused_while_the_lock_is_held(
     )
     sdblocal.controls.reset_counts()
     with pytest.raises(RestoreInProgressError, match="run restore-other") as refused:
-        service(sdb_client, s3_client, bucket).restore(request(action="restore", confirm=DOMAIN), forever)
+        service(sdb_client, s3_client, bucket).handle(request(action="restore", confirm=DOMAIN), forever)
     assert "aws s3 rm" in str(refused.value)
     assert writes() == {}
     assert lock_exists(s3_client, bucket)  # someone else's lock is left alone
@@ -345,24 +346,24 @@ def test_the_safety_backup_undoes_the_restore(
 ) -> None:
     before = contents(sdb_client, DOMAIN)
     restore_service = service(sdb_client, s3_client, bucket)
-    answer = restore_service.restore(request(action="restore", mode="exact", confirm=DOMAIN), forever)
+    answer = restore_service.handle(request(action="restore", mode="exact", confirm=DOMAIN), forever)
     safety = answer["safety_backup"]
     assert safety["items"] == len(before)
     head = s3_client.head_object(Bucket=bucket, Key=dump_key(DOMAIN), VersionId=safety["version_id"])
     assert head["Metadata"]["trigger"] == "pre-restore"
     assert contents(sdb_client, DOMAIN) != before
 
-    undo = restore_service.restore(request(**safety["undo"]), forever)
+    undo = restore_service.handle(request(**safety["undo"]), forever)
     assert undo["status"] == "complete"
     assert contents(sdb_client, DOMAIN) == before
 
 
 class Killed(BaseException):
-    """Stands for the Lambda runtime killing an invocation at its timeout: no ``finally`` runs after it."""
+    """Stands for the invocation dying mid-write (tests/integration/test_crash.py kills real processes)."""
 
 
-def test_a_restore_killed_part_way_and_run_again_ends_exact(
-    sdb_client: Any, s3_client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+def test_a_restore_that_dies_part_way_and_is_run_again_ends_exact(
+    sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     items = [package(f"item{index:04d}", value=str(index), kind="original") for index in range(400)]
     fill(sdb_client, DOMAIN, items)
@@ -370,33 +371,17 @@ def test_a_restore_killed_part_way_and_run_again_ends_exact(
     database_changes = [package(f"item{index:04d}", value="changed") for index in range(0, 400, 2)]
     fill(sdb_client, DOMAIN, [*database_changes, package("extra", value="1")])
 
-    put_batches = {"count": 0}
-    original_put = ParallelWriter._put
-
-    def put_then_die(self: ParallelWriter, batch: list[Any]) -> Any:
-        put_batches["count"] += 1
-        if put_batches["count"] > 3:
-            raise Killed
-        return original_put(self, batch)
-
-    monkeypatch.setattr(ParallelWriter, "_put", put_then_die)
-    monkeypatch.setattr(restore_module.RestoreService, "_release_lock", lambda self, target: None)
+    dying = fail_calls_after(sdb_client, "BatchPutAttributes", 3, Killed)
     with pytest.raises(Killed):
-        service(sdb_client, s3_client, bucket, restore_workers=1).restore(
-            request(action="restore", mode="exact", confirm=DOMAIN), lambda: 600.0
+        service(sdb_client, s3_client, bucket, restore_workers=1).handle(
+            request(action="restore", mode="exact", confirm=DOMAIN), forever
         )
-    monkeypatch.undo()
+    dying.remove()
     partial = contents(sdb_client, DOMAIN)
     assert partial != as_dict(items)  # part-way: some items restored, not all
     assert sum(partial[item.name] == item.attributes for item in items) > 200
-    assert lock_exists(s3_client, bucket)  # the dead invocation could not release its lock
 
-    with pytest.raises(RestoreInProgressError, match="until"):
-        service(sdb_client, s3_client, bucket).restore(request(action="restore", confirm=DOMAIN), forever)
-
-    later = restore_module.now() + timedelta(seconds=600 + restore_module.LOCK_GRACE_SECONDS + 1)
-    monkeypatch.setattr(restore_module, "now", lambda: later)
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(action="restore", mode="exact", confirm=DOMAIN), forever
     )
     assert answer["status"] == "complete"
@@ -405,14 +390,42 @@ def test_a_restore_killed_part_way_and_run_again_ends_exact(
     assert not lock_exists(s3_client, bucket)
 
 
+def test_an_abandoned_lock_is_taken_over_once_it_expired(
+    changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
+) -> None:
+    s3_client.put_object(
+        Bucket=bucket,
+        Key=lock_key(DOMAIN),
+        Body=json.dumps(
+            {
+                "run_id": "restore-20261126T030000Z-0123456789ab",
+                "domain": DOMAIN,
+                "target": DOMAIN,
+                "taken_at": "2026-11-26T03:00:00+00:00",
+                "expires_at": (utc_datetime() + timedelta(seconds=600)).isoformat(),
+            }
+        ).encode(),
+    )
+    with pytest.raises(RestoreInProgressError, match="it saved no progress to resume"):
+        service(sdb_client, s3_client, bucket).handle(request(action="restore", confirm=DOMAIN), forever)
+
+    later = utc_datetime() + timedelta(seconds=600 + LOCK_GRACE_SECONDS + 1)
+    answer = service(sdb_client, s3_client, bucket, clock=lambda: later).handle(
+        request(action="restore", mode="exact", confirm=DOMAIN), forever
+    )
+    assert answer["status"] == "complete"
+    assert contents(sdb_client, DOMAIN) == as_dict(original_domain())
+    assert not lock_exists(s3_client, bucket)
+
+
 def test_running_the_same_restore_twice_changes_nothing_the_second_time(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     restore_service = service(sdb_client, s3_client, bucket)
     version = {"version_id": changed_domain}
-    restore_service.restore(request(action="restore", mode="exact", confirm=DOMAIN, **version), forever)
+    restore_service.handle(request(action="restore", mode="exact", confirm=DOMAIN, **version), forever)
     sdblocal.controls.reset_counts()
-    again = restore_service.restore(
+    again = restore_service.handle(
         request(action="restore", mode="exact", confirm=DOMAIN, **version), forever
     )
     assert again["plan"]["items"] == {"create": 0, "update": 0, "delete": 0, "unchanged": 64}
@@ -426,27 +439,27 @@ def test_latest_and_as_of_skip_safety_backups(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     restore_service = service(sdb_client, s3_client, bucket)
-    first = restore_service.restore(request(action="restore", mode="exact", confirm=DOMAIN), forever)
+    first = restore_service.handle(request(action="restore", mode="exact", confirm=DOMAIN), forever)
     assert first["safety_backup"] is not None
-    listed = restore_service.list_dumps(request(action="list"))["dumps"]
+    listed = restore_service.handle(request(action="list"), forever)["dumps"]
     assert [entry["trigger"] for entry in listed] == ["pre-restore", "manual"]
-    assert restore_service.resolve_dump(request(action="plan")).version_id == changed_domain
-    now = restore_module.now().isoformat()
-    assert restore_service.resolve_dump(request(action="plan", as_of=now)).version_id == changed_domain
+    assert restore_service.catalog.resolve(DOMAIN, None, None).version_id == changed_domain
+    assert restore_service.catalog.resolve(DOMAIN, None, utc_datetime()).version_id == changed_domain
 
 
 def test_status_reports_a_finished_run(
     changed_domain: str, sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     restore_service = service(sdb_client, s3_client, bucket)
-    answer = restore_service.restore(request(action="restore", confirm=DOMAIN), forever)
-    status = restore_service.status(answer["run_id"])
+    answer = restore_service.handle(request(action="restore", confirm=DOMAIN), forever)
+    status = restore_service.handle(request(action="status", run_id=answer["run_id"]), forever)
     assert status["status"] == "complete"
     assert status["written"] == answer["written"]
-    with pytest.raises(InvalidRequestError, match="run_id: no restore run 'restore-nope'"):
-        restore_service.status("restore-nope")
-    with pytest.raises(InvalidRequestError, match="not a restore run id"):
-        restore_service.status("../../etc/passwd")
+    missing = "restore-20200101T000000Z-0123456789ab"
+    with pytest.raises(InvalidRequestError, match=f"run_id: no restore run '{missing}'"):
+        restore_service.handle(request(action="status", run_id=missing), forever)
+    with pytest.raises(InvalidRequestError, match="run_id: String should match pattern"):
+        request(action="status", run_id="../../etc/passwd")
 
 
 @pytest.mark.parametrize("mode", ["exact", "merge"])
@@ -455,13 +468,12 @@ def test_a_target_that_does_not_end_equal_to_the_dump_fails_verification(
     sdb_client: Any,
     s3_client: Any,
     bucket: str,
-    monkeypatch: pytest.MonkeyPatch,
     mode: str,
 ) -> None:
     """A lost write (here: every batch put is dropped) is caught by the read-back, whichever path verifies:
     exact mode compares the target's totals with the dump's, then explains the mismatch item by item."""
-    monkeypatch.setattr(ParallelWriter, "put", lambda self, batch: None)
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer_calls(sdb_client, "BatchPutAttributes")
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(action="restore", mode=mode, confirm=DOMAIN), forever
     )
     assert answer["status"] == "failed"

@@ -13,6 +13,7 @@ from restore_helpers import (
     as_dict,
     contents,
     dump,
+    fast_rate_control,
     fill,
     forever,
     package,
@@ -23,16 +24,10 @@ from restore_helpers import (
 )
 
 import sdblocal
-from simpledb_backup.events import RestoreRequest
 from simpledb_backup.items import Item
-from simpledb_backup.restore import (
-    ParallelWriter,
-    RestoreStalledError,
-    lock_key,
-    status_key,
-    take_full_batches,
-)
-from simpledb_backup.s3store import dump_key
+from simpledb_backup.keys import dump_key, lock_key, status_key
+from simpledb_backup.restore.writer import take_full_batches
+from simpledb_backup.runtime import Deadline
 from simpledb_backup.simpledb import SimpleDB, plan_put_batches
 
 
@@ -80,7 +75,7 @@ def test_a_restore_into_an_empty_domain_makes_the_fewest_write_calls(
     sdb_client.delete_domain(DomainName=DOMAIN)
     sdb_client.create_domain(DomainName=DOMAIN)
     sdblocal.controls.reset_counts()
-    answer = service(sdb_client, s3_client, bucket, restore_workers=8).restore(
+    answer = service(sdb_client, s3_client, bucket, restore_workers=8).handle(
         request(action="restore"), forever
     )
     assert answer["status"] == "complete"
@@ -90,7 +85,7 @@ def test_a_restore_into_an_empty_domain_makes_the_fewest_write_calls(
 
 
 def test_writers_run_in_parallel_with_a_bounded_number_of_batches_in_flight(
-    sdb_client: Any, s3_client: Any, bucket: str, monkeypatch: pytest.MonkeyPatch
+    sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     items = numbered(1000)
     fill(sdb_client, DOMAIN, items)
@@ -99,20 +94,19 @@ def test_writers_run_in_parallel_with_a_bounded_number_of_batches_in_flight(
     sdblocal.controls.configure(latency_ms=20)
     running = {"now": 0, "most": 0}
     lock = threading.Lock()
-    original_put = ParallelWriter._put
 
-    def counted_put(self: ParallelWriter, batch: list[Item]) -> Any:
+    def started(**_: Any) -> None:
         with lock:
             running["now"] += 1
             running["most"] = max(running["most"], running["now"])
-        try:
-            return original_put(self, batch)
-        finally:
-            with lock:
-                running["now"] -= 1
 
-    monkeypatch.setattr(ParallelWriter, "_put", counted_put)
-    answer = service(sdb_client, s3_client, bucket, restore_workers=4).restore(
+    def ended(**_: Any) -> None:
+        with lock:
+            running["now"] -= 1
+
+    sdb_client.meta.events.register("before-call.sdb.BatchPutAttributes", started)
+    sdb_client.meta.events.register("after-call.sdb.BatchPutAttributes", ended)
+    answer = service(sdb_client, s3_client, bucket, restore_workers=4).handle(
         request(action="restore", target_domain="restored-packages"), forever
     )
     sdblocal.controls.reset()
@@ -128,13 +122,14 @@ def test_an_exact_restore_through_a_storm_of_503s_ends_exact(
     fill(sdb_client, DOMAIN, items)
     dump(sdb_client, s3_client, bucket)
     scrambled_since_dump(sdb_client, items)
-    restore_service = service(sdb_client, s3_client, bucket, restore_workers=8)
+    database = SimpleDB(sdb_client, fast_rate_control())
+    restore_service = service(sdb_client, s3_client, bucket, sdb=database, restore_workers=8)
     sdblocal.controls.configure(fault_rate=0.3, seed=20240601)
-    answer = restore_service.restore(request(action="restore", mode="exact", confirm=DOMAIN), forever)
+    answer = restore_service.handle(request(action="restore", mode="exact", confirm=DOMAIN), forever)
     sdblocal.controls.configure(fault_rate=0.0)
     assert answer["status"] == "complete"
     assert answer["verification"]["verified"] is True
-    assert restore_service.sdb.backoff.retries > 20  # the faults happened, and were retried, not failed
+    assert database.retry_policy.stats().retries > 20  # the faults happened, and were retried, not failed
     assert contents(sdb_client, DOMAIN) == as_dict(items)
 
 
@@ -153,17 +148,17 @@ def test_a_restore_that_runs_out_of_time_several_times_continues_and_ends_exact(
         # Each invocation sees plenty of time for a few readings of the clock, then none: it stops part-way.
         # The first invocation gets so few that even the safety backup has to continue in the next one (a
         # domain this small is read by one Select stream, so the backup checks the clock only twice).
-        answer = restore_service.restore(event, runs_out_after(2 if not answers else 7))
+        answer = restore_service.handle(event, runs_out_after(2 if not answers else 7))
         answers.append(answer)
         if answer["status"] != "continued":
             break
         assert len(answers) < 50
         # Between invocations the lock stays with the run, so no other restore can start.
         assert s3_client.get_object(Bucket=bucket, Key=lock_key(DOMAIN))["Body"].read()
-        saved = restore_service.status(answer["run_id"])
+        saved = restore_service.handle(request(action="status", run_id=answer["run_id"]), forever)
         assert saved["status"] == "continued"
         assert answer["continues_with"]["run_id"] == answer["run_id"]
-        event = RestoreRequest.model_validate(answer["continues_with"])
+        event = request(**answer["continues_with"])
 
     final = answers[-1]
     assert len(answers) >= 4
@@ -180,10 +175,12 @@ def test_a_restore_that_runs_out_of_time_several_times_continues_and_ends_exact(
     assert final["safety_backup"]["items"] == 600 - 120 + 40
     listed = s3_client.list_objects_v2(Bucket=bucket, Prefix=lock_key(DOMAIN))
     assert listed["KeyCount"] == 0
-    assert restore_service.status(final["run_id"])["status"] == "complete"
+    assert restore_service.handle(request(action="status", run_id=final["run_id"]), forever)["status"] == (
+        "complete"
+    )
     # A repeated delivery of the last continuation event changes nothing.
     sdblocal.controls.reset_counts()
-    assert restore_service.restore(event, forever)["status"] == "complete"
+    assert restore_service.handle(event, forever)["status"] == "complete"
     assert writes() == {}
 
 
@@ -195,12 +192,15 @@ def test_a_restore_that_never_gets_time_to_work_stops_instead_of_looping(
     dump(sdb_client, s3_client, bucket)
     restore_service = service(sdb_client, s3_client, bucket)
     event = request(action="restore", target_domain="restored-packages")
+    short = Deadline(lambda: 10.0, 30.0)  # always under the 30-second margin
     for _ in range(2):
-        answer = restore_service.restore(event, lambda: 10.0)  # always under the 30-second margin
+        answer = restore_service.handle(event, short)
         assert answer["status"] == "continued"
-        event = RestoreRequest.model_validate(answer["continues_with"])
-    with pytest.raises(RestoreStalledError, match="no progress in 3 invocations"):
-        restore_service.restore(event, lambda: 10.0)
+        event = request(**answer["continues_with"])
+    answer = restore_service.handle(event, short)
+    assert answer["status"] == "failed"
+    assert answer["error"]["kind"] == "restore-stalled"
+    assert "no progress in 3 invocations" in answer["error"]["message"]
     saved = s3_client.get_object(Bucket=bucket, Key=status_key(event.run_id or ""))["Body"].read()
     assert b'"status": "failed"' in saved
     assert s3_client.list_objects_v2(Bucket=bucket, Prefix=lock_key("restored-packages"))["KeyCount"] == 0

@@ -42,7 +42,7 @@ def test_a_repoman_backup_file_round_trips_with_recomputed_names_and_meta(
     repoman_items: list[Item], sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     put_repoman_file(s3_client, bucket, repoman_backup_from_items(repoman_items))
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(
             action="restore", source="repoman", source_key=REPOMAN_KEY, target_domain=NEW_DOMAIN, mode="exact"
         ),
@@ -67,12 +67,12 @@ def test_a_repoman_file_merged_over_a_live_domain_brings_back_what_was_lost(
 ) -> None:
     put_repoman_file(s3_client, bucket, repoman_backup_from_items(repoman_items))
     fill(sdb_client, DOMAIN, repoman_items[:100])  # the live domain lost two thirds of its packages
-    plan = service(sdb_client, s3_client, bucket).plan(
-        request(action="plan", source="repoman", source_key=REPOMAN_KEY)
+    plan = service(sdb_client, s3_client, bucket).handle(
+        request(action="plan", source="repoman", source_key=REPOMAN_KEY), forever
     )
     assert plan["items"]["create"] == 200
     assert plan["items"]["unchanged"] == 100
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(action="restore", source="repoman", source_key=REPOMAN_KEY, confirm=DOMAIN), forever
     )
     assert answer["safety_backup"]["items"] == 100
@@ -96,7 +96,7 @@ def test_a_damaged_repoman_file_is_refused_before_any_write(
     put_repoman_file(s3_client, bucket, body)
     sdblocal.controls.reset_counts()
     with pytest.raises(DumpCorruptError, match=message):
-        service(sdb_client, s3_client, bucket).restore(
+        service(sdb_client, s3_client, bucket).handle(
             request(action="restore", source="repoman", source_key=REPOMAN_KEY, target_domain=NEW_DOMAIN),
             forever,
         )
@@ -108,9 +108,11 @@ def test_a_source_key_outside_imports_or_missing_is_refused(
 ) -> None:
     restore_service = service(sdb_client, s3_client, bucket)
     with pytest.raises(InvalidRequestError, match=r"source_key: 'dumps/x\.json' must be under imports/"):
-        restore_service.plan(request(action="plan", source="repoman", source_key="dumps/x.json"))
+        restore_service.handle(request(action="plan", source="repoman", source_key="dumps/x.json"), forever)
     with pytest.raises(DumpNotFoundError, match=r"source_key: no object .*imports/nothing\.json"):
-        restore_service.plan(request(action="plan", source="repoman", source_key="imports/nothing.json"))
+        restore_service.handle(
+            request(action="plan", source="repoman", source_key="imports/nothing.json"), forever
+        )
 
 
 # --- native SimpleDB export ------------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ def test_a_native_export_round_trips(
     repoman_items: list[Item], sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     base = put_export(s3_client, bucket, repoman_items)
-    answer = service(sdb_client, s3_client, bucket).restore(
+    answer = service(sdb_client, s3_client, bucket).handle(
         request(
             action="restore", source="native-export", source_key=base, target_domain=NEW_DOMAIN, mode="exact"
         ),
@@ -148,7 +150,7 @@ def test_a_native_export_with_a_changed_data_file_is_refused_before_any_write(
     s3_client.put_object(Bucket=bucket, Key=data_key, Body=json.dumps(records).encode())
     sdblocal.controls.reset_counts()
     with pytest.raises(DumpCorruptError, match=r"(?i)md5"):
-        service(sdb_client, s3_client, bucket).restore(
+        service(sdb_client, s3_client, bucket).handle(
             request(action="restore", source="native-export", source_key=base, target_domain=NEW_DOMAIN),
             forever,
         )
@@ -162,7 +164,7 @@ def test_an_unfinished_native_export_is_refused(
     s3_client.delete_object(Bucket=bucket, Key=base + "manifest-summary.json")
     sdblocal.controls.reset_counts()
     with pytest.raises(DumpCorruptError, match="still running, failed, or is not there"):
-        service(sdb_client, s3_client, bucket).restore(
+        service(sdb_client, s3_client, bucket).handle(
             request(action="restore", source="native-export", source_key=base, target_domain=NEW_DOMAIN),
             forever,
         )
@@ -174,6 +176,6 @@ def test_a_native_export_of_another_domain_is_refused(
 ) -> None:
     base = put_export(s3_client, bucket, repoman_items, domain="other-domain")
     with pytest.raises(InvalidRequestError, match="is an export of domain 'other-domain', not of 'packages'"):
-        service(sdb_client, s3_client, bucket).plan(
-            request(action="plan", source="native-export", source_key=base)
+        service(sdb_client, s3_client, bucket).handle(
+            request(action="plan", source="native-export", source_key=base), forever
         )

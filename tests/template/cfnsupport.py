@@ -31,6 +31,9 @@ LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 FOREACH_PREFIX = "Fn::ForEach::"
 # Two domains, one with characters Fn::ForEach strips from logical ids, to show per-domain expansion.
 TWO_DOMAINS = {"DomainNames": "packages,repo-meta.v2"}
+# Three domains with every character SimpleDB allows besides letters and digits ('-', '.', '_').
+THREE_DOMAINS = {"DomainNames": "packages,repo-meta.v2,build_cache"}
+DOMAINS_OF_THREE = ["packages", "repo-meta.v2", "build_cache"]
 # What `sam validate` substitutes for local code paths before translating.
 S3_CODE_URI = "s3://bucket/value"
 
@@ -191,9 +194,13 @@ UNSUPPORTED_BY_MOTO = {
     "AWS::S3::BucketPolicy",
     "AWS::SNS::TopicPolicy",
     "AWS::CloudWatch::Alarm",
+    "AWS::CloudWatch::CompositeAlarm",
 }
 CREATED_THROUGH_API = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard"}
-STRIPPED_OUTPUTS = {"DashboardName", "DashboardUrl"}  # they reference the stripped dashboard
+# moto 5.2.5 has neither a CloudFormation model nor PutCompositeAlarm ("not been implemented").
+NOT_CREATED_IN_MOTO = {"AWS::CloudWatch::CompositeAlarm"}
+# They reference the stripped dashboard and schedule groups.
+STRIPPED_OUTPUTS = {"DashboardName", "DashboardUrl", "BackupScheduleGroupName", "DrillScheduleGroupName"}
 
 
 def code_zip() -> bytes:
@@ -219,9 +226,15 @@ def strip_for_moto(template: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
 
 
 class Deployed:
-    def __init__(self, template: dict[str, Any], stripped: dict[str, dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        stripped: dict[str, dict[str, Any]],
+        parameters: Mapping[str, Any] | None = None,
+    ) -> None:
         self.template = template
         self.stripped = stripped
+        self.parameters = dict(parameters or {})
         self.cfn = boto3.client("cloudformation", region_name=REGION)
         self.s3 = boto3.client("s3", region_name=REGION)
         self.cloudwatch = boto3.client("cloudwatch", region_name=REGION)
@@ -240,10 +253,27 @@ class Deployed:
         for logical_id, physical_id in self.physical.items():
             if self.types[logical_id] == "AWS::SQS::Queue":
                 refs[f"{logical_id}.QueueName"] = physical_id.rsplit("/", 1)[1]
-        # The schedule group is stripped; its name is the stack name (template: Name: !Ref AWS::StackName).
+        # The schedule groups are stripped; their names come from the stack name (template: Name).
         refs["BackupScheduleGroup"] = STACK_NAME
+        refs["DrillScheduleGroup"] = f"{STACK_NAME}-drills"
         refs.update(extra or {})
-        return Resolver(self.template, stack_name=STACK_NAME, region=REGION, resource_refs=refs)
+        return Resolver(
+            self.template, self.parameters, stack_name=STACK_NAME, region=REGION, resource_refs=refs
+        )
+
+    def expected_alarms(self) -> dict[str, dict[str, Any]]:
+        """The stripped alarms deploy_to_moto created through the CloudWatch API."""
+        return {
+            logical_id: resource
+            for logical_id, resource in self.stripped.items()
+            if self.created_in_cloudwatch(resource)
+        }
+
+    def created_in_cloudwatch(self, resource: Mapping[str, Any]) -> bool:
+        """Whether deploy_to_moto put this stripped alarm through the CloudWatch API."""
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            return False
+        return "Condition" not in resource or bool(self.resolver().condition(resource["Condition"]))
 
 
 def put_alarm(cloudwatch: Any, properties: dict[str, Any]) -> None:
@@ -259,9 +289,10 @@ def put_alarm(cloudwatch: Any, properties: dict[str, Any]) -> None:
     cloudwatch.put_metric_alarm(**request)
 
 
-def deploy_to_moto(template: dict[str, Any]) -> Deployed:
-    """Create the stack in moto (inside an active mock_aws), then the alarms and the dashboard through the
-    CloudWatch API. See tests/template/test_template_moto_deploy.py for what is stripped and why."""
+def deploy_to_moto(template: dict[str, Any], parameters: Mapping[str, Any] | None = None) -> Deployed:
+    """Create the stack in moto (inside an active mock_aws) with the given parameter values, then the alarms
+    and the dashboard through the CloudWatch API. See tests/template/test_template_moto_deploy.py for what is
+    stripped and why."""
     deployable, stripped = strip_for_moto(template)
     s3 = boto3.client("s3", region_name=REGION)
     # `sam validate`-style translation points every CodeUri/ContentUri at s3://bucket/value.
@@ -269,13 +300,18 @@ def deploy_to_moto(template: dict[str, Any]) -> Deployed:
     s3.put_object(Bucket="bucket", Key="value", Body=code_zip())
     cfn = boto3.client("cloudformation", region_name=REGION)
     cfn.create_stack(
-        StackName=STACK_NAME, TemplateBody=json.dumps(deployable), Capabilities=["CAPABILITY_IAM"]
+        StackName=STACK_NAME,
+        TemplateBody=json.dumps(deployable),
+        Parameters=[
+            {"ParameterKey": key, "ParameterValue": str(value)} for key, value in (parameters or {}).items()
+        ],
+        Capabilities=["CAPABILITY_IAM"],
     )
     assert cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]["StackStatus"] == "CREATE_COMPLETE"
-    stack = Deployed(deployable, stripped)
+    stack = Deployed(deployable, stripped, parameters)
     resolve = stack.resolver().resolve
     for logical_id, resource in stripped.items():
-        if resource["Type"] == "AWS::CloudWatch::Alarm":
+        if stack.created_in_cloudwatch(resource):
             properties = resolve(resource["Properties"])
             put_alarm(stack.cloudwatch, properties)
             stack.alarm_names[logical_id] = properties["AlarmName"]

@@ -9,10 +9,21 @@ import pytest
 from cfnsupport import TEMPLATE_PATH
 from moto import mock_aws
 
-from stackbucket import Resolver, UnsupportedTemplateError, create_backup_bucket, load_template
+from stackbucket import (
+    Resolver,
+    UnsupportedTemplateError,
+    bucket_properties,
+    create_backup_bucket,
+    load_template,
+    replication_to_api,
+)
 
 BUCKET = "stackbucket-test"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0000"
+DESTINATION_ARN = "arn:aws:s3:::simpledb-backup-copy-eu"
+DESTINATION_KEY_ARN = "arn:aws:kms:eu-west-1:210987654321:key/1111"
+ROLE_ARN = "arn:aws:iam::123456789012:role/sdb-test-ReplicationRole-1"
+LOCKED = {"DumpRetentionLockDays": 30}
 
 
 @pytest.fixture
@@ -73,6 +84,87 @@ def test_parameters_flow_into_the_bucket(s3: Any) -> None:
         "KMSMasterKeyID": KEY_ARN,
     }
     assert encryption["BucketKeyEnabled"] is True
+
+
+def test_object_lock_when_retention_days_are_set_and_no_default_rule(s3: Any) -> None:
+    summary = create_backup_bucket(s3, BUCKET, TEMPLATE_PATH, LOCKED)
+    assert summary["object_lock"] == "Enabled"
+    configuration = s3.get_object_lock_configuration(Bucket=BUCKET)["ObjectLockConfiguration"]
+    assert configuration == {"ObjectLockEnabled": "Enabled"}  # no Rule: only dump versions get locked
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    # A second run on the (now non-empty) bucket leaves the lock as it is.
+    s3.put_object(Bucket=BUCKET, Key="locks/packages.lock", Body=b"{}")
+    assert create_backup_bucket(s3, BUCKET, TEMPLATE_PATH, LOCKED) == summary
+
+
+def test_object_lock_enabled_on_an_existing_bucket(s3: Any) -> None:
+    s3.create_bucket(Bucket=BUCKET)  # what CloudFormation created before the lock was switched on
+    summary = create_backup_bucket(s3, BUCKET, TEMPLATE_PATH, LOCKED)
+    assert summary["object_lock"] == "Enabled"
+    assert s3.get_object_lock_configuration(Bucket=BUCKET)["ObjectLockConfiguration"][
+        "ObjectLockEnabled"
+    ] == ("Enabled")
+
+
+def test_replication_needs_the_replication_role(s3: Any) -> None:
+    with pytest.raises(UnsupportedTemplateError, match="replication_role_arn"):
+        create_backup_bucket(s3, BUCKET, TEMPLATE_PATH, {"ReplicationDestinationBucketArn": DESTINATION_ARN})
+
+
+def test_replication_is_applied_with_the_role(s3: Any) -> None:
+    parameters = {"ReplicationDestinationBucketArn": DESTINATION_ARN}
+    summary = create_backup_bucket(s3, BUCKET, TEMPLATE_PATH, parameters, replication_role_arn=ROLE_ARN)
+    assert summary["replication_rules"] == ["ReplicateDumps"]
+    stored = s3.get_bucket_replication(Bucket=BUCKET)["ReplicationConfiguration"]
+    assert stored["Role"] == ROLE_ARN
+    (rule,) = stored["Rules"]
+    assert (rule["ID"], rule["Status"], rule["Destination"]["Bucket"]) == (
+        "ReplicateDumps",
+        "Enabled",
+        DESTINATION_ARN,
+    )
+
+
+def test_replication_translates_to_the_s3_api_shape() -> None:
+    """The whole PutBucketReplication request (moto returns only part of what it stores)."""
+    parameters = {
+        "ReplicationDestinationBucketArn": DESTINATION_ARN,
+        "KmsKeyArn": KEY_ARN,
+        "ReplicationDestinationKmsKeyArn": DESTINATION_KEY_ARN,
+    }
+    properties = bucket_properties(TEMPLATE_PATH, parameters, replication_role_arn=ROLE_ARN)
+    assert replication_to_api(properties["ReplicationConfiguration"]) == {
+        "Role": ROLE_ARN,
+        "Rules": [
+            {
+                "ID": "ReplicateDumps",
+                "Status": "Enabled",
+                "Priority": 1,
+                "Filter": {"Prefix": "dumps/"},
+                "DeleteMarkerReplication": {"Status": "Disabled"},
+                "SourceSelectionCriteria": {"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+                "Destination": {
+                    "Bucket": DESTINATION_ARN,
+                    "EncryptionConfiguration": {"ReplicaKmsKeyID": DESTINATION_KEY_ARN},
+                    "ReplicationTime": {"Status": "Enabled", "Time": {"Minutes": 15}},
+                    "Metrics": {"Status": "Enabled", "EventThreshold": {"Minutes": 15}},
+                },
+            }
+        ],
+    }
+    with pytest.raises(UnsupportedTemplateError, match="AccessControlTranslation"):
+        replication_to_api(
+            {
+                "Role": ROLE_ARN,
+                "Rules": [
+                    {
+                        "Id": "x",
+                        "Status": "Enabled",
+                        "Destination": {"Bucket": "b", "AccessControlTranslation": {}},
+                    }
+                ],
+            }
+        )
 
 
 def test_is_idempotent_and_works_outside_us_east_1() -> None:

@@ -11,21 +11,32 @@ the dump key gets its single new version only when the last invocation publishes
 """
 
 import time
-import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from simpledb_backup.claims import claim
 from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
 from simpledb_backup.errors import (
     BackupStalledError,
-    DumpNotFoundError,
-    InvalidRequestError,
+    DomainBeingRestoredError,
+    ObjectNotFoundError,
     SimpleDBBackupError,
 )
-from simpledb_backup.events import BackupEvent
-from simpledb_backup.observability import MetricName, domain_metrics, logger, tracer
+from simpledb_backup.keys import checkpoint_key, dump_key, last_restore_key, lock_key
+from simpledb_backup.observability import logger, tracer
+from simpledb_backup.runtime import (
+    Clock,
+    Deadline,
+    StallGuard,
+    load_state,
+    new_run_id,
+    state_document,
+    utc_datetime,
+    utc_now,
+)
 from simpledb_backup.s3store import (
     META_ATTRIBUTES,
     META_DIGEST,
@@ -38,29 +49,47 @@ from simpledb_backup.s3store import (
     META_TRIGGER,
     META_VALUES,
     PART_SIZE,
-    DumpStore,
-    checkpoint_key,
-    dump_key,
+    BucketStore,
+    Retention,
 )
 from simpledb_backup.scan import Segment, make_segments, scan_segments, segment_count_for
 from simpledb_backup.simpledb import SimpleDB, select_expression
 
-RemainingSeconds = Callable[[], float]
+#: The trigger of the safety backup a restore takes of its target before writing.
+PRE_RESTORE_TRIGGER = "pre-restore"
 STATE_OBJECT = "state.json"
-PENDING_OBJECT = "pending.bin"
 STAGING_OBJECT = "dump.jsonl.gz"
-#: A run whose invocations keep ending before they dump anything (a timeout shorter than the continuation
-#: margin, a domain that cannot be read in the time left) stops instead of invoking itself forever.
-MAX_LEGS_WITHOUT_PROGRESS = 3
+LEASE_OBJECT = "lease.json"
+#: A lease outlives its invocation's remaining time by this much before another invocation may take it over.
+LEASE_GRACE_SECONDS = 60.0
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@dataclass
-class BackupState:
+def pending_object(invocation: int) -> str:
+    """Bytes an invocation compressed but did not upload yet; one object per invocation, so that state.json,
+    written last, is what commits a checkpoint (a crash between the two leaves the previous one whole)."""
+    return f"pending-{invocation}.bin"
+
+
+class RunLease(BaseModel):
+    """Which invocation works on a run, until when (``checkpoints/<run_id>/lease.json``)."""
+
+    invocation: int
+    expires_at: datetime
+
+
+_STALL_GUARD = StallGuard(
+    BackupStalledError, "is CONTINUATION_MARGIN_SECONDS close to the function's timeout?"
+)
+
+
+class BackupState(BaseModel):
     """Everything a run needs to continue in another invocation; saved as JSON in its checkpoint."""
+
+    model_config = ConfigDict(extra="forbid")
 
     run_id: str
     domain: str
@@ -72,22 +101,19 @@ class BackupState:
     staging_key: str
     upload_id: str
     segments: list[Segment]
-    totals: dict[str, Any] = field(default_factory=lambda: DumpTotals().to_state())
-    parts: list[dict[str, Any]] = field(default_factory=list)
-    has_pending: bool = False
+    totals: dict[str, Any] = Field(default_factory=lambda: DumpTotals().to_state())
+    parts: list[dict[str, Any]] = []
+    #: The object holding the pending bytes of the last checkpoint (pending_object), if any.
+    pending_object: str | None = None
+    #: A checkpoint was saved: a failure keeps the upload so the run can be resumed from it.
+    checkpointed: bool = False
+    #: Set once the run is published, so a late duplicate of its last continuation does nothing.
+    published_version_id: str | None = None
     elapsed_seconds: float = 0.0
     invocations: int = 0
-    #: Consecutive invocations that ended without dumping a single item (see MAX_LEGS_WITHOUT_PROGRESS).
-    legs_without_progress: int = 0
+    #: Consecutive invocations that ended without dumping a single item (runtime.StallGuard).
+    invocations_without_progress: int = 0
     previous_item_count: int | None = None
-
-    def to_document(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any]) -> "BackupState":
-        segments = [Segment(**segment) for segment in document.pop("segments")]
-        return cls(segments=segments, **document)
 
     def header(self) -> DumpHeader:
         return DumpHeader(
@@ -127,18 +153,13 @@ class BackupRun:
     def __init__(
         self,
         sdb: SimpleDB,
-        store: DumpStore,
+        store: BucketStore,
         state: BackupState,
-        remaining_seconds: RemainingSeconds,
-        margin_seconds: float,
+        deadline: Deadline,
     ) -> None:
-        self.sdb, self.store, self.state = sdb, store, state
-        self.remaining_seconds, self.margin_seconds = remaining_seconds, margin_seconds
+        self.sdb, self.store, self.state, self.deadline = sdb, store, state, deadline
         self.encoder = DumpEncoder(DumpTotals.from_state(state.totals))
         self.buffer = bytearray()
-
-    def _out_of_time(self) -> bool:
-        return self.remaining_seconds() < self.margin_seconds
 
     def _flush_parts(self, final: bool = False) -> None:
         while len(self.buffer) >= PART_SIZE or (final and self.buffer):
@@ -160,8 +181,9 @@ class BackupRun:
         """Read and write until the dump is whole (True) or time runs short (False, checkpoint saved)."""
         started = time.monotonic()
         self.state.invocations += 1
-        if self.state.has_pending:
-            self.buffer += self.store.get_bytes(checkpoint_key(self.state.run_id, PENDING_OBJECT))
+        if self.state.pending_object:
+            key = checkpoint_key(self.state.run_id, self.state.pending_object)
+            self.buffer += self.store.get_bytes(key, max_bytes=PART_SIZE)
         elif not self.state.parts and self.state.invocations == 1:
             self._append(self.encoder.write_header(self.state.header()))
         items_before = self.encoder.totals.items
@@ -173,22 +195,20 @@ class BackupRun:
             self._flush_parts(final=True)
             self.state.totals = self.encoder.totals.to_state()
             return True
-        progressed = self.encoder.totals.items > items_before
-        self.state.legs_without_progress = 0 if progressed else self.state.legs_without_progress + 1
-        if self.state.legs_without_progress >= MAX_LEGS_WITHOUT_PROGRESS:
-            raise BackupStalledError(
-                f"backup of {self.state.domain} made no progress in {MAX_LEGS_WITHOUT_PROGRESS} invocations in a "
-                f"row (run {self.state.run_id}): is CONTINUATION_MARGIN_SECONDS close to the function's timeout?"
-            )
+        self.state.invocations_without_progress = _STALL_GUARD.after_invocation(
+            self.state.invocations_without_progress,
+            self.encoder.totals.items > items_before,
+            f"backup of {self.state.domain} (run {self.state.run_id})",
+        )
         self._save_checkpoint()
         return False
 
     @tracer.capture_method
     def _stream_segments(self) -> bool:
-        if self._out_of_time():
+        if self.deadline.out_of_time():
             return False
         for _, items in scan_segments(
-            self.sdb, self.state.domain, self.state.segments, self.state.where, self._out_of_time
+            self.sdb, self.state.domain, self.state.segments, self.state.where, self.deadline.out_of_time
         ):
             self._append(self.encoder.write_items(items))
         return all(segment.done for segment in self.state.segments)
@@ -196,11 +216,14 @@ class BackupRun:
     def _save_checkpoint(self) -> None:
         self.buffer += self.encoder.close_member()
         self._flush_parts()
-        self.state.has_pending = bool(self.buffer)
-        if self.buffer:
-            self.store.put_bytes(checkpoint_key(self.state.run_id, PENDING_OBJECT), bytes(self.buffer))
+        self.state.pending_object = pending_object(self.state.invocations) if self.buffer else None
+        if self.state.pending_object:
+            self.store.put_bytes(
+                checkpoint_key(self.state.run_id, self.state.pending_object), bytes(self.buffer)
+            )
+        self.state.checkpointed = True
         self.state.totals = self.encoder.totals.to_state()
-        self.store.put_json(checkpoint_key(self.state.run_id, STATE_OBJECT), self.state.to_document())
+        self.store.put_json(checkpoint_key(self.state.run_id, STATE_OBJECT), state_document(self.state))
         logger.info(
             "backup checkpoint saved",
             extra={
@@ -231,22 +254,31 @@ def _metadata(state: BackupState, totals: DumpTotals, digest: str) -> dict[str, 
 
 
 class BackupService:
-    """Starts, continues and publishes backup runs, and emits each domain's metrics."""
+    """Starts, continues and publishes backup runs."""
 
     def __init__(
-        self, sdb: SimpleDB, store: DumpStore, segments: int = 8, margin_seconds: float = 90.0
+        self,
+        sdb: SimpleDB,
+        store: BucketStore,
+        segments: int = 8,
+        retention: Retention | None = None,
+        clock: Clock = utc_datetime,
     ) -> None:
-        self.sdb, self.store = sdb, store
-        self.segments, self.margin_seconds = segments, margin_seconds
+        self.sdb, self.store, self.segments = sdb, store, segments
+        self.retention, self.clock = retention, clock
+        self._leases: dict[str, str] = {}
 
     def start(
         self, domain: str, trigger: str, where: str | None = None, label: str | None = None
     ) -> BackupState:
         # Also fails fast with DomainNotFoundError / AccessDeniedError before anything is written.
         metadata = self.sdb.domain_metadata(domain)
+        started_at = utc_now()
+        if trigger != PRE_RESTORE_TRIGGER:  # a restore's own safety backup runs under its lock
+            self._refuse_if_being_restored(domain, None)
         key = dump_key(domain, label)
         previous = self.store.head(key)
-        run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:12]}"
+        run_id = new_run_id("backup")
         staging = checkpoint_key(run_id, STAGING_OBJECT)
         return BackupState(
             run_id=run_id,
@@ -254,7 +286,7 @@ class BackupService:
             trigger=trigger,
             where=where,
             label=label,
-            started_at=utc_now(),
+            started_at=started_at,
             dump_key=key,
             staging_key=staging,
             upload_id=self.store.start_upload(staging),
@@ -262,31 +294,87 @@ class BackupService:
             previous_item_count=previous.item_count if previous else None,
         )
 
+    def _refuse_if_being_restored(self, domain: str, since: str | None) -> None:
+        """DomainBeingRestoredError when a restore holds the domain's lock, or (``since`` given) began to write
+        it after ``since``: a dump read across a restore would mix the states before and after it."""
+        if self.store.get_json_and_etag(lock_key(domain)) is not None:
+            raise DomainBeingRestoredError(
+                f"a restore is writing {domain} (s3://{self.store.bucket}/{lock_key(domain)}); the backup skips "
+                "it this time, and the restore's own safety backup holds the state before it"
+            )
+        if since is None:
+            return
+        found = self.store.get_json_and_etag(last_restore_key(domain))
+        began = found[0].get("at") if found and isinstance(found[0], dict) else None
+        if isinstance(began, str) and _instant(began) > _instant(since):
+            raise DomainBeingRestoredError(
+                f"a restore began to write {domain} at {began}, while this backup (started {since}) was reading "
+                "it; the backup is not published, so no dump mixes the states before and after the restore"
+            )
+
     def load(self, run_id: str) -> BackupState:
+        key = checkpoint_key(run_id, STATE_OBJECT)
         try:
-            document = self.store.get_json(checkpoint_key(run_id, STATE_OBJECT))
-        except DumpNotFoundError as error:
-            raise DumpNotFoundError(
+            document = self.store.get_json(key)
+        except ObjectNotFoundError as error:
+            raise ObjectNotFoundError(
                 f"no checkpoint for backup run {run_id!r}; it may have expired"
             ) from error
-        return BackupState.from_document(document)
+        return load_state(BackupState, document, key)
 
-    def claim_continuation(self, state: BackupState) -> bool:
-        """Asynchronous invocations are delivered at least once: only the first copy may continue a run."""
-        claim = checkpoint_key(state.run_id, f"claim-{state.invocations + 1}")
-        return self.store.claim(claim, {"claimed_at": utc_now()})
+    def claim_continuation(self, state: BackupState, deadline: Deadline) -> bool:
+        """Take the run's lease for this invocation. Asynchronous invocations are delivered at least once,
+        so only one copy may work on a run at a time; a lease whose invocation died (a timeout skips every
+        ``finally``) expires, and then the same continuation event can be sent again to resume the run."""
+        if state.published_version_id:
+            logger.warning("backup run already published", extra={"version_id": state.published_version_id})
+            return False
+        now = self.clock()
+        lease = RunLease(
+            invocation=state.invocations + 1,
+            expires_at=now + timedelta(seconds=deadline.remaining() + LEASE_GRACE_SECONDS),
+        )
+
+        def expired(current: object) -> bool:
+            try:
+                return RunLease.model_validate(current).expires_at < now
+            except ValueError:
+                return True  # not a lease of ours: replaced
+
+        key = checkpoint_key(state.run_id, LEASE_OBJECT)
+        outcome = claim(self.store, key, lease.model_dump(mode="json"), expired)
+        if outcome.etag is None:
+            logger.warning(
+                "continuation already taken by another invocation", extra={"lease": outcome.current}
+            )
+            return False
+        self._leases[state.run_id] = outcome.etag
+        return True
+
+    def _release_lease(self, state: BackupState) -> None:
+        """Hand the lease back (an expired lease, written only if it is still ours): no delete permission."""
+        etag = self._leases.pop(state.run_id, None)
+        if etag is None:
+            return
+        released = RunLease(invocation=state.invocations, expires_at=datetime.fromtimestamp(0, UTC))
+        try:
+            self.store.put_if_match(
+                checkpoint_key(state.run_id, LEASE_OBJECT), released.model_dump(mode="json"), etag
+            )
+        except SimpleDBBackupError as error:
+            logger.warning("could not release the run's lease", extra={"error": str(error)})
 
     @tracer.capture_method
-    def run(self, state: BackupState, remaining_seconds: RemainingSeconds) -> BackupResult:
+    def run(self, state: BackupState, deadline: Deadline) -> BackupResult:
         """Advance a run as far as this invocation's time allows; publish it when whole.
 
-        Any failure aborts the multipart upload, so the dump key never receives a partial version.
+        The dump key never receives a partial version: a run that fails before its first checkpoint aborts its
+        upload; one that fails later keeps its upload and checkpoint, so the same continuation event resumes
+        it (or a new backup replaces it, and the bucket's lifecycle removes the leftovers).
         """
         logger.append_keys(domain=state.domain, run_id=state.run_id)
         try:
-            completed = BackupRun(
-                self.sdb, self.store, state, remaining_seconds, self.margin_seconds
-            ).execute()
+            completed = BackupRun(self.sdb, self.store, state, deadline).execute()
             if not completed:
                 return BackupResult(
                     domain=state.domain,
@@ -297,10 +385,14 @@ class BackupService:
                     trigger=state.trigger,
                 )
             return self._publish(state)
-        except BaseException:
-            self._abort(state)
+        except BaseException as error:
+            # A stalled run or one a restore overtook cannot be resumed usefully: its upload goes.
+            if not state.checkpointed or isinstance(error, BackupStalledError | DomainBeingRestoredError):
+                state.checkpointed = False
+                self._abort(state)
             raise
         finally:
+            self._release_lease(state)
             logger.remove_keys(["domain", "run_id"])
 
     def _abort(self, state: BackupState) -> None:
@@ -312,10 +404,17 @@ class BackupService:
             )
 
     def _publish(self, state: BackupState) -> BackupResult:
+        if state.trigger != PRE_RESTORE_TRIGGER:
+            self._refuse_if_being_restored(state.domain, state.started_at)
         totals = DumpTotals.from_state(state.totals)
         digest = f"{totals.digest:064x}"
         self.store.complete_upload(state.staging_key, state.upload_id, state.parts)
-        version_id = self.store.publish(state.staging_key, state.dump_key, _metadata(state, totals, digest))
+        version_id = self.store.publish(
+            state.staging_key, state.dump_key, _metadata(state, totals, digest), self.retention
+        )
+        if state.checkpointed:  # a late duplicate of the last continuation must find the run published
+            state.published_version_id = version_id
+            self.store.put_json(checkpoint_key(state.run_id, STATE_OBJECT), state_document(state))
         size = sum(int(part["Size"]) for part in state.parts)
         drop = None
         if state.previous_item_count:
@@ -341,116 +440,9 @@ class BackupService:
         self,
         domain: str,
         trigger: str,
-        remaining_seconds: RemainingSeconds,
+        deadline: Deadline,
         where: str | None = None,
         label: str | None = None,
     ) -> BackupResult:
         """Start a run and take it as far as this invocation allows."""
-        return self.run(self.start(domain, trigger, where, label), remaining_seconds)
-
-
-def emit_backup_metrics(result: BackupResult | None, domain: str) -> None:
-    """Per-domain metrics: counts and size of a complete dump, or a failure count when ``result`` is None."""
-    with domain_metrics(domain) as metrics:
-        if result is None:
-            metrics.add(MetricName.BACKUP_FAILED, 1)
-            return
-        if result.status != "complete":
-            return
-        metrics.add(MetricName.BACKUP_SUCCEEDED, 1)
-        metrics.add(MetricName.BACKUP_FAILED, 0)
-        metrics.add(MetricName.BACKUP_ITEMS, result.items)
-        metrics.add(MetricName.BACKUP_ATTRIBUTES, result.attributes)
-        metrics.add(MetricName.BACKUP_VALUES, result.values)
-        metrics.add(MetricName.BACKUP_BYTES, result.size_bytes)
-        metrics.add(MetricName.BACKUP_DURATION, result.duration_seconds)
-        metrics.add(MetricName.BACKUP_ITEM_DROP_PERCENT, result.item_drop_percent or 0.0)
-
-
-ContinueWith = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class BackupRequestOutcome:
-    results: list[BackupResult]
-    failures: list[dict[str, str]]
-    continuation: dict[str, Any] | None
-
-    def summary(self) -> dict[str, Any]:
-        status = "failed" if self.failures else "continued" if self.continuation else "ok"
-        return {
-            "status": status,
-            "dumps": [result.summary() for result in self.results],
-            "failures": self.failures,
-            "continues_with": self.continuation,
-        }
-
-
-def run_backup_request(
-    event: BackupEvent,
-    service: BackupService,
-    configured_domains: tuple[str, ...],
-    remaining_seconds: RemainingSeconds,
-    continue_with: ContinueWith,
-) -> BackupRequestOutcome:
-    """Back up every requested domain; one domain's failure does not stop the others.
-
-    A continuation event resumes its run first. When time runs short, the rest of the work is handed to a
-    new invocation through ``continue_with``; failures are reported once all work has been attempted.
-    """
-    domains = list(configured_domains if event.domains is None else event.domains)
-    unknown = [domain for domain in domains if domain not in configured_domains]
-    if unknown:
-        raise InvalidRequestError(
-            f"domains {unknown} are not configured for backup (DOMAIN_NAMES: {', '.join(configured_domains)})"
-        )
-    results: list[BackupResult] = []
-    failures = [
-        {"domain": domain, "kind": "earlier", "message": "failed earlier in this run"}
-        for domain in event.failed_domains
-    ]
-    work: list[tuple[str, str | None]] = [("", event.resume_run_id)] if event.resume_run_id else []
-    work += [(domain, None) for domain in domains]
-    continuation: dict[str, Any] | None = None
-    for position, (domain, run_id) in enumerate(work):
-        state: BackupState | None = None
-        try:
-            if run_id is not None:
-                state = service.load(run_id)
-                domain = state.domain
-                if not service.claim_continuation(state):
-                    logger.warning(
-                        "continuation already taken by another invocation", extra={"run_id": run_id}
-                    )
-                    continue
-            else:
-                state = service.start(domain, event.trigger, event.where, event.label)
-            result = service.run(state, remaining_seconds)
-        except SimpleDBBackupError as error:
-            logger.error(
-                "domain backup failed",
-                extra={
-                    "domain": domain,
-                    "run_id": state.run_id if state else run_id,
-                    "error_kind": error.kind,
-                    "error": str(error),
-                },
-            )
-            failures.append({"domain": domain, "kind": error.kind, "message": str(error)})
-            emit_backup_metrics(None, domain)
-            continue
-        results.append(result)
-        emit_backup_metrics(result, domain)
-        if result.status == "continued":
-            remaining = [name for name, _ in work[position + 1 :]]
-            continuation = {
-                "trigger": event.trigger,
-                "resume_run_id": result.run_id,
-                "domains": remaining,
-                "failed_domains": [failure["domain"] for failure in failures],
-                **({"where": event.where, "label": event.label} if event.where else {}),
-            }
-            continue_with(continuation)
-            logger.info("backup continues in a new invocation", extra={"continuation": continuation})
-            break
-    return BackupRequestOutcome(results, failures, continuation)
+        return self.run(self.start(domain, trigger, where, label), deadline)

@@ -6,13 +6,13 @@ stops at its first invocation with a message that names the variable.
 
 import os
 from collections.abc import Mapping
-from fnmatch import fnmatchcase
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from simpledb_backup.errors import ConfigurationError
 from simpledb_backup.items import validate_domain_name
+from simpledb_backup.s3store import Retention
 
 #: Environment variable for each field.
 ENVIRONMENT_NAMES = {
@@ -22,7 +22,12 @@ ENVIRONMENT_NAMES = {
     "restore_workers": "RESTORE_WORKERS",
     "restore_target_pattern": "RESTORE_TARGET_PATTERN",
     "continuation_margin_seconds": "CONTINUATION_MARGIN_SECONDS",
+    "dump_retention_days": "DUMP_RETENTION_DAYS",
+    "dump_retention_mode": "DUMP_RETENTION_MODE",
 }
+#: Restore drills restore into ``<prefix><domain>`` and nowhere else (template.yaml's Drill mapping and the drill
+#: role's IAM): no configured domain and no restore target may carry it.
+DRILL_DOMAIN_PREFIX = "simpledb-backup-drill-"
 
 
 class Settings(BaseModel):
@@ -35,10 +40,15 @@ class Settings(BaseModel):
     segments: Annotated[int, Field(ge=1, le=64)] = 4
     #: Concurrent BatchPut/BatchDelete workers per restore.
     restore_workers: Annotated[int, Field(ge=1, le=64)] = 8
-    #: fnmatch pattern of extra domains a restore may write to (for example ``restored-*``); empty for none.
-    restore_target_pattern: str = ""
+    #: Extra domains a restore may write to: a domain name, or a literal prefix and one trailing ``*`` (for
+    #: example ``restored-*``); empty for none. IAM matches the same ARN pattern (template.yaml), so the
+    #: pattern grammar is what both read the same way: no ``?``, no ``[...]``, no ``*`` but the last character.
+    restore_target_pattern: Annotated[str, Field(pattern=r"^([A-Za-z0-9_.\-]{1,255}\*?)?$")] = ""
     #: When less than this is left of an invocation, save a checkpoint and continue in a new invocation.
     continuation_margin_seconds: Annotated[float, Field(ge=0)] = 90.0
+    #: S3 Object Lock retention of each published dump version, in days; 0 for none.
+    dump_retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
+    dump_retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
 
     @field_validator("domain_names", mode="before")
     @classmethod
@@ -52,13 +62,30 @@ class Settings(BaseModel):
     def _check_domain_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
             validate_domain_name(name)
+            if name.startswith(DRILL_DOMAIN_PREFIX):
+                raise ValueError(
+                    f"{name!r}: names starting with {DRILL_DOMAIN_PREFIX} are the drills' scratch domains"
+                )
         return value
 
+    @property
+    def retention(self) -> Retention | None:
+        """The Object Lock retention of published dumps, or None when it is off."""
+        if not self.dump_retention_days:
+            return None
+        return Retention(self.dump_retention_days, self.dump_retention_mode)
+
     def may_restore_into(self, domain: str) -> bool:
-        """A restore may write to a configured domain or to one matching the target pattern."""
+        """A restore may write to a configured domain or to one matching the target pattern, read as IAM reads
+        ``arn:...:domain/<pattern>``: a trailing ``*`` matches any rest (the empty one included)."""
         if domain in self.domain_names:
             return True
-        return bool(self.restore_target_pattern) and fnmatchcase(domain, self.restore_target_pattern)
+        if domain.startswith(DRILL_DOMAIN_PREFIX):
+            return False  # the drills' scratch domains, written by the drill function alone
+        pattern = self.restore_target_pattern
+        if pattern.endswith("*"):
+            return domain.startswith(pattern[:-1])
+        return bool(pattern) and domain == pattern
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> "Settings":

@@ -3,6 +3,8 @@
 Every error carries a message written for the operator who reads it in the Lambda console or a terminal.
 """
 
+from typing import Any
+
 
 class SimpleDBBackupError(Exception):
     """Base of every error this service raises on purpose."""
@@ -11,19 +13,24 @@ class SimpleDBBackupError(Exception):
     kind = "error"
 
 
+class RefusalError(SimpleDBBackupError):
+    """The request cannot be carried out as asked (its fields, its data, the target's state); the functions
+    answer ``"status": "refused"`` and have written nothing."""
+
+
 class ConfigurationError(SimpleDBBackupError):
     """The function's environment is missing or has an invalid setting."""
 
     kind = "configuration"
 
 
-class InvalidRequestError(SimpleDBBackupError):
+class InvalidRequestError(RefusalError):
     """An event or request failed validation."""
 
     kind = "invalid-request"
 
 
-class DomainNotFoundError(SimpleDBBackupError):
+class DomainNotFoundError(RefusalError):
     """The SimpleDB domain does not exist (NoSuchDomain)."""
 
     kind = "domain-not-found"
@@ -41,34 +48,51 @@ class ThrottledError(SimpleDBBackupError):
     kind = "throttled"
 
 
+class NetworkError(SimpleDBBackupError):
+    """SimpleDB or S3 could not be reached (connection refused, reset or timed out) after every retry."""
+
+    kind = "network"
+
+
 class LimitExceededError(SimpleDBBackupError):
     """Data exceeds a SimpleDB limit (attribute count, name or value size)."""
 
     kind = "limit-exceeded"
 
 
-class DumpNotFoundError(SimpleDBBackupError):
+class DumpNotFoundError(RefusalError):
     """No dump matches the requested domain, version or time."""
 
     kind = "dump-not-found"
 
 
-class DumpCorruptError(SimpleDBBackupError):
+class DumpCorruptError(RefusalError):
     """A dump failed verification: truncated, wrong checksum or counts, malformed, or not a dump at all."""
 
     kind = "dump-corrupt"
 
 
-class ConfirmationRequiredError(SimpleDBBackupError):
-    """A write into an existing, non-empty domain was asked for without ``confirm``."""
+class ConfirmationRequiredError(RefusalError):
+    """A write into an existing, non-empty domain was asked for without ``confirm``; carries the plan, so the
+    operator sees what would change."""
 
     kind = "confirmation-required"
 
+    def __init__(self, message: str, plan: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.plan = plan
 
-class RestoreInProgressError(SimpleDBBackupError):
+
+class RestoreInProgressError(RefusalError):
     """Another restore holds the lock on the target domain."""
 
     kind = "restore-in-progress"
+
+
+class InvalidStateError(RefusalError):
+    """A saved run state (checkpoint, restore status, lock) is malformed or does not match what it claims."""
+
+    kind = "invalid-state"
 
 
 class BackupFailedError(SimpleDBBackupError):
@@ -77,13 +101,32 @@ class BackupFailedError(SimpleDBBackupError):
     kind = "backup-failed"
 
 
+class DomainBeingRestoredError(SimpleDBBackupError):
+    """A restore is writing the domain, so a dump of it now would mix the states before and after: the backup
+    skips it."""
+
+    kind = "skipped-restore-in-progress"
+
+
 class BackupStalledError(SimpleDBBackupError):
     """A backup's invocations keep running out of time before dumping anything."""
 
     kind = "backup-stalled"
 
 
+class RestoreStalledError(SimpleDBBackupError):
+    """A long restore made no progress in several invocations in a row."""
+
+    kind = "restore-stalled"
+
+
 class StorageError(SimpleDBBackupError):
     """S3 or SimpleDB answered with an error this service does not expect."""
 
     kind = "storage"
+
+
+class ObjectNotFoundError(StorageError):
+    """An S3 key or version does not exist (NoSuchKey, NoSuchVersion, 404)."""
+
+    kind = "not-found"

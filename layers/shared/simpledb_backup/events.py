@@ -1,17 +1,21 @@
-"""Pydantic models of the events the two functions accept, validated at the edge by the Powertools parser.
+"""Pydantic models of the events the functions accept, validated at the edge by the Powertools parser.
 
 Unknown keys and wrong types are refused (``extra="forbid"``) with a message naming the field, because these
-events are typed by hand in the Lambda console or a terminal.
+events are typed by hand in the Lambda console or a terminal. The restore function's requests are one model per
+``action`` (a discriminated union), so each action accepts exactly its own fields. Every follow-up event the
+service hands out (undo, status, resume, the continuation of a long run) is built from these models.
 """
 
-from datetime import datetime
-from typing import Annotated, Literal, Self
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self
 
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simpledb_backup.errors import InvalidRequestError
 from simpledb_backup.items import validate_domain_name
+from simpledb_backup.runtime import RUN_ID_PATTERN
+from simpledb_backup.selectgrammar import MAX_COMPARISONS, checked_where_clause
 
 
 def _domain_name(value: str) -> str:
@@ -21,8 +25,26 @@ def _domain_name(value: str) -> str:
         raise ValueError(str(error)) from error  # Pydantic reports a ValueError against its field
 
 
+def _where_clause(value: str) -> str:
+    # The backup adds two itemName() comparisons around the clause (scan.Segment.expression); SimpleDB allows
+    # 20 comparisons in one Select expression.
+    try:
+        checked_where_clause(value, max_comparisons=MAX_COMPARISONS - 2)
+    except InvalidRequestError as error:
+        raise ValueError(str(error).removeprefix("where: ")) from error
+    return value
+
+
 DomainName = Annotated[str, AfterValidator(_domain_name)]
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+RunId = Annotated[str, Field(pattern=f"^{RUN_ID_PATTERN.pattern}$", max_length=100)]
+#: S3 answers 414 for a URL over 8 KB; S3 keys are at most 1,024 bytes and version ids far shorter.
+# Pydantic refuses text with a lone surrogate (which JSON can carry, and neither SimpleDB nor S3 can store).
+S3Key = Annotated[str, Field(min_length=1, max_length=1024)]
+VersionId = Annotated[str, Field(min_length=1, max_length=1024)]
+#: An item name or a match value: SimpleDB allows 1,024 bytes (a UTF-8 character is at least one byte).
+ItemText = Annotated[str, Field(min_length=1, max_length=1024)]
+Mode = Literal["merge", "exact"]
 
 
 class _Event(BaseModel):
@@ -41,16 +63,16 @@ class BackupEvent(_Event):
     #: Domains to back up; all configured domains when omitted.
     domains: list[DomainName] | None = None
     #: A Select where clause for a subset dump, as Repoman's query flags allow; needs a ``label``.
-    where: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    where: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(_where_clause)] | None = None
     label: Label | None = None
-    schedule_arn: str | None = None
-    scheduled_time: str | None = None
-    execution_id: str | None = None
-    attempt: str | None = None
+    schedule_arn: Annotated[str, Field(max_length=2048)] | None = None
+    scheduled_time: Annotated[str, Field(max_length=64)] | None = None
+    execution_id: Annotated[str, Field(max_length=128)] | None = None
+    attempt: Annotated[str, Field(max_length=16)] | None = None
     #: Set on continuation events: the run to resume before the domains still to back up.
-    resume_run_id: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{1,64}$")] | None = None
+    resume_run_id: RunId | None = None
     #: Carried by continuation events: domains that already failed earlier in this nightly run.
-    failed_domains: list[str] = []
+    failed_domains: list[DomainName] = []
 
     @model_validator(mode="after")
     def _subset_needs_label(self) -> Self:
@@ -61,33 +83,44 @@ class BackupEvent(_Event):
         return self
 
 
-class RestoreRequest(_Event):
-    """One restore-function request: list dumps, plan a restore, restore, or read a restore's status."""
-
-    action: Literal["list", "plan", "restore", "status"]
+class _DomainRequest(_Event):
     #: The source domain, whose dumps are read.
     domain: DomainName
+
+
+class ListRequest(_DomainRequest):
+    """The dumps of a domain, newest first."""
+
+    action: Literal["list"]
+    #: How many dumps to return.
+    limit: Annotated[int, Field(ge=1, le=1000)] = 20
+
+
+class StatusRequest(_DomainRequest):
+    """The progress, or the final summary, of a restore run."""
+
+    action: Literal["status"]
+    run_id: RunId
+
+
+class _RestoreSpec(_DomainRequest):
+    """What a plan or a restore reads, where it writes, and which items it covers."""
+
     #: Which dump: a version id, or the newest at or before ``as_of``; the latest when neither is given.
-    version_id: Annotated[str, Field(min_length=1)] | None = None
+    version_id: VersionId | None = None
     as_of: datetime | None = None
     #: Where the data comes from: our dumps, a Repoman backup file, or an AWS native SimpleDB export.
     source: Literal["dump", "repoman", "native-export"] = "dump"
     #: S3 key (under imports/) of a Repoman backup file or of a native export's folder.
-    source_key: Annotated[str, Field(min_length=1)] | None = None
+    source_key: S3Key | None = None
     #: Domain to write to; the source domain by default. A new domain is created.
     target_domain: DomainName | None = None
     #: merge: dump written over the target, other items stay. exact: target ends equal to the dump.
-    mode: Literal["merge", "exact"] = "merge"
+    mode: Mode = "merge"
     #: Optional subset: these item names only, and/or items whose attributes have these values.
-    items: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
-    match: dict[str, str] | None = None
-    #: Required to write into an existing, non-empty domain: that domain's name.
-    confirm: str | None = None
-    #: For ``status``, and for continuations of a long restore.
-    run_id: str | None = None
-    #: How many dumps ``list`` returns.
-    limit: Annotated[int, Field(ge=1, le=1000)] = 20
-    #: How many sample item names ``plan`` shows per kind of change.
+    items: Annotated[list[ItemText], Field(min_length=1, max_length=10_000)] | None = None
+    match: Annotated[dict[ItemText, ItemText], Field(max_length=20)] | None = None
+    #: How many sample items the plan shows per kind of change.
     sample_size: Annotated[int, Field(ge=0, le=100)] = 5
 
     @model_validator(mode="after")
@@ -98,29 +131,89 @@ class RestoreRequest(_Event):
             raise ValueError(f"source {self.source!r} needs 'source_key', the S3 key of the file or export")
         if self.source == "dump" and self.source_key:
             raise ValueError("'source_key' is only for the 'repoman' and 'native-export' sources")
-        if self.action == "status" and not self.run_id:
-            raise ValueError("action 'status' needs the 'run_id' of a restore")
         return self
 
     @property
     def target(self) -> str:
         return self.target_domain or self.domain
 
+    @property
+    def as_of_utc(self) -> datetime | None:
+        """``as_of`` with a time zone: a time without one is read as UTC."""
+        if self.as_of is None or self.as_of.tzinfo:
+            return self.as_of
+        return self.as_of.replace(tzinfo=UTC)
+
+
+class PlanRequest(_RestoreSpec):
+    """A dry run: what a restore would change. Writes nothing."""
+
+    action: Literal["plan"]
+
+
+class RestoreRunRequest(_RestoreSpec):
+    """Start a restore, or continue the run ``run_id`` names."""
+
+    action: Literal["restore"]
+    #: Required to write into an existing, non-empty domain: that domain's name.
+    confirm: Annotated[str, Field(max_length=255)] | None = None
+    #: Set on the continuation of a long restore (and to resume one by hand).
+    run_id: RunId | None = None
+
+    def continuation(self, run_id: str) -> "RestoreRunRequest":
+        """The event that continues run ``run_id`` of this restore."""
+        return self.model_copy(update={"run_id": run_id})
+
+
+RestoreRequest = Annotated[
+    ListRequest | PlanRequest | RestoreRunRequest | StatusRequest, Field(discriminator="action")
+]
+ACTIONS = ("list", "plan", "restore", "status")
+
+
+def undo_request(target: str, version_id: str) -> RestoreRunRequest:
+    """The restore that puts a target back as its safety backup found it."""
+    return RestoreRunRequest(
+        action="restore", domain=target, version_id=version_id, mode="exact", confirm=target
+    )
+
+
+def status_request(domain: str, run_id: str) -> StatusRequest:
+    return StatusRequest(action="status", domain=domain, run_id=run_id)
+
 
 def describe_validation_error(error: ValidationError) -> str:
-    """One readable line per problem, each naming its field."""
+    """One readable line per problem, each naming its field (without the union's ``action`` tag)."""
     problems = []
     for problem in error.errors():
-        field = ".".join(str(part) for part in problem["loc"]) or "event"
+        location = [str(part) for part in problem["loc"]]
+        if location and location[0] in ACTIONS:
+            location = location[1:]
+        field = ".".join(location) or "event"
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown field"
+        elif problem["type"] == "union_tag_invalid":
+            field, message = "action", f"must be one of {', '.join(ACTIONS)}"
+        elif problem["type"] == "union_tag_not_found":
+            field, message = "action", f"missing; one of {', '.join(ACTIONS)}"
         problems.append(f"{field}: {message}")
     return "; ".join(problems)
 
 
-def parse_event[EventModel: BaseModel](model: type[EventModel], event: object) -> EventModel:
+def parse_event[Model: BaseModel](model: type[Model], event: object) -> Model:
     """Validate an event with the Powertools parser; its Pydantic error becomes a field-naming message."""
+    parsed: Model = _parse(model, event)
+    return parsed
+
+
+def parse_restore_request(event: object) -> ListRequest | PlanRequest | RestoreRunRequest | StatusRequest:
+    """The restore function's request: the model of its ``action``."""
+    parsed: ListRequest | PlanRequest | RestoreRunRequest | StatusRequest = _parse(RestoreRequest, event)
+    return parsed
+
+
+def _parse(model: Any, event: object) -> Any:
     if not isinstance(event, dict):
         raise InvalidRequestError(f"invalid event: expected a JSON object, got {type(event).__name__}")
     try:

@@ -35,10 +35,15 @@ class MetricName(StrEnum):
     BACKUP_BYTES = "BackupBytes"
     BACKUP_DURATION = "BackupDuration"
     BACKUP_ITEM_DROP_PERCENT = "BackupItemDropPercent"
+    BACKUP_SKIPPED = "BackupSkipped"
     RESTORE_SUCCEEDED = "RestoreSucceeded"
     RESTORE_FAILED = "RestoreFailed"
     RESTORE_ITEMS_WRITTEN = "RestoreItemsWritten"
     RESTORE_ITEMS_DELETED = "RestoreItemsDeleted"
+    DRILL_SUCCEEDED = "DrillSucceeded"
+    DRILL_FAILED = "DrillFailed"
+    DRILL_DURATION = "DrillDuration"
+    DRILL_ITEMS = "DrillItems"
 
 
 METRIC_UNITS: dict[MetricName, MetricUnit] = {
@@ -50,10 +55,15 @@ METRIC_UNITS: dict[MetricName, MetricUnit] = {
     MetricName.BACKUP_BYTES: MetricUnit.Bytes,
     MetricName.BACKUP_DURATION: MetricUnit.Seconds,
     MetricName.BACKUP_ITEM_DROP_PERCENT: MetricUnit.Percent,
+    MetricName.BACKUP_SKIPPED: MetricUnit.Count,
     MetricName.RESTORE_SUCCEEDED: MetricUnit.Count,
     MetricName.RESTORE_FAILED: MetricUnit.Count,
     MetricName.RESTORE_ITEMS_WRITTEN: MetricUnit.Count,
     MetricName.RESTORE_ITEMS_DELETED: MetricUnit.Count,
+    MetricName.DRILL_SUCCEEDED: MetricUnit.Count,
+    MetricName.DRILL_FAILED: MetricUnit.Count,
+    MetricName.DRILL_DURATION: MetricUnit.Seconds,
+    MetricName.DRILL_ITEMS: MetricUnit.Count,
 }
 
 

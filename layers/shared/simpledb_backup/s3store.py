@@ -1,4 +1,6 @@
-"""S3 adapter: dump keys, staged multipart uploads, publication with metadata, versions, and the lock object.
+"""S3 adapter for the backup bucket: staged multipart uploads, publication with metadata, versions, small JSON
+objects and conditional writes. It raises storage errors only (AccessDeniedError, ObjectNotFoundError,
+StorageError); what a missing or existing object means is for its callers to say. Keys are built in keys.py.
 
 A dump is uploaded to a staging key under ``checkpoints/`` and only then copied onto its dump key with its
 metadata, so the dump key never gets a version that is partial: a run that fails leaves at most an aborted
@@ -7,21 +9,18 @@ upload or a staging object, both expired by the bucket's lifecycle rules.
 
 import base64
 import hashlib
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from simpledb_backup.errors import AccessDeniedError, DumpNotFoundError, RestoreInProgressError, StorageError
+from simpledb_backup.errors import AccessDeniedError, ObjectNotFoundError, StorageError
+from simpledb_backup.runtime import utc_datetime
 
-DUMPS_PREFIX = "dumps/"
-CHECKPOINTS_PREFIX = "checkpoints/"
-LOCKS_PREFIX = "locks/"
-RESTORES_PREFIX = "restores/"
-IMPORTS_PREFIX = "imports/"
 DUMP_CONTENT_TYPE = "application/gzip"
 #: S3 wants every part but the last to be at least 5 MiB; 8 MiB keeps part counts low for large domains.
 PART_SIZE = 8 * 1024 * 1024
@@ -40,21 +39,16 @@ META_STARTED_AT = "started-at"
 META_LABEL = "label"
 
 
-def dump_key(domain: str, label: str | None = None) -> str:
-    """One key per domain for full dumps; a labelled subset gets a key of its own, never the full dump's."""
-    return (
-        f"{DUMPS_PREFIX}{domain}/subset-{label}.jsonl.gz"
-        if label
-        else f"{DUMPS_PREFIX}{domain}/full.jsonl.gz"
-    )
-
-
-def checkpoint_key(run_id: str, name: str) -> str:
-    return f"{CHECKPOINTS_PREFIX}{run_id}/{name}"
-
-
 def _sha256_b64(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+
+@dataclass(frozen=True)
+class Retention:
+    """S3 Object Lock retention of published dump versions (DUMP_RETENTION_DAYS / DUMP_RETENTION_MODE)."""
+
+    days: int
+    mode: str  # GOVERNANCE or COMPLIANCE
 
 
 @dataclass(frozen=True)
@@ -86,21 +80,44 @@ class DumpVersion:
         }
 
 
-def _error_code(error: ClientError) -> str:
+_NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"}
+# HeadObject has no body, so a missing version (or a malformed version id) answers only a status code.
+_HEAD_NOT_FOUND = {"404", "NoSuchKey", "NoSuchVersion", "400"}
+_CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict", "412"}
+
+
+#: botocore raises ClientError for an error answer and BotoCoreError subclasses when no answer came (connection
+#: reset or refused, timeouts) after its own retries (standard mode retries both, clients.s3_client).
+_AWS_ERRORS = (ClientError, BotoCoreError)
+#: The largest small JSON object (state, lock, claim) read whole: anything bigger is not one of ours.
+MAX_JSON_BYTES = 1024 * 1024
+#: What a streaming body raises when its connection breaks mid-object.
+_STREAM_ERRORS = (BotoCoreError, ConnectionError, OSError)
+#: Times a dump's download is resumed from where it broke (a Range request on the same version).
+STREAM_RESUMES = 5
+
+
+def _error_code(error: Exception) -> str:
+    if not isinstance(error, ClientError):
+        return ""
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-class DumpStore:
+class BucketStore:
+    """The backup bucket: dumps, checkpoints, locks, restore status and imports."""
+
     def __init__(self, client: Any, bucket: str) -> None:
         self.client = client
         self.bucket = bucket
 
-    def _fail(self, error: ClientError, what: str) -> Exception:
+    def _fail(self, error: Exception, what: str) -> Exception:
+        if isinstance(error, BotoCoreError):
+            return StorageError(f"S3 could not be reached for {what} in bucket {self.bucket!r}: {error}")
         code = _error_code(error)
         if code in {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId"}:
             return AccessDeniedError(f"access denied to {what} in bucket {self.bucket!r}")
-        if code in {"NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"}:
-            return DumpNotFoundError(f"{what} not found in bucket {self.bucket!r} ({code})")
+        if code in _NOT_FOUND:
+            return ObjectNotFoundError(f"{what} not found in bucket {self.bucket!r} ({code})")
         return StorageError(f"S3 refused {what} in bucket {self.bucket!r}: {code}")
 
     # --- staged multipart upload -------------------------------------------------------------------------
@@ -109,7 +126,7 @@ class DumpStore:
             answer = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=key, ContentType=DUMP_CONTENT_TYPE, ChecksumAlgorithm="SHA256"
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"starting an upload to {key}") from error
         return str(answer["UploadId"])
 
@@ -124,7 +141,7 @@ class DumpStore:
                 Body=data,
                 ChecksumSHA256=checksum,
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"uploading part {part_number} of {key}") from error
         return {"PartNumber": part_number, "ETag": answer["ETag"], "ChecksumSHA256": checksum}
 
@@ -134,16 +151,18 @@ class DumpStore:
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": listed}
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"completing the upload of {key}") from error
 
     def abort_upload(self, key: str, upload_id: str) -> None:
         try:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"aborting the upload of {key}") from error
 
-    def publish(self, staging_key: str, key: str, metadata: dict[str, str]) -> str:
+    def publish(
+        self, staging_key: str, key: str, metadata: dict[str, str], retention: Retention | None = None
+    ) -> str:
         """Copy a completed staging object onto the dump key with its metadata; returns the new version id.
 
         The copy also asks S3 for a full-object SHA-256 checksum of the dump (a multipart upload only gets a
@@ -160,9 +179,27 @@ class DumpStore:
                 ContentType=DUMP_CONTENT_TYPE,
                 ChecksumAlgorithm="SHA256",
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"publishing {key}") from error
-        return str(answer.get("VersionId", "null"))
+        version_id = str(answer.get("VersionId", "null"))
+        if retention is not None:
+            self._lock_version(key, version_id, retention)
+        return version_id
+
+    def _lock_version(self, key: str, version_id: str, retention: Retention) -> None:
+        """S3 Object Lock on one dump version: nobody can delete or overwrite it until the date (in compliance
+        mode not even the root user). Set right after the copy: only dump versions are ever locked, never the
+        service's working objects, which the bucket's lifecycle and the functions must be able to delete."""
+        until = utc_datetime() + timedelta(days=retention.days)
+        try:
+            self.client.put_object_retention(
+                Bucket=self.bucket,
+                Key=key,
+                VersionId=version_id,
+                Retention={"Mode": retention.mode, "RetainUntilDate": until},
+            )
+        except _AWS_ERRORS as error:
+            raise self._fail(error, f"locking {key} version {version_id}") from error
 
     # --- small objects -------------------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
@@ -174,28 +211,42 @@ class DumpStore:
                 ContentType=content_type,
                 ChecksumSHA256=_sha256_b64(data),
             )
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"writing {key}") from error
 
     def put_json(self, key: str, document: Any) -> None:
         self.put_bytes(key, json.dumps(document, indent=1).encode(), "application/json")
 
-    def get_bytes(self, key: str, version_id: str | None = None) -> bytes:
-        return bytes(self.open(key, version_id).read())
+    def get_bytes(self, key: str, version_id: str | None = None, max_bytes: int = MAX_JSON_BYTES) -> bytes:
+        """A small object whole; StorageError when it is larger than ``max_bytes`` (it is then not ours)."""
+        with self.open(key, version_id) as body:
+            data = body.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise StorageError(f"{key} in bucket {self.bucket!r} is larger than {max_bytes} bytes")
+        return data
 
     def get_json(self, key: str) -> Any:
-        return json.loads(self.get_bytes(key))
+        try:
+            return json.loads(self.get_bytes(key))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            raise StorageError(f"{key} in bucket {self.bucket!r} is not valid JSON") from error
 
-    def open(self, key: str, version_id: str | None = None) -> IO[bytes]:
+    def open(self, key: str, version_id: str | None = None) -> io.BufferedReader:
+        """A streaming body of one object version; a download that breaks is resumed where it stopped."""
+        return io.BufferedReader(ResumableBody(self, key, version_id), buffer_size=1 << 20)
+
+    def _get(self, key: str, version_id: str | None, offset: int) -> tuple[IO[bytes], str]:
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version_id:
             arguments["VersionId"] = version_id
+        if offset:
+            arguments["Range"] = f"bytes={offset}-"
         try:
-            body: IO[bytes] = self.client.get_object(**arguments)["Body"]
-        except ClientError as error:
+            answer = self.client.get_object(**arguments)
+        except _AWS_ERRORS as error:
             what = f"{key} version {version_id}" if version_id else key
             raise self._fail(error, what) from error
-        return body
+        return answer["Body"], str(answer.get("VersionId") or version_id or "")
 
     # --- versions ------------------------------------------------------------------------------------------
     def head(self, key: str, version_id: str | None = None) -> DumpVersion | None:
@@ -204,11 +255,11 @@ class DumpStore:
             arguments["VersionId"] = version_id
         try:
             answer = self.client.head_object(**arguments)
-        except ClientError as error:
-            if _error_code(error) in {"404", "NoSuchKey", "NoSuchVersion", "400"} and not version_id:
+        except _AWS_ERRORS as error:
+            if _error_code(error) in _HEAD_NOT_FOUND and not version_id:
                 return None
-            if _error_code(error) in {"404", "NoSuchKey", "NoSuchVersion", "400"}:
-                raise DumpNotFoundError(f"no version {version_id!r} of {key}") from error
+            if _error_code(error) in _HEAD_NOT_FOUND:
+                raise ObjectNotFoundError(f"no version {version_id!r} of {key}") from error
             raise self._fail(error, key) from error
         return DumpVersion(
             key=key,
@@ -227,7 +278,7 @@ class DumpStore:
                 for version in page.get("Versions", []):
                     if version["Key"] == key:
                         yield str(version["VersionId"]), version["LastModified"], bool(version["IsLatest"])
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"the versions of {key}") from error
 
     def list_versions(self, key: str, limit: int = 50) -> list[DumpVersion]:
@@ -244,40 +295,99 @@ class DumpStore:
                 )
         return versions
 
-    # --- lock ----------------------------------------------------------------------------------------------
-    def create_exclusive(self, key: str, document: Any) -> None:
-        """Write ``key`` only if no object exists there; RestoreInProgressError names the holder otherwise."""
-        if not self.claim(key, document):
-            holder = self._read_json_or_none(key)
-            raise RestoreInProgressError(
-                f"another restore holds the lock {key} ({holder or 'no details'}); wait for it to finish, "
-                f"or if it crashed, remove the lock with: aws s3 rm s3://{self.bucket}/{key}"
-            )
+    # --- conditional writes -------------------------------------------------------------------------------
+    def put_if_absent(self, key: str, document: Any) -> str | None:
+        """Create ``key`` if no object exists there (If-None-Match: *); its ETag, or None when one already
+        does."""
+        return self._put_conditionally(key, document, IfNoneMatch="*")
 
-    def claim(self, key: str, document: Any) -> bool:
-        """Create ``key`` if absent (If-None-Match: *); False when someone else created it first."""
+    def put_if_match(self, key: str, document: Any, etag: str) -> str | None:
+        """Replace ``key`` only if it is still the object with ``etag`` (If-Match); the new ETag, or None when
+        it changed or is gone."""
+        return self._put_conditionally(key, document, IfMatch=etag)
+
+    def _put_conditionally(self, key: str, document: Any, **condition: str) -> str | None:
         try:
-            self.client.put_object(
+            answer = self.client.put_object(
                 Bucket=self.bucket,
                 Key=key,
                 Body=json.dumps(document).encode(),
                 ContentType="application/json",
-                IfNoneMatch="*",
+                **condition,
             )
-        except ClientError as error:
-            if _error_code(error) in {"PreconditionFailed", "ConditionalRequestConflict"}:
-                return False
-            raise self._fail(error, f"claiming {key}") from error
-        return True
+        except _AWS_ERRORS as error:
+            if _error_code(error) in _CONDITION_FAILED | _NOT_FOUND:
+                return None
+            raise self._fail(error, f"writing {key} conditionally") from error
+        return str(answer["ETag"])
 
-    def _read_json_or_none(self, key: str) -> Any:
+    def get_json_and_etag(self, key: str) -> tuple[Any, str] | None:
+        """A small JSON object and its ETag (for a later ``put_if_match``); None when there is none."""
         try:
-            return self.get_json(key)
-        except (DumpNotFoundError, StorageError, AccessDeniedError, ValueError):
-            return None
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+        except _AWS_ERRORS as error:
+            if _error_code(error) in _NOT_FOUND:
+                return None
+            raise self._fail(error, key) from error
+        try:
+            document = json.loads(answer["Body"].read())
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise StorageError(f"{key} in bucket {self.bucket!r} is not valid JSON") from error
+        return document, str(answer["ETag"])
+
+    def delete_if_match(self, key: str, etag: str) -> bool:
+        """Delete ``key`` only if it is still the object with ``etag``; False when it changed or is gone."""
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
+        except _AWS_ERRORS as error:
+            if _error_code(error) in _CONDITION_FAILED | _NOT_FOUND:
+                return False
+            raise self._fail(error, f"deleting {key}") from error
+        return True
 
     def delete(self, key: str) -> None:
         try:
             self.client.delete_object(Bucket=self.bucket, Key=key)
-        except ClientError as error:
+        except _AWS_ERRORS as error:
             raise self._fail(error, f"deleting {key}") from error
+
+
+class ResumableBody(io.RawIOBase):
+    """A GetObject body that survives a dropped connection: botocore retries a request, never a body that
+    breaks while it streams, so a read that fails re-requests the same object version from the offset reached
+    (a Range request), at most STREAM_RESUMES times. The version is pinned on the first request, so a resumed
+    read can never splice two versions together."""
+
+    def __init__(self, store: BucketStore, key: str, version_id: str | None) -> None:
+        super().__init__()
+        self.store, self.key = store, key
+        self._body, self.version_id = store._get(key, version_id, 0)
+        self._offset, self._resumes = 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while True:
+            try:
+                data = self._body.read(len(buffer))
+            except _STREAM_ERRORS as error:
+                self._resume(error)
+                continue
+            buffer[: len(data)] = data
+            self._offset += len(data)
+            return len(data)
+
+    def _resume(self, error: Exception) -> None:
+        self._resumes += 1
+        if self._resumes > STREAM_RESUMES:
+            raise StorageError(
+                f"the download of {self.key} kept breaking ({self._resumes - 1} resumes): {error}"
+            ) from error
+        self._body.close()
+        self._body, _ = self.store._get(self.key, self.version_id or None, self._offset)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._body.close()
+        super().close()

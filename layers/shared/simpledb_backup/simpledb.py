@@ -1,12 +1,10 @@
-"""SimpleDB adapter: Select paging, batched writes and deletes, retries, and ClientError → error taxonomy.
+"""SimpleDB adapter: Select paging, batched writes and deletes, and botocore errors → error taxonomy.
 
-Everything that knows the SimpleDB wire shape lives here; the logic modules see ``Item``s only.
+Everything that knows the SimpleDB wire shape lives here; the logic modules see ``Item``s only. Every call
+goes through a retry policy (``ratecontrol``), which paces, retries and gives up.
 """
 
 import base64
-import random
-import threading
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,6 +16,8 @@ from simpledb_backup.errors import (
     DomainNotFoundError,
     InvalidRequestError,
     LimitExceededError,
+    NetworkError,
+    SimpleDBBackupError,
     StorageError,
     ThrottledError,
 )
@@ -29,7 +29,14 @@ from simpledb_backup.items import (
     make_item,
     validate_item,
 )
-from simpledb_backup.observability import logger
+from simpledb_backup.ratecontrol import (
+    NETWORK_ERRORS,
+    Fault,
+    RateController,
+    RetriesExhaustedError,
+    RetryPolicy,
+    is_throttle,
+)
 from simpledb_backup.selectparse import PARSED_ITEMS as _PARSED_ITEMS
 from simpledb_backup.selectparse import adapter_select as _adapter_select
 from simpledb_backup.selectparse import parse_select_quickly as _parse_select_quickly
@@ -44,7 +51,6 @@ _ACCESS_DENIED = {
     "AuthorizationFailure",
     "UnauthorizedOperation",
 }
-_RETRYABLE = {"ServiceUnavailable", "RequestTimeout", "InternalError", "Throttling", "ThrottlingException"}
 _LIMITS = {
     "NumberItemAttributesExceeded",
     "NumberDomainAttributesExceeded",
@@ -74,60 +80,6 @@ def quote_value(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class SharedBackoff:
-    """Backoff shared by every worker of one job.
-
-    When any worker sees a 503 the shared delay grows, and every worker waits it before its next call, so a
-    throttled service sees the whole job slow down instead of each worker hammering it on its own schedule.
-    Successes shrink the delay again.
-    """
-
-    def __init__(self, base_delay: float = 0.05, max_delay: float = 5.0, max_attempts: int = 12) -> None:
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self.max_attempts = max_attempts
-        self._delay = 0.0
-        self._lock = threading.Lock()
-        self.retries = 0
-
-    def wait(self) -> None:
-        with self._lock:
-            delay = self._delay
-        if delay:
-            time.sleep(delay * (0.5 + random.random()))  # jitter spreads the workers' retries
-
-    def on_throttle(self) -> None:
-        with self._lock:
-            self.retries += 1
-            self._delay = min(self.max_delay, max(self.base_delay, self._delay * 2))
-
-    def on_success(self) -> None:
-        if self._delay:
-            with self._lock:
-                self._delay = self._delay / 2 if self._delay > self.base_delay else 0.0
-
-    def call(self, operation: str, function: Callable[[], T]) -> T:
-        for attempt in range(1, self.max_attempts + 1):
-            self.wait()
-            try:
-                result = function()
-            except ClientError as error:
-                if not is_retryable(error) or attempt == self.max_attempts:
-                    raise
-                self.on_throttle()
-                logger.debug("SimpleDB call retried", extra={"operation": operation, "attempt": attempt})
-                continue
-            self.on_success()
-            return result
-        raise AssertionError("unreachable")  # pragma: no cover
-
-
-def is_retryable(error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code", "")
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return code in _RETRYABLE or status >= 500
-
-
 def translate_error(error: ClientError, operation: str, domain: str) -> Exception:
     """Map a SimpleDB ClientError to the taxonomy; the caller raises the result ``from error``."""
     code = error.response.get("Error", {}).get("Code", "")
@@ -136,7 +88,7 @@ def translate_error(error: ClientError, operation: str, domain: str) -> Exceptio
         return DomainNotFoundError(f"SimpleDB domain {domain!r} does not exist")
     if code in _ACCESS_DENIED:
         return AccessDeniedError(f"access denied to {operation} on SimpleDB domain {domain!r}: {message}")
-    if is_retryable(error):
+    if is_throttle(error):
         return ThrottledError(f"SimpleDB kept refusing {operation} on {domain!r} ({code}) after every retry")
     if code in _LIMITS:
         return LimitExceededError(f"SimpleDB limit reached by {operation} on {domain!r}: {code}: {message}")
@@ -148,6 +100,30 @@ def translate_error(error: ClientError, operation: str, domain: str) -> Exceptio
     }:
         return InvalidRequestError(f"SimpleDB refused {operation} on {domain!r}: {code}: {message}")
     return StorageError(f"SimpleDB {operation} on {domain!r} failed: {code}: {message}")
+
+
+def exhausted_error(error: RetriesExhaustedError, domain: str) -> SimpleDBBackupError:
+    """The error for a call that kept failing for the whole time budget; raised ``from error.last_error``."""
+    last = error.last_error
+    if isinstance(last, ClientError):
+        code = last.response.get("Error", {}).get("Code", "")
+        status = last.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        last_answer = f"the last answer: {code} (HTTP {status})"
+    else:
+        last_answer = f"the last error: {last}"
+    failing = (
+        f"{error.operation} on domain {domain!r} for {error.failing_for:.0f} s "
+        f"({error.attempts} attempts; {last_answer}); a job slows down under throttling "
+        "and gives up only when a call has kept failing this long"
+    )
+    if error.fault is Fault.NETWORK:
+        return NetworkError(f"SimpleDB could not be reached for {failing}")
+    return ThrottledError(f"SimpleDB kept throttling {failing}")
+
+
+def network_error(error: Exception, operation: str, domain: str) -> NetworkError:
+    """A network fault that a retry policy let through (one that does not retry it)."""
+    return NetworkError(f"SimpleDB could not be reached for {operation} on domain {domain!r}: {error}")
 
 
 def _decode(text: str, encoding: str | None) -> str:
@@ -226,20 +202,37 @@ def plan_put_batches(items: Iterable[Item]) -> Iterator[list[Item]]:
 
 
 class SimpleDB:
-    """One domain-agnostic SimpleDB adapter; every call goes through the shared backoff."""
+    """One domain-agnostic SimpleDB adapter; every call goes through the job's one retry policy.
 
-    def __init__(self, client: Any, backoff: SharedBackoff | None = None) -> None:
+    ``retry_policy`` defaults to a new :class:`RateController` with its default settings. Give each job (a
+    restore, a backup service) an adapter of its own, so its workers share one policy.
+    """
+
+    def __init__(self, client: Any, retry_policy: RetryPolicy | None = None) -> None:
         self.client = client
-        self.backoff = backoff or SharedBackoff()
+        self.retry_policy: RetryPolicy = retry_policy or RateController()
         client.meta.events.register(
             "before-parse.simpledb.Select", _parse_select_quickly, unique_id="simpledb-backup-select-parser"
         )
 
     def _call(self, operation: str, domain: str, function: Callable[[], T]) -> T:
+        # The policy replays a call whose answer never came back (a reset connection, a read timeout), and the
+        # request may have been applied before the connection dropped. Every call made here is safe to replay:
+        # - BatchPutAttributes / PutAttributes send Replace=true with every pair (_put_pairs), so a replay sets
+        #   each attribute to exactly the request's values again; the later PutAttributes chunks of a large
+        #   item add pairs without Replace, and SimpleDB keeps one copy of an identical name/value pair, so
+        #   their replay adds nothing;
+        # - (Batch)DeleteAttributes of what is already gone succeeds and changes nothing;
+        # - Select, GetAttributes and DomainMetadata only read (a Select page is asked for again by the same
+        #   NextToken); CreateDomain of an existing domain succeeds (it is idempotent).
         try:
-            return self.backoff.call(operation, function)
+            return self.retry_policy.call(operation, function)
+        except RetriesExhaustedError as error:
+            raise exhausted_error(error, domain) from error.last_error
         except ClientError as error:
             raise translate_error(error, operation, domain) from error
+        except NETWORK_ERRORS as error:
+            raise network_error(error, operation, domain) from error
 
     def domain_metadata(self, domain: str) -> DomainMetadata:
         answer = self._call("DomainMetadata", domain, lambda: self.client.domain_metadata(DomainName=domain))

@@ -7,17 +7,17 @@ continue a run that needed more than one invocation.
 from functools import cache
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
-from simpledb_backup.backup import BackupService, run_backup_request
+from simpledb_backup.backup import BackupService
+from simpledb_backup.backup_request import run_backup_request
+from simpledb_backup.clients import s3_client, sdb_client
 from simpledb_backup.config import Settings
-from simpledb_backup.continuation import start_continuation
 from simpledb_backup.errors import BackupFailedError
 from simpledb_backup.events import BackupEvent, parse_event
 from simpledb_backup.observability import logger, tracer
-from simpledb_backup.s3store import DumpStore
+from simpledb_backup.runtime import Deadline, start_continuation
+from simpledb_backup.s3store import BucketStore
 from simpledb_backup.simpledb import SimpleDB
 
 
@@ -29,14 +29,11 @@ def settings() -> Settings:
 @cache
 def backup_service() -> BackupService:
     config = settings()
-    # SimpleDB retries are the SharedBackoff's job, so botocore's own are off; the pool fits every stream.
-    sdb_config = Config(retries={"total_max_attempts": 1}, max_pool_connections=config.segments + 4)
-    store = DumpStore(boto3.client("s3", config=Config(retries={"mode": "standard"})), config.backup_bucket)
     return BackupService(
-        SimpleDB(boto3.client("sdb", config=sdb_config)),
-        store,
+        SimpleDB(sdb_client(config.segments + 4)),
+        BucketStore(s3_client(10), config.backup_bucket),
         config.segments,
-        config.continuation_margin_seconds,
+        config.retention,
     )
 
 
@@ -49,8 +46,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         request,
         backup_service(),
         settings().domain_names,
-        remaining_seconds=lambda: context.get_remaining_time_in_millis() / 1000,
-        continue_with=lambda payload: start_continuation(payload, context),
+        Deadline.of_context(context, settings().continuation_margin_seconds),
+        continue_with=lambda continuation: start_continuation(continuation, context),
     )
     summary = outcome.summary()
     logger.info("backup finished", extra={"summary": summary})

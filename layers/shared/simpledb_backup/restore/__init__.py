@@ -1,0 +1,52 @@
+"""The restore: list dumps, plan a restore, restore, and report a long restore's status.
+
+One collaborator per job (docs/DESIGN.md):
+
+* ``catalog``  which dump: list a domain's dump versions; resolve a version id, a time, or the latest.
+* ``sources``  where items come from: a dump version, a Repoman backup file, an AWS native export.
+* ``lock``     the target's lock (S3 conditional writes), taken over atomically when abandoned.
+* ``state``    a run's typed state; ``runs`` saves and loads it.
+* ``prepare``  step 1: verify the source while planning against the target, then the confirm rule.
+* ``stages``   steps 2-4: safety backup, write (``writer``: parallel batches), verify.
+* ``runner``   moves a run through the stages across invocations; refusal before step 2, failure after.
+* ``answers``  what the function answers; ``service`` dispatches one request.
+
+The algorithm, so nothing is lost: verify the whole source before touching the target; take a safety backup of
+a non-empty target; write with Replace so that writes converge; read the target back and compare.
+"""
+
+from simpledb_backup.backup import BackupService
+from simpledb_backup.config import Settings
+from simpledb_backup.restore.catalog import DumpCatalog
+from simpledb_backup.restore.lock import TargetLock
+from simpledb_backup.restore.prepare import Preparation
+from simpledb_backup.restore.runner import RestoreRunner
+from simpledb_backup.restore.runs import RestoreRuns
+from simpledb_backup.restore.service import RestoreService
+from simpledb_backup.restore.sources import SourceOpener
+from simpledb_backup.restore.stages import SafetyBackupStage, VerifyStage, WriteStage
+from simpledb_backup.restore.target import TargetDomain
+from simpledb_backup.runtime import Clock, utc_datetime
+from simpledb_backup.s3store import BucketStore
+from simpledb_backup.simpledb import SimpleDB
+
+__all__ = ["RestoreService", "compose_restore_service"]
+
+
+def compose_restore_service(
+    sdb: SimpleDB, store: BucketStore, settings: Settings, clock: Clock = utc_datetime
+) -> RestoreService:
+    """The restore service with its collaborators, as the function runs it."""
+    catalog = DumpCatalog(store)
+    target = TargetDomain(sdb, settings.segments)
+    runs = RestoreRuns(store)
+    sources = SourceOpener(store, catalog)
+    preparation = Preparation(target)
+    backups = BackupService(sdb, store, settings.segments, settings.retention)
+    stages = (
+        SafetyBackupStage(backups),
+        WriteStage(sdb, target, settings.restore_workers),
+        VerifyStage(target),
+    )
+    runner = RestoreRunner(sources, preparation, TargetLock(store, runs, clock), runs, stages)
+    return RestoreService(settings, catalog, sources, preparation, runner, runs)

@@ -1,0 +1,239 @@
+"""Moves a restore run through its stages, across as many invocations as it needs.
+
+A run is: open the source, take the target's lock, prepare (verify + plan + confirm rule), then safety backup,
+write and verify, each stage resumable. The run's state is saved (``restores/<run_id>.json``) once it is
+prepared, after each stage and whenever the invocation runs short of time; the lock records the fingerprint of
+the state saved last, and a resume trusts a saved state only when the lock it holds agrees.
+
+Until ``prepare`` has returned nothing has been written and an error is a refusal (raised). From then on the
+run has written, or may have (a safety backup, the target's creation, batches): an error makes the run
+``failed``: its state is saved, the failure metric emitted, and the answer names what was written and the
+safety backup to undo it with.
+"""
+
+import time
+from collections.abc import Callable
+
+from simpledb_backup.errors import (
+    ConfirmationRequiredError,
+    DumpNotFoundError,
+    InvalidRequestError,
+    InvalidStateError,
+    RestoreInProgressError,
+    RestoreStalledError,
+    SimpleDBBackupError,
+)
+from simpledb_backup.events import RestoreRunRequest
+from simpledb_backup.keys import lock_key
+from simpledb_backup.observability import MetricName, domain_metrics, logger
+from simpledb_backup.restore.answers import restore_answer
+from simpledb_backup.restore.lock import TargetLock
+from simpledb_backup.restore.prepare import Preparation, PreparedRestore
+from simpledb_backup.restore.runs import RestoreRuns
+from simpledb_backup.restore.sources import RestoreSource, SourceOpener
+from simpledb_backup.restore.stages import SafetyBackupStage, VerifyStage, WriteStage
+from simpledb_backup.restore.state import ENDED, RestoreState, RunError
+from simpledb_backup.runtime import Deadline, StallGuard, new_run_id
+
+RestoreAnswer = dict[str, object]
+#: Refusals caused by the request itself, not by its data or the service: they count as no failed restore.
+_REQUEST_REFUSALS = (
+    InvalidRequestError,
+    ConfirmationRequiredError,
+    DumpNotFoundError,
+    RestoreInProgressError,
+    InvalidStateError,
+)
+
+
+class RestoreRunner:
+    def __init__(
+        self,
+        sources: SourceOpener,
+        preparation: Preparation,
+        lock: TargetLock,
+        runs: RestoreRuns,
+        stages: tuple[SafetyBackupStage, WriteStage, VerifyStage],
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sources, self.preparation, self.lock, self.runs = sources, preparation, lock, runs
+        self.safety_backup, self.writer, self.verifier = stages
+        self.monotonic = monotonic
+        #: Fingerprint of the state this run saved last (or resumed from), which its lock keeps vouching for.
+        self._last_saved: str | None = None
+        self.stall_guard = StallGuard(
+            RestoreStalledError, "raise the function timeout or lower CONTINUATION_MARGIN_SECONDS"
+        )
+
+    def run(self, request: RestoreRunRequest, deadline: Deadline) -> RestoreAnswer:
+        """Start a restore, or continue the one ``request.run_id`` names, as far as this invocation allows."""
+        state = self._load_for_resume(request) if request.run_id else None
+        if state is not None and state.status in ENDED:
+            return restore_answer(state)  # a repeated continuation event of a run that already ended
+        if state is not None:
+            request = RestoreRunRequest.model_validate(state.request)
+        run_id = state.run_id if state else new_run_id("restore")
+        logger.append_keys(run_id=run_id, target_domain=request.target)
+        try:
+            return self._run(request, state, run_id, deadline)
+        finally:
+            logger.remove_keys(["run_id", "target_domain"])
+
+    def _load_for_resume(self, request: RestoreRunRequest) -> RestoreState:
+        state = self.runs.load(request.run_id or "")
+        if (state.request.get("domain"), state.target) != (request.domain, request.target):
+            raise InvalidRequestError(
+                f"run_id: {state.run_id!r} is a restore of {state.request.get('domain')!r} into "
+                f"{state.target!r}, not of {request.domain!r} into {request.target!r}"
+            )
+        return state
+
+    def _vouched(self, state: RestoreState) -> PreparedRestore:
+        """A saved state is trusted only when the lock its run holds vouches for its fingerprint."""
+        holder = self.lock.holder(state.target)
+        fingerprint = self.runs.fingerprint(state)
+        if holder is None or holder.run_id != state.run_id:
+            raise InvalidStateError(
+                f"run_id: {state.run_id!r} no longer holds the lock on {state.target} (it expired and was taken "
+                "over, or was removed); run the restore again from the start"
+            )
+        if fingerprint not in holder.vouches_for:
+            raise InvalidStateError(
+                f"run_id: the saved state of {state.run_id!r} is not one its lock on {state.target} vouches for "
+                f"(it was changed); remove the lock (aws s3 rm s3://{self.lock.store.bucket}/"
+                f"{lock_key(state.target)}) and run the restore again from the start"
+            )
+        self._last_saved = fingerprint
+        return PreparedRestore(state)
+
+    def _run(
+        self, request: RestoreRunRequest, state: RestoreState | None, run_id: str, deadline: Deadline
+    ) -> RestoreAnswer:
+        self._last_saved = None
+        prepared = self._vouched(state) if state else None
+        source = self.sources.reopen(request, state.source) if state else self.sources.open(request)
+        self._hold_lock(request, run_id, source, deadline)
+        keep_lock = False
+        try:
+            if prepared is None:
+                prepared = self.preparation.prepare(request, run_id, source)
+                self._checkpoint(prepared.state, source, deadline)
+                self.lock.announce_writes(request.target, run_id)
+            keep_lock = self._advance(prepared, source, deadline)
+            return restore_answer(prepared.state)
+        except SimpleDBBackupError as error:
+            if prepared is None:
+                if not isinstance(error, _REQUEST_REFUSALS):
+                    emit_restore_failed(request.target)
+                raise
+            self._fail(prepared.state, error)
+            return restore_answer(prepared.state)
+        except BaseException as error:
+            if prepared is None:
+                emit_restore_failed(request.target)
+            else:
+                self._fail(prepared.state, error)
+            raise
+        finally:
+            if not keep_lock:
+                self.lock.release(request.target)
+
+    def _hold_lock(
+        self,
+        request: RestoreRunRequest,
+        run_id: str,
+        source: RestoreSource,
+        deadline: Deadline,
+        new_fingerprint: str | None = None,
+    ) -> None:
+        vouches_for = tuple(print_ for print_ in (new_fingerprint, self._last_saved) if print_)
+        holder = self.lock.holder_for(
+            run_id, request.domain, request.target, source.describe(), deadline.remaining(), vouches_for
+        )
+        self.lock.acquire(holder)
+
+    def _checkpoint(self, state: RestoreState, source: RestoreSource, deadline: Deadline) -> None:
+        """Make the lock vouch for the state about to be saved (and still for the one saved before), then save
+        it: a crash between the two writes leaves a state the lock accepts."""
+        fingerprint = self.runs.fingerprint(state)
+        request = RestoreRunRequest.model_validate(state.request)
+        self._hold_lock(request, state.run_id, source, deadline, fingerprint)
+        self.runs.save(state)
+        self._last_saved = fingerprint
+
+    def _advance(self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline) -> bool:
+        """Run the stages from where the state stands; True when the run parked (it keeps its lock)."""
+        state = prepared.state
+        state.invocations += 1
+        progress_before = state.progress()
+        started = self.monotonic()
+        finished = self._stages(prepared, source, deadline)
+        state.elapsed_seconds += self.monotonic() - started
+        if finished:
+            self._finish(state)
+            return False
+        state.invocations_without_progress = self.stall_guard.after_invocation(
+            state.invocations_without_progress, state.progress() != progress_before, f"restore {state.run_id}"
+        )
+        state.status = "continued"
+        self._checkpoint(state, source, deadline)
+        logger.info(
+            "restore continues in a new invocation",
+            extra={"phase": state.phase, "written": state.written.model_dump()},
+        )
+        return True
+
+    def _stages(self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline) -> bool:
+        """False when time ran short before the run was done."""
+        state = prepared.state
+        if state.phase == "safety-backup":
+            if deadline.out_of_time() or not self.safety_backup.run(prepared, deadline):
+                return False
+            state.phase = "writing"
+            self._checkpoint(state, source, deadline)
+        if state.phase == "writing":
+            if deadline.out_of_time() or not self.writer.run(prepared, source, deadline):
+                return False
+            state.phase = "verifying"
+        if state.phase == "verifying":
+            if deadline.out_of_time():
+                return False
+            state.verification = self.verifier.run(prepared, source)
+            state.phase = "done"
+        return True
+
+    def _finish(self, state: RestoreState) -> None:
+        verified = bool(state.verification and state.verification["verified"])
+        state.status = "complete" if verified else "failed"
+        if not verified:
+            state.error = RunError(
+                kind="verification-failed",
+                message="the target does not match the source after the restore; run the same restore again "
+                "(it converges), and look at the sample of mismatching items",
+            )
+        self.runs.save(state)
+        emit_final_metrics(state, succeeded=verified)
+        logger.info("restore finished", extra={"summary": restore_answer(state)})
+
+    def _fail(self, state: RestoreState, error: BaseException) -> None:
+        logger.error("restore failed", extra={"error": str(error), "error_type": type(error).__name__})
+        kind = error.kind if isinstance(error, SimpleDBBackupError) else type(error).__name__
+        state.status, state.error = "failed", RunError(kind=kind, message=str(error))
+        emit_final_metrics(state, succeeded=False)
+        try:
+            self.runs.save(state)
+        except SimpleDBBackupError as save_error:
+            logger.warning("could not save the failed restore's status", extra={"error": str(save_error)})
+
+
+def emit_restore_failed(target: str) -> None:
+    with domain_metrics(target) as metrics:
+        metrics.add(MetricName.RESTORE_FAILED, 1)
+
+
+def emit_final_metrics(state: RestoreState, succeeded: bool) -> None:
+    """Once per run, when it ends: its items written and deleted over all invocations, and the outcome."""
+    with domain_metrics(state.target) as metrics:
+        metrics.add(MetricName.RESTORE_ITEMS_WRITTEN, state.written.items_written)
+        metrics.add(MetricName.RESTORE_ITEMS_DELETED, state.written.items_deleted)
+        metrics.add(MetricName.RESTORE_SUCCEEDED if succeeded else MetricName.RESTORE_FAILED, 1)

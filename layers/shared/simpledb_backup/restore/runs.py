@@ -1,0 +1,59 @@
+"""Where restore runs keep their state between invocations: ``restores/<run_id>.json``."""
+
+import hashlib
+import json
+from typing import Any
+
+from simpledb_backup.errors import InvalidRequestError, ObjectNotFoundError, SimpleDBBackupError
+from simpledb_backup.keys import status_key
+from simpledb_backup.restore.answers import continuation_request
+from simpledb_backup.restore.state import ENDED, RestoreState
+from simpledb_backup.runtime import event_payload, is_run_id, load_state, state_document, utc_now
+from simpledb_backup.s3store import BucketStore
+
+
+class RestoreRuns:
+    def __init__(self, store: BucketStore) -> None:
+        self.store = store
+
+    def save(self, state: RestoreState) -> None:
+        state.updated_at = utc_now()
+        self.store.put_json(status_key(state.run_id), state_document(state))
+
+    def load(self, run_id: str) -> RestoreState:
+        """A run's saved state; InvalidRequestError when there is none (or the id is not a run id)."""
+        if not is_run_id(run_id):
+            raise InvalidRequestError(f"run_id: {run_id[:100]!r} is not a restore run id")
+        key = status_key(run_id)
+        try:
+            document = self.store.get_json(key)
+        except ObjectNotFoundError as error:
+            raise InvalidRequestError(
+                f"run_id: no restore run {run_id!r} (s3://{self.store.bucket}/{key} not found)"
+            ) from error
+        return load_state(RestoreState, document, f"s3://{self.store.bucket}/{key}")
+
+    @staticmethod
+    def fingerprint(state: RestoreState) -> str:
+        """SHA-256 of the state's saved document, without the fields a status refresh alone may change."""
+        document = state_document(state)
+        for volatile in ("updated_at", "status"):
+            document.pop(volatile, None)
+        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+    def _saved(self, run_id: str) -> RestoreState | None:
+        try:
+            return self.load(run_id)
+        except SimpleDBBackupError:
+            return None
+
+    def parked(self, run_id: str) -> bool:
+        state = self._saved(run_id)
+        return state is not None and state.status == "continued"
+
+    def resume_event(self, run_id: str) -> dict[str, Any] | None:
+        """The event that resumes ``run_id`` (parked, or stopped mid-invocation) from its saved state."""
+        state = self._saved(run_id)
+        if state is None or state.status in ENDED:
+            return None
+        return event_payload(continuation_request(state))

@@ -1,0 +1,376 @@
+"""The benchmark's tables, as Markdown: figures only, laid out by ``tabulate``. Pure.
+
+Every explanation of these figures is written by hand in docs/PERFORMANCE.md, next to the table it reads.
+"""
+
+from collections.abc import Callable, Sequence
+
+from tabulate import tabulate
+
+from benchkit.arithmetic import (
+    MB,
+    backup_ceiling,
+    counted_calls,
+    cpu_microseconds_per_item,
+    data_mb_per_second,
+    growth,
+    is_sampled,
+    items_per_second,
+    memory_use,
+    minimum_calls,
+    percent_over,
+    profile_min_pages,
+    profile_min_writes,
+    projected_calls,
+    projected_wall_seconds,
+    restore_budget,
+    streams_used,
+)
+from benchkit.results import BACKUP, BASELINE, OURS, PHASE_ORDER, RESTORE, SWEEP_PREFIX, SizeReport
+from benchkit.targets import RESTORE_SPEEDUP_TARGET, Calls, Figure, PeakRss, RssGrowth, Speedup, verdicts
+
+#: Marks a figure extrapolated from a sample (the per-item restore); docs/PERFORMANCE.md explains it.
+ESTIMATED = "¹"
+NONE = "-"
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "") -> str:
+    """A Markdown table padded to fixed column widths (readable as text, stable under reruns).
+
+    ``align`` has one letter per column, ``l`` or ``r`` (default ``l``). Cells are shown as given.
+    """
+    aligns = ["right" if align[index : index + 1] == "r" else "left" for index in range(len(headers))]
+    return tabulate(rows, headers, tablefmt="pipe", colalign=aligns, disable_numparse=True)
+
+
+def by_size(reports: Sequence[SizeReport]) -> list[SizeReport]:
+    return sorted(reports, key=lambda report: report.profile.items)
+
+
+def items_cell(items: int) -> str:
+    return f"{items:,}"
+
+
+def optional(value: float | None, form: Callable[[float], str]) -> str:
+    return NONE if value is None else form(value)
+
+
+def run_label(report: SizeReport, key: str) -> str:
+    """A run's name in the tables; a backup names the streams it used of the maximum it was given."""
+    operation, run = key.split("/", 1)
+    result = report.jobs.get(key)
+    used = streams_used(result) if result is not None else None
+    if run.startswith(SWEEP_PREFIX):
+        maximum = run.removeprefix(SWEEP_PREFIX)
+        return f"backup, max {maximum} segments" + (f" ({used} used)" if used is not None else "")
+    if (operation, run) == (BACKUP, OURS):
+        if used is None:
+            return f"backup ({report.segments} segments)"
+        return f"backup ({used} of max {report.segments} segments)"
+    return {
+        (BACKUP, BASELINE): "backup, sequential Select",
+        (RESTORE, OURS): f"restore ({report.restore_workers} workers)",
+        (RESTORE, BASELINE): "restore, 1 PutAttributes/item",
+    }[(operation, run)]
+
+
+# --- targets ---------------------------------------------------------------------------------------------------
+
+
+def figure_cell(figure: Figure | None) -> str:
+    match figure:
+        case None:
+            return ""
+        case Speedup(times=times):
+            return f"{times:.1f}x"
+        case Calls(counted=counted, minimum=minimum):
+            return f"{counted:,} / {minimum:,} ({figure.percent_over:+.1f} %)"
+        case PeakRss(megabytes=megabytes):
+            return f"{megabytes:.0f} MB"
+        case RssGrowth(megabytes=megabytes, since_items=since):
+            return f"{megabytes:+.0f} MB vs {since:,}"
+
+
+def mark(met: bool | None) -> str:
+    return NONE if met is None else "✓" if met else "✗"
+
+
+def targets_table(reports: Sequence[SizeReport]) -> str:
+    sizes = [report.profile.items for report in by_size(reports)]
+    headers = ["target", "goal", *(f"{size:,} items" for size in sizes), "met"]
+    rows = [
+        [
+            verdict.target,
+            verdict.goal,
+            *(figure_cell(verdict.figures.get(size)) for size in sizes),
+            mark(verdict.met),
+        ]
+        for verdict in verdicts(reports)
+    ]
+    return markdown_table(headers, rows)
+
+
+# --- measurements ------------------------------------------------------------------------------------------------
+
+MEASUREMENT_HEADERS = (
+    "items",
+    "run",
+    "wall s",
+    "items/s",
+    "MB/s",
+    "SimpleDB calls",
+    "pages or writes / min",
+    "vs min",
+    "peak RSS MB",
+    "CPU s client / server",
+)
+
+
+def measurement_rows(report: SizeReport) -> list[list[str]]:
+    rows = []
+    for key in report.ordered_keys():
+        result = report.jobs[key]
+        operation, run = key.split("/", 1)
+        label = run_label(report, key)
+        if result.failed:
+            rows.append([items_cell(report.profile.items), label, "failed", *[""] * 7])
+            continue
+        minimum = minimum_calls(report, operation)
+        counted = counted_calls(report, operation, run) or 0
+        sampled = is_sampled(result)
+        wall = f"{projected_wall_seconds(result):,.1f}"
+        rows.append(
+            [
+                items_cell(report.profile.items),
+                label,
+                wall + (f" (est.{ESTIMATED} from {result.items:,})" if sampled else ""),
+                f"{items_per_second(result):,.0f}",
+                f"{data_mb_per_second(report.profile, result):.2f}",
+                f"{projected_calls(result):,}" + (ESTIMATED if sampled else ""),
+                f"{counted:,} / {minimum:,}",
+                f"{percent_over(counted, minimum):+.1f} %",
+                f"{result.rss_peak_mb:.0f}",
+                f"{result.cpu_seconds:.1f} / {result.server_cpu_seconds:.1f}",
+            ]
+        )
+    return rows
+
+
+def measurements_table(reports: Sequence[SizeReport]) -> str:
+    rows = [row for report in by_size(reports) for row in measurement_rows(report)]
+    return markdown_table(MEASUREMENT_HEADERS, rows, "rllrrrrrrr")
+
+
+def calls_table(reports: Sequence[SizeReport]) -> str:
+    """Every run's SimpleDB calls by action, as the engine counted them (a sample's, not projected)."""
+    ordered = by_size(reports)
+    actions = sorted(
+        {action for report in ordered for result in report.jobs.values() for action in result.calls}
+    )
+    rows = [
+        [
+            items_cell(report.profile.items),
+            run_label(report, key),
+            *(f"{report.jobs[key].calls.get(action, 0):,}" for action in actions),
+        ]
+        for report in ordered
+        for key in report.ordered_keys()
+        if not report.jobs[key].failed
+    ]
+    return markdown_table(["items", "run", *actions], rows, "rl" + "r" * len(actions))
+
+
+def domains_table(reports: Sequence[SizeReport]) -> str:
+    headers = [
+        "items",
+        "data MB",
+        "Select XML MB",
+        "min Select pages",
+        "min batch writes",
+        "latency ms",
+        "measured on",
+        "code",
+    ]
+    rows = [
+        [
+            items_cell(report.profile.items),
+            f"{report.profile.data_bytes / MB:.1f}",
+            f"{report.profile.response_bytes / MB:.1f}",
+            f"{profile_min_pages(report.profile):,}",
+            f"{profile_min_writes(report.profile):,}",
+            f"{report.latency_ms:g}",
+            report.measured_on,
+            f"`{report.commit}`" if report.commit else NONE,
+        ]
+        for report in by_size(reports)
+    ]
+    return markdown_table(headers, rows, "rrrrrrll")
+
+
+def machine_table(reports: Sequence[SizeReport]) -> str:
+    headers = ["items", "cores", "memory GB", "load at start", "system", "Python"]
+    rows = []
+    for report in by_size(reports):
+        machine = report.machine
+        if machine is None:
+            rows.append([items_cell(report.profile.items), *[NONE] * 5])
+            continue
+        rows.append(
+            [
+                items_cell(report.profile.items),
+                str(machine.cores),
+                f"{machine.memory_gb:.0f}",
+                f"{machine.load_average:.1f}",
+                machine.system,
+                machine.python,
+            ]
+        )
+    return markdown_table(headers, rows, "rrrrll")
+
+
+# --- growth and the figures behind the targets -------------------------------------------------------------------
+
+
+def growth_table(reports: Sequence[SizeReport]) -> str:
+    """How each run's cost grows from the smallest to the largest size (x: larger / smaller)."""
+    ordered = by_size(reports)
+    growths = growth(ordered)
+    if growths:
+        small, large = ordered[0].profile.items, ordered[-1].profile.items
+        sizes, factor = f" {small:,} → {large:,}", f" (items x{large / max(1, small):.0f})"
+    else:
+        sizes = factor = ""  # one size measured: nothing to compare
+    headers = [
+        "run",
+        f"wall s{sizes}",
+        f"wall x{factor}",
+        "calls x",
+        "peak RSS MB",
+        "µs CPU/item client",
+    ]
+    rows = [
+        [
+            run_label(ordered[-1], row.key),
+            f"{projected_wall_seconds(row.small):,.1f} → {projected_wall_seconds(row.large):,.1f}",
+            f"{row.wall_factor:.1f}",
+            f"{row.calls_factor:.1f}",
+            f"{row.small.rss_peak_mb:.0f} → {row.large.rss_peak_mb:.0f}",
+            f"{cpu_microseconds_per_item(row.small):.0f} → {cpu_microseconds_per_item(row.large):.0f}",
+        ]
+        for row in growths
+    ]
+    return markdown_table(headers, rows, "lrrrrr")
+
+
+def backup_ceiling_table(reports: Sequence[SizeReport]) -> str:
+    headers = [
+        "items",
+        "sequential s",
+        "sequential ms/page",
+        "ours s",
+        "streams",
+        "CPU s client",
+        "CPU s engine",
+        "CPU ms/page",
+        "CPU-bound cap",
+        "stream cap",
+        "measured",
+    ]
+    rows = []
+    for report in by_size(reports):
+        ceiling = backup_ceiling(report)
+        if ceiling is None:
+            continue
+        rows.append(
+            [
+                items_cell(ceiling.items),
+                f"{ceiling.baseline_seconds:.1f}",
+                f"{ceiling.baseline_ms_per_page:.0f}",
+                f"{ceiling.ours_seconds:.1f}",
+                optional(ceiling.streams, lambda streams: f"{streams:.0f}"),
+                f"{ceiling.client_cpu_seconds:.1f}",
+                f"{ceiling.engine_cpu_seconds:.1f}",
+                f"{ceiling.cpu_ms_per_page:.0f}",
+                optional(ceiling.cpu_bound, lambda times: f"{times:.1f}x"),
+                optional(ceiling.stream_bound, lambda times: f"{times:.1f}x"),
+                optional(ceiling.measured, lambda times: f"{times:.1f}x"),
+            ]
+        )
+    return markdown_table(headers, rows, "r" * len(headers))
+
+
+def restore_time_table(reports: Sequence[SizeReport]) -> str:
+    budgets = [
+        budget for report in by_size(reports) if (budget := restore_budget(report, RESTORE_SPEEDUP_TARGET))
+    ]
+    phases = [name for name in PHASE_ORDER if any(name in budget.phases for budget in budgets)]
+    headers = [
+        "items",
+        "per-item ms/item",
+        "per-item s (est.)",
+        f"{RESTORE_SPEEDUP_TARGET:g}x budget s",
+        "ours s",
+        *(f"{name} s" for name in phases),
+        "CPU s client",
+        "CPU s engine",
+        "client CPU ms/batch",
+    ]
+    rows = [
+        [
+            items_cell(budget.items),
+            f"{budget.baseline_ms_per_item:.1f}",
+            f"{budget.baseline_seconds:,.0f}",
+            f"{budget.budget_seconds:,.1f}",
+            f"{budget.ours_seconds:,.1f}",
+            *(optional(budget.phases.get(name), lambda seconds: f"{seconds:,.1f}") for name in phases),
+            f"{budget.client_cpu_seconds:,.1f}",
+            f"{budget.engine_cpu_seconds:,.1f}",
+            f"{budget.client_cpu_ms_per_batch:.1f}",
+        ]
+        for budget in budgets
+    ]
+    return markdown_table(headers, rows, "r" * len(headers))
+
+
+def memory_table(reports: Sequence[SizeReport]) -> str:
+    headers = [
+        "run",
+        "items",
+        "after setup MB",
+        "peak MB",
+        "streams",
+        "peak growth MB",
+        "bytes per extra item",
+    ]
+    rows = [
+        [
+            operation,
+            items_cell(use.items),
+            f"{use.after_setup_mb:.0f}",
+            f"{use.peak_mb:.0f}",
+            optional(use.streams, lambda streams: f"{streams:.0f}"),
+            optional(use.growth_mb, lambda megabytes: f"{megabytes:+.0f}"),
+            optional(use.bytes_per_extra_item, lambda count: f"{count:,.0f}"),
+        ]
+        for operation in (BACKUP, RESTORE)
+        for use in memory_use(reports, operation)
+    ]
+    return markdown_table(headers, rows, "lrrrrrr")
+
+
+#: Every table docs/PERFORMANCE.md shows, by the name of its marked region.
+TABLES: dict[str, Callable[[Sequence[SizeReport]], str]] = {
+    "targets": targets_table,
+    "measurements": measurements_table,
+    "domains": domains_table,
+    "calls": calls_table,
+    "growth": growth_table,
+    "backup-ceiling": backup_ceiling_table,
+    "restore-time": restore_time_table,
+    "memory": memory_table,
+    "machine": machine_table,
+}
+
+
+def render_tables(reports: Sequence[SizeReport]) -> dict[str, str]:
+    return {name: table(reports) for name, table in TABLES.items()}
