@@ -29,7 +29,7 @@ DIGEST_ALGORITHM = "sha256-sum-mod-2^256"
 _DIGEST_MODULUS = 1 << 256
 # Deflate by ISA-L (isal), standard gzip that zlib, gzip and zcat read. On Repoman pages (scripts/cpu_ab.py) its
 # level 3, its best, costs a seventh of zlib 6's CPU for output 8 % larger; zlib-ng 6 keeps zlib's size at half
-# its CPU, still 3-4 times isal 3's, which would be a third of the backup's whole CPU per MB of Select XML.
+# its CPU, still nearly 4 times isal 3's: over a quarter of the backup's whole CPU per MB of Select XML.
 COMPRESSION_LEVEL = isal_zlib.ISAL_BEST_COMPRESSION
 _GZIP_WBITS = 31  # zlib wbits for a gzip wrapper
 

@@ -1,4 +1,4 @@
-"""Select pages parsed as a stream: SimpleDB's XML to ``Item``s, near the CPU floor of a C parser.
+"""Select pages parsed as a stream: SimpleDB's XML to ``Item``s, with the work done in C where it can be.
 
 botocore's generic parser walks the response shape in Python and spends several times what a C parser needs
 for a 1 MB page; a backup reads thousands of pages, so the adapter parses its own Select responses here (a
@@ -8,7 +8,7 @@ in AWS), the source botocore's own parser trusts.
 How a page is read:
 
 * libxml2 (lxml) parses the body in chunks, and after each chunk the items it completed are taken out of the
-  tree, so no page's whole tree is ever held (a 1 MB page's tree is 4-5 MB).
+  tree, so no page's whole tree is ever held (a 1 MB page's tree takes several MB).
 * The items a chunk completed are checked together against an XML Schema of the shape SimpleDB documents
   for a Select result (``Item``: ``Name`` then ``Attribute``\\*; ``Attribute``: ``Name`` then ``Value``;
   text only, no XML attribute). A batch that conforms is read with one XPath query in C and its items are
