@@ -112,6 +112,24 @@ def test_a_page_of_repoman_items_reads_as_botocore_reads_it() -> None:
     assert parsed == (items, "dG9rZW4=")
 
 
+@pytest.mark.parametrize("every", [1, 3, 50])
+def test_pages_with_base64_names_and_values_read_as_botocore_reads_them(every: int) -> None:
+    # SimpleDB sends text XML cannot carry as Base64, marked on the element and by a sibling element.
+    pages = []
+    for number, item in enumerate(repoman_domain_items(300)):
+        pairs = pairs_of(item)
+        name = item.name
+        if number % every == 0:
+            pairs += [("bin\x01ary", "a\x00b"), ("control", "\x1f")]
+            name = f"{item.name}\x02" if number % (2 * every) == 0 else name
+        if number % 97 == 0:
+            pairs.append(("empty", ""))
+        pages.append((name, pairs))
+    body = select_page(pages, "token")
+    for chunk_bytes in (4096, CHUNK_BYTES, len(body)):
+        assert parse_select_response(body, chunk_bytes) == botocore_parse(body)
+
+
 def test_multi_valued_attributes_fold_as_make_item_does() -> None:
     pairs = [("b", "2"), ("a", "x"), ("b", "1"), ("b", "2"), ("c", "")]
     body = select_page([("i", pairs)], None)

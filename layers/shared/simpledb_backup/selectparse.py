@@ -76,6 +76,50 @@ _SCHEMA = f"""\
 """
 
 
+# The same shape with what SimpleDB adds to a name or value XML cannot carry: ``encoding="base64"`` on the
+# element, and (as botocore's model reads it) an AlternateNameEncoding / AlternateValueEncoding after it.
+_MARKED_SCHEMA = f"""\
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:sdb="{SIMPLEDB_NAMESPACE}"
+           targetNamespace="{SIMPLEDB_NAMESPACE}" elementFormDefault="qualified">
+  <xs:complexType name="text">
+    <xs:simpleContent>
+      <xs:extension base="xs:string">
+        <xs:attribute name="encoding" type="xs:string"/>
+      </xs:extension>
+    </xs:simpleContent>
+  </xs:complexType>
+  <xs:element name="SelectResult">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element ref="sdb:Item" minOccurs="0" maxOccurs="unbounded"/>
+        <xs:element name="NextToken" type="xs:string" minOccurs="0"/>
+      </xs:sequence>
+    </xs:complexType>
+  </xs:element>
+  <xs:element name="Item">
+    <xs:complexType>
+      <xs:sequence>
+        <xs:element name="Name" type="sdb:text"/>
+        <xs:element name="AlternateNameEncoding" type="xs:string" minOccurs="0"/>
+        <xs:element name="Attribute" minOccurs="0" maxOccurs="unbounded">
+          <xs:complexType>
+            <xs:sequence>
+              <xs:element name="Name" type="sdb:text"/>
+              <xs:element name="AlternateNameEncoding" type="xs:string" minOccurs="0"/>
+              <xs:element name="Value" type="sdb:text"/>
+              <xs:element name="AlternateValueEncoding" type="xs:string" minOccurs="0"/>
+            </xs:sequence>
+          </xs:complexType>
+        </xs:element>
+      </xs:sequence>
+    </xs:complexType>
+  </xs:element>
+</xs:schema>
+"""
+_NAME_TAG = f"{{{SIMPLEDB_NAMESPACE}}}Name"
+_ALTERNATE_NAME_TAG = f"{{{SIMPLEDB_NAMESPACE}}}AlternateNameEncoding"
+
+
 class _Checks:
     """The compiled schema and queries, one set per thread.
 
@@ -92,6 +136,24 @@ class _Checks:
             "sdb:Item/sdb:Attribute/*/text()", namespaces=namespaces, smart_strings=False
         )
         self.item_texts = etree.XPath("sdb:Attribute/*/text()", namespaces=namespaces, smart_strings=False)
+        self.marked_schema = etree.XMLSchema(etree.fromstring(_MARKED_SCHEMA.encode()))
+        # A batch with Base64 marks: its attribute names and values apart (the marks are elements too), and the
+        # marks themselves, which are few.
+        self.batch_names = etree.XPath(
+            "sdb:Item/sdb:Attribute/sdb:Name/text()", namespaces=namespaces, smart_strings=False
+        )
+        self.batch_values = etree.XPath(
+            "sdb:Item/sdb:Attribute/sdb:Value/text()", namespaces=namespaces, smart_strings=False
+        )
+        # Plain paths, no predicates: libxml2 evaluates a predicate per node, which costs more than all else.
+        self.encoding_attributes = etree.XPath(
+            "sdb:Item/sdb:Name/@encoding | sdb:Item/sdb:Attribute/*/@encoding", namespaces=namespaces
+        )
+        self.alternate_encodings = etree.XPath(
+            "sdb:Item/sdb:AlternateNameEncoding | sdb:Item/sdb:Attribute/sdb:AlternateNameEncoding"
+            " | sdb:Item/sdb:Attribute/sdb:AlternateValueEncoding",
+            namespaces=namespaces,
+        )
 
 
 _thread_checks = threading.local()
@@ -160,11 +222,10 @@ def _item_from_pairs(name: str, names: list[str], values: list[str]) -> Item:
     only the names' order is left to make canonical; an item with a multi-valued attribute is folded by
     ``make_item``.
     """
-    attributes: Attributes = dict(zip(names, zip(values, strict=True), strict=True))
+    pairs = zip(names, zip(values, strict=True), strict=True)
+    attributes: Attributes = dict(pairs if names == sorted(names) else sorted(pairs))
     if len(attributes) != len(names):
         return make_item(name, zip(names, values, strict=True))
-    if names != sorted(names):
-        attributes = dict(sorted(attributes.items()))
     return Item(name, attributes)
 
 
@@ -183,6 +244,7 @@ class _PageReader:
         self.next_token: str | None = None
         self._checks = _checks()
         self._results: list[etree._Element] = []  # the SelectResult elements seen, the last one still open
+        self._marked_last = False
 
     def read(self, body: bytes, chunk_bytes: int) -> tuple[list[Item], str | None]:
         parser = etree.XMLPullParser(
@@ -224,9 +286,16 @@ class _PageReader:
         batch = etree.Element(_RESULT_TAG)
         # Moving the children out of the document being parsed frees them with the batch.
         batch.extend(children)
-        if not self._read_conforming_batch(batch, children):
-            for child in children:
-                self._read_child(child)
+        # A failed schema check costs as much as a passed one, so the kind of batch read last is tried first.
+        readers = [self._read_conforming_batch, self._read_marked_batch]
+        if self._marked_last:
+            readers.reverse()
+        for reader in readers:
+            if reader(batch, children):
+                self._marked_last = reader == self._read_marked_batch
+                return
+        for child in children:
+            self._read_child(child)
 
     def _read_conforming_batch(self, batch: etree._Element, children: list[etree._Element]) -> bool:
         if not self._checks.schema.validate(batch):
@@ -244,6 +313,51 @@ class _PageReader:
             end = start + size
             self.items.append(_item_from_pairs(item[0].text or "", names[start:end], values[start:end]))
             start = end
+        if len(items) < len(children):
+            self.next_token = children[-1].text
+        return True
+
+    def _read_marked_batch(self, batch: etree._Element, children: list[etree._Element]) -> bool:
+        """A batch of the documented shape with Base64 names or values (see ``_MARKED_SCHEMA``)."""
+        if not self._checks.marked_schema.validate(batch):
+            return False
+        items = children if children[-1].tag == _ITEM_TAG else children[:-1]
+        # Each item's Attributes follow its Name and, if it has one, its AlternateNameEncoding.
+        skips = [2 if len(item) > 1 and item[1].tag == _ALTERNATE_NAME_TAG else 1 for item in items]
+        firsts = [0]  # the position of each item's first attribute among the batch's
+        for item, skip in zip(items, skips, strict=True):
+            firsts.append(firsts[-1] + len(item) - skip)
+        names: list[str] = self._checks.batch_names(batch)
+        values: list[str] = self._checks.batch_values(batch)
+        if len(names) != firsts[-1] or len(values) != firsts[-1]:
+            return False  # an empty Name or Value somewhere: the strings do not line up
+        item_names = [item[0].text or "" for item in items]
+        # A text may be marked twice (the attribute and the sibling element); it is decoded once.
+        encoded_items: set[int] = set()
+        encoded_names: set[int] = set()
+        encoded_values: set[int] = set()
+        marked = [value.getparent() for value in self._checks.encoding_attributes(batch) if value == "base64"]
+        marked += [element for element in self._checks.alternate_encodings(batch) if element.text == "base64"]
+        for mark in marked:
+            parent = mark.getparent()
+            assert parent is not None
+            if parent.tag == _ITEM_TAG:
+                encoded_items.add(batch.index(parent))
+                continue
+            owner = parent.getparent()
+            assert owner is not None
+            number = batch.index(owner)
+            position = firsts[number] + owner.index(parent) - skips[number]
+            (encoded_names if mark.tag in (_NAME_TAG, _ALTERNATE_NAME_TAG) else encoded_values).add(position)
+        for number in encoded_items:
+            item_names[number] = _decode(item_names[number], True)
+        for position in encoded_names:
+            names[position] = _decode(names[position], True)
+        for position in encoded_values:
+            values[position] = _decode(values[position], True)
+        for number, name in enumerate(item_names):
+            start, end = firsts[number], firsts[number + 1]
+            self.items.append(_item_from_pairs(name, names[start:end], values[start:end]))
         if len(items) < len(children):
             self.next_token = children[-1].text
         return True
