@@ -12,7 +12,8 @@ bytes of response bodies), and for each pair the median of the per-round ratios,
 Arms:
 
 * parse: botocore's own parser (the sequential baseline's path), the ElementTree parser of 9891a0b (copied
-  below as it was), today's ``selectparse`` (streaming), and the same with the whole body as one chunk;
+  below as it was), today's ``selectparse`` (streaming), and the same with the whole body as one chunk; and
+  old against new on pages where every item also holds a Base64 value (a third as many items);
 * encode: item lines by ``json.dumps`` (before) and ``encode_item_line`` (orjson), SHA-256 of the lines, and
   the compression candidates over the same lines, one compressor per round as one gzip member per dump:
   zlib 6 (before), ISA-L (isal) levels 0-3, zlib-ng levels 1, 4 and 6, with the output size of each;
@@ -62,6 +63,7 @@ from simpledb_backup.simpledb import item_from_wire  # noqa: E402
 
 DOMAIN = "cpu-ab"
 MB = 1e6
+BASE64_ARM = "parse, a Base64 value in every item"
 
 
 # --- the code before issue 12 (9891a0b), as it was -----------------------------------------------------------
@@ -160,12 +162,18 @@ class OldEncoder:
 # --- pages -------------------------------------------------------------------------------------------------
 
 
-def select_pages(items: int, seed: int = 0) -> list[bytes]:
-    """Every page of ``select * limit 2500`` over a Repoman-shaped domain, as the engine answers it."""
+def select_pages(items: int, seed: int = 0, base64_values: bool = False) -> list[bytes]:
+    """Every page of ``select * limit 2500`` over a Repoman-shaped domain, as the engine answers it.
+
+    With ``base64_values`` every item also holds a value XML cannot carry, which SimpleDB sends as Base64: the
+    worst case for the parser, whose fast path reads plain text.
+    """
     backend = SimpleDBEngine()
     backend.create_domain(DOMAIN)
     for item in repoman_domain_items(items, seed):
         pairs = [PutAttribute(name, value) for name, values in item.attributes.items() for value in values]
+        if base64_values:
+            pairs.append(PutAttribute("checksum-raw", "\x00\x01" + item.name[:40]))
         backend.put_attributes(DOMAIN, item.name, pairs)
     pages, token = [], None
     while True:
@@ -209,19 +217,24 @@ COMPRESSORS: dict[str, Callable[[], Any]] = {
 }
 
 
-def build_arms(pages: list[bytes]) -> tuple[dict[str, Callable[[], Any]], dict[str, int]]:
+def build_arms(
+    pages: list[bytes], base64_pages: list[bytes]
+) -> tuple[dict[str, Callable[[], Any]], dict[str, int]]:
     """The arms, each a function over all pages; and the compressed size each compressor gives."""
     botocore_parse = botocore_parser()
     page_items = [parse_select_response(page)[0] for page in pages]
     page_lines = [[encode_item_line(item) for item in items] for items in page_items]
     page_blobs = [b"\n".join([*lines, b""]) for lines in page_lines]
 
-    def over_pages(function: Callable[[bytes], Any]) -> Callable[[], None]:
+    def over(some_pages: list[bytes], function: Callable[[bytes], Any]) -> Callable[[], None]:
         def run() -> None:
-            for page in pages:
+            for page in some_pages:
                 function(page)
 
         return run
+
+    def over_pages(function: Callable[[bytes], Any]) -> Callable[[], None]:
+        return over(pages, function)
 
     def compress(factory: Callable[[], Any]) -> Callable[[], int]:
         def run() -> int:
@@ -253,6 +266,8 @@ def build_arms(pages: list[bytes]) -> tuple[dict[str, Callable[[], Any]], dict[s
         "parse: ElementTree (before)": over_pages(old_parse),
         "parse: selectparse (now)": over_pages(parse_select_response),
         "parse: selectparse, one chunk": over_pages(lambda page: parse_select_response(page, len(page))),
+        f"{BASE64_ARM}: ElementTree (before)": over(base64_pages, old_parse),
+        f"{BASE64_ARM}: selectparse (now)": over(base64_pages, parse_select_response),
         "lines: json.dumps (before)": lambda: [old_item_line(item) for items in page_items for item in items],
         "lines: orjson (now)": lambda: [encode_item_line(item) for items in page_items for item in items],
         "SHA-256 of the lines": sha256,
@@ -283,6 +298,7 @@ RATIOS = [
     ("parse: ElementTree (before)", "parse: selectparse (now)"),
     ("parse: botocore (baseline)", "parse: selectparse (now)"),
     ("parse: selectparse, one chunk", "parse: selectparse (now)"),
+    (f"{BASE64_ARM}: ElementTree (before)", f"{BASE64_ARM}: selectparse (now)"),
     ("lines: json.dumps (before)", "lines: orjson (now)"),
     ("gzip: zlib 6 (before)", "gzip: isal 3"),
     ("gzip: zlib 6 (before)", "gzip: isal 2"),
@@ -404,11 +420,17 @@ def first_parse_in_a_thread(page: bytes) -> float:
 
 
 def report(
-    pages: Sequence[bytes], seconds: dict[str, list[float]], sizes: dict[str, int], extra: dict[str, Any]
+    pages: Sequence[bytes],
+    base64_pages: Sequence[bytes],
+    seconds: dict[str, list[float]],
+    sizes: dict[str, int],
+    extra: dict[str, Any],
 ) -> str:
     megabytes = sum(map(len, pages)) / MB
+    base64_megabytes = sum(map(len, base64_pages)) / MB
     lines = [
-        f"{len(pages)} Select pages, {megabytes:.2f} MB of XML ({megabytes / len(pages):.2f} MB a page), "
+        f"{len(pages)} Select pages, {megabytes:.2f} MB of XML ({megabytes / len(pages):.2f} MB a page; "
+        f"with a Base64 value in every item: {len(base64_pages)} pages, {base64_megabytes:.2f} MB), "
         f"{len(seconds['total: now'])} rounds; CPU ms per MB of Select XML, median over rounds (min - max)",
         "",
         "| arm | ms/MB | range | output bytes | size vs zlib 6 |",
@@ -416,7 +438,8 @@ def report(
     ]
     base = sizes["zlib 6 (before)"]
     for name, values in seconds.items():
-        per_mb = [value * 1000 / megabytes for value in values]
+        volume = base64_megabytes if name.startswith(BASE64_ARM) else megabytes
+        per_mb = [value * 1000 / volume for value in values]
         size = sizes.get(name.removeprefix("gzip: "))
         size_cells = f"{size:,} | {size / base:.3f}" if size is not None else " | "
         lines.append(
@@ -457,9 +480,10 @@ def main(argv: Sequence[str]) -> int:
         return 0
 
     pages = select_pages(arguments.items, arguments.seed)
-    for page in pages:  # the arms must agree before they are timed
+    base64_pages = select_pages(arguments.items // 3, arguments.seed, base64_values=True)
+    for page in pages + base64_pages:  # the arms must agree before they are timed
         assert parse_select_response(page) == old_parse(page) == botocore_parser()(page)
-    arms, sizes = build_arms(pages)
+    arms, sizes = build_arms(pages, base64_pages)
     seconds = measure(arms, arguments.rounds, arguments.seed)
     extra = {
         "memory": {
@@ -471,11 +495,17 @@ def main(argv: Sequence[str]) -> int:
         "imports": import_times(),
         "first_parse_in_thread_ms": first_parse_in_a_thread(pages[0]),
     }
-    print(report(pages, seconds, sizes, extra))
+    print(report(pages, base64_pages, seconds, sizes, extra))
     if arguments.json:
         arguments.json.write_text(
             json.dumps(
-                {"pages": [len(page) for page in pages], "seconds": seconds, "sizes": sizes, **extra},
+                {
+                    "pages": [len(page) for page in pages],
+                    "base64_pages": [len(page) for page in base64_pages],
+                    "seconds": seconds,
+                    "sizes": sizes,
+                    **extra,
+                },
                 indent=2,
             )
         )

@@ -42,7 +42,9 @@ def test_the_before_and_now_arms_agree(cpu_ab: ModuleType) -> None:
 
 def test_one_round_reports_every_arm_and_ratio(cpu_ab: ModuleType) -> None:
     pages = cpu_ab.select_pages(120)
-    arms, sizes = cpu_ab.build_arms(pages)
+    base64_pages = cpu_ab.select_pages(40, base64_values=True)
+    assert cpu_ab.old_parse(base64_pages[0]) == cpu_ab.botocore_parser()(base64_pages[0])
+    arms, sizes = cpu_ab.build_arms(pages, base64_pages)
     seconds = cpu_ab.measure(arms, rounds=1, seed=0)
     assert set(sizes) == set(cpu_ab.COMPRESSORS)
     extra = {
@@ -50,6 +52,6 @@ def test_one_round_reports_every_arm_and_ratio(cpu_ab: ModuleType) -> None:
         "imports": {"lxml.etree": 1.0},
         "first_parse_in_thread_ms": 1.0,
     }
-    text = cpu_ab.report(pages, seconds, sizes, extra)
+    text = cpu_ab.report(pages, base64_pages, seconds, sizes, extra)
     assert all(f"| {name} |" in text for name in arms)
     assert all(f"| {old} / {new} |" in text for old, new in cpu_ab.RATIOS)

@@ -12,12 +12,16 @@ How a page is read:
 * The items a chunk completed are checked together against an XML Schema of the shape SimpleDB documents
   for a Select result (``Item``: ``Name`` then ``Attribute``\\*; ``Attribute``: ``Name`` then ``Value``;
   text only, no XML attribute). A batch that conforms is read with one XPath query in C and its items are
-  built from the strings, without touching an element per name or value from Python.
+  built from the strings, without touching an element per name or value from Python. A batch where SimpleDB
+  sent names or values as Base64 conforms to a second schema that allows its marks (``encoding="base64"`` on
+  the element, ``AlternateNameEncoding``/``AlternateValueEncoding`` after it) and is read the same way, with
+  two more queries that find the marks.
 * Anything else is read element by element with the rules this parser always had: elements matched by local
   name in any namespace, the last ``Name``/``Value`` of an element wins, a name or value is Base64 when its
   element says ``encoding="base64"`` or an ``AlternateNameEncoding``/``AlternateValueEncoding`` sibling says
   ``base64`` (SimpleDB Developer Guide, "Working with XML-Restricted Characters"), and an item's pairs fold
-  as SimpleDB's do (``make_item``). Items with Base64 text, empty values or a foreign namespace take this way.
+  as SimpleDB's do (``make_item``). Items with an empty name or value, a foreign namespace or elements in
+  another order take this way; both ways give the same items (tests/unit/test_selectparse.py).
 * Comments and processing instructions are dropped while parsing, so an element's text is its character data
   up to its first child element, as ElementTree reads it. A document with a DOCTYPE is refused (SimpleDB sends
   none, and this reader expands no entities).
