@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from simpledb_backup.runtime import event_payload
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTIONS = {"backup": "BackupFunction", "restore": "RestoreFunction"}
+FUNCTIONS = {"backup": "BackupFunction", "restore": "RestoreFunction", "drill": "DrillFunction"}
 ENVIRONMENT_FILE = ROOT / "events" / "env.json"
 
 

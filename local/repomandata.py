@@ -1,7 +1,7 @@
 """Repoman-shaped SimpleDB data for the demo, the tests and the benchmark (local tooling, never deployed).
 
 The packages are real: stanzas of Debian bookworm's package index (tests/fixtures/debian/Packages), turned
-into items exactly as ``repoman-cli add`` would store them (``simpledb_backup.repoman.package_item``). To
+into items exactly as ``repoman-cli add`` would store them (``repomanauthoring.package_item``). To
 reach 20,000 or 200,000 items the generator files each package into more distributions, builds it for arm64
 as well as amd64, and adds binNMU-style rebuilds (``1.2-3+b1``, ``+b2``...), the way a long-lived internal
 repository accumulates them. Everything is deterministic for a given ``seed`` and streams: only the 295
@@ -20,19 +20,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from simpledb_backup.items import MAX_BATCH_ITEMS, Item, make_item
-from simpledb_backup.repoman import (
-    KEY_ATTRIBUTES,
-    META_ITEM_NAME,
+from repomanauthoring import (
     PackageFile,
-    is_package_item,
     join_control_text,
+    meta_after_checkup,
     meta_item,
     package_item,
     parse_control_fields,
-    repoman_item_name,
     split_control_text,
 )
+from simpledb_backup.items import MAX_BATCH_ITEMS, Item, make_item
+from simpledb_backup.repoman import KEY_ATTRIBUTES, META_ITEM_NAME, is_package_item, repoman_item_name
 from simpledb_backup.simpledb import SimpleDB
 
 FIXTURE_PATH = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "debian" / "Packages"
@@ -40,9 +38,8 @@ FIXTURE_PATH = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "
 # A repository serving two releases under both their codenames and their suite names, as many do.
 DISTRIBUTIONS = ("bookworm", "trixie", "stable", "testing")
 COMPONENTS = ("main", "contrib", "non-free")
-# "all" and "source" are in the stored list because Repoman's health check writes back the in-memory list
-# it appends them to (see simpledb_backup.repoman.meta_item).
-ARCHITECTURES = ("amd64", "arm64", "all", "source")
+# Set up with these; the stored meta is what Repoman's health check then leaves (repoman_meta_item).
+ARCHITECTURES = ("amd64", "arm64")
 ORIGIN = "Example Corp"
 LABEL = "example-internal"
 
@@ -94,8 +91,11 @@ def load_fixture(path: Path = FIXTURE_PATH) -> tuple[FixturePackage, ...]:
 
 
 def repoman_meta_item() -> Item:
-    """The ``meta`` item of the generated repository, as a repository in daily use stores it."""
-    return meta_item(DISTRIBUTIONS, COMPONENTS, ARCHITECTURES, origin=ORIGIN, label=LABEL, test_data="")
+    """The ``meta`` item of the generated repository, as a repository in daily use stores it: set up with an
+    origin and a label, then every command's health check (repomanauthoring.meta_after_checkup) has left
+    ``test_data`` at ``foo``, blanked the origin to ``''`` and stored the ``all`` and ``source`` architectures.
+    """
+    return meta_after_checkup(meta_item(DISTRIBUTIONS, COMPONENTS, ARCHITECTURES, origin=ORIGIN, label=LABEL))
 
 
 def deb_filename(name: str, version: str, architecture: str) -> str:

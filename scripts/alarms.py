@@ -1,6 +1,6 @@
 """Print the deployed stack's CloudWatch alarms with state, reason and last change (`make alarms`).
 
-The alarms are found through CloudFormation (the stack's resources of type AWS::CloudWatch::Alarm), so the
+The alarms are found through CloudFormation (the stack's AWS::CloudWatch::Alarm and CompositeAlarm resources), so the
 list is exactly what template.yaml deployed, whatever the alarms are called. Alarms in ALARM come first.
 
     python scripts/alarms.py --stack-name simpledb-backup [--region eu-west-1]
@@ -24,7 +24,8 @@ from botocore.exceptions import ClientError
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "local"))
 from awserrors import report_aws_errors
 
-ALARM_RESOURCE_TYPE = "AWS::CloudWatch::Alarm"
+#: Metric alarms, and the composite alarms (a domain's drill-missing alarm) built on them.
+ALARM_RESOURCE_TYPES = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"}
 STATE_ORDER = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
 DESCRIBE_BATCH = 100  # DescribeAlarms accepts at most 100 names
 REASON_WIDTH = 100
@@ -43,14 +44,14 @@ class AlarmRow:
 
 
 def alarm_names(cloudformation: Any, stack_name: str) -> list[str]:
-    """Physical ids (= alarm names) of the stack's AWS::CloudWatch::Alarm resources."""
+    """Physical ids (= alarm names) of the stack's metric and composite alarms."""
     names: list[str] = []
     try:
         for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):
             names.extend(
                 summary["PhysicalResourceId"]
                 for summary in page["StackResourceSummaries"]
-                if summary.get("ResourceType") == ALARM_RESOURCE_TYPE and summary.get("PhysicalResourceId")
+                if summary.get("ResourceType") in ALARM_RESOURCE_TYPES and summary.get("PhysicalResourceId")
             )
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message", "")

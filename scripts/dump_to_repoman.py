@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import IO, Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "layers" / "shared")]
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / folder) for folder in ("layers/shared", "local")]
 
+from repomanauthoring import RepomanBackup, repoman_backup_from_items  # noqa: E402
 from simpledb_backup.dumpformat import read_dump  # noqa: E402
 from simpledb_backup.errors import DumpCorruptError, InvalidRequestError  # noqa: E402
-from simpledb_backup.repoman import RepomanBackup, repoman_backup_from_items  # noqa: E402
 
 EXIT_OK = 0
 EXIT_BAD_DUMP = 1

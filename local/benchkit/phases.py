@@ -90,7 +90,7 @@ def timed_restore_service(service: RestoreService, clock: PhaseClock) -> Restore
             TimedWriteStage(runner.writer, clock),
             TimedVerifyStage(runner.verifier, clock),
         ),
-        runner.monotonic,
+        monotonic=runner.monotonic,
     )
     return RestoreService(
         service.settings, service.catalog, service.sources, service.preparation, timed_runner, service.runs

@@ -22,10 +22,10 @@ from restore_helpers import (
 
 import sdblocal
 from localrun import LocalContext, invoke, load_handler
+from repomanauthoring import repoman_backup_from_items
 from repomandata import repoman_domain_items
 from simpledb_backup import clients
 from simpledb_backup.events import parse_restore_request
-from simpledb_backup.repoman import repoman_backup_from_items
 
 # metrics.log_metrics warns when an invocation adds no metric to the shared collector: the restore's metrics are
 # per domain (observability.domain_metrics) and flushed on their own.

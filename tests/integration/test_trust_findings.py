@@ -187,7 +187,10 @@ def test_two_restores_taking_over_one_expired_lock_exactly_one_wins(s3_client: A
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"action": "plan", "version_id": "v" * (1 << 20)}, "version_id: String should have at most 1024"),
+        (
+            {"action": "plan", "version_id": "v" * (1 << 20)},
+            "version_id: is 1,048,576 bytes; S3 keys and version ids are at most 1,024 UTF-8 bytes",
+        ),
         ({"action": "plan", "source": "repoman", "source_key": "imports/" + "k" * (1 << 20)}, "source_key"),
         (
             {"action": "plan", "items": ["a\ud800b"]},

@@ -1,8 +1,7 @@
 """The alarms and the dashboard watch metrics the code really emits, per domain where that matters.
 
 The custom metrics' names, namespace and dimension sets are not re-typed here: they come from
-``simpledb_backup.observability`` and from the EMF record ``domain_metrics()`` actually prints. The metrics that
-issue 13 adds (drills, skipped backups) are named in PENDING_IN_CATALOG until the catalog has them.
+``simpledb_backup.observability`` and from the EMF record ``domain_metrics()`` actually prints.
 """
 
 import json
@@ -22,11 +21,7 @@ from simpledb_backup.observability import (
     domain_metrics,
 )
 
-# The contract of issue 13 (names the drill and backup code emit, per domain with the usual two dimension
-# sets). The catalog in layers/shared/simpledb_backup/observability.py gets them on another branch; once it has
-# them, every check below runs against the catalog and the emitted record, and this set can go.
-PENDING_IN_CATALOG = {"DrillSucceeded", "DrillFailed", "DrillDuration", "DrillItems", "BackupSkipped"}
-CATALOG = {name.value for name in MetricName} | PENDING_IN_CATALOG
+CATALOG = {name.value for name in MetricName}
 
 # Alarms of the whole stack, in the dashboard's order; then the conditional ones with their condition.
 STACK_ALARMS = [

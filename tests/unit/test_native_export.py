@@ -1,26 +1,26 @@
-"""Native SimpleDB exports (simpledb_backup.native_export): layout, verification, round trips."""
+"""Native SimpleDB exports (simpledb_backup.native_export, written by local/nativeexportwriter.py): layout,
+verification as streams, round trips."""
 
 import base64
 import gzip
 import hashlib
+import io
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from nativeexportwriter import EXAMPLE_EXPORT_ID, export_base_key, write_native_export
 from repomandata import repoman_domain_items
 from simpledb_backup.errors import DumpCorruptError, InvalidRequestError
 from simpledb_backup.items import Item, make_item
 from simpledb_backup.native_export import (
-    EXAMPLE_EXPORT_ID,
-    export_base_key,
+    MAX_EXPORT_ITEMS,
     read_manifest,
     read_native_export,
-    s3_object_reader,
-    write_native_export,
 )
 
 DOMAIN = "packages"
@@ -30,13 +30,15 @@ FILES_KEY = f"{BASE}manifest-file.json"
 SUMMARY_KEY = f"{BASE}manifest-summary.json"
 
 
-def reader(objects: dict[str, bytes], reads: list[str] | None = None) -> Callable[[str], bytes]:
-    def read_object(key: str) -> bytes:
+def reader(objects: dict[str, bytes], reads: list[str] | None = None) -> Callable[[str], IO[bytes]]:
+    """An ``open_object`` over these objects: each open is a fresh stream of the object's bytes."""
+
+    def open_object(key: str) -> IO[bytes]:
         if reads is not None:
             reads.append(key)
-        return objects[key]  # KeyError for a missing object, as the contract asks
+        return io.BytesIO(objects[key])  # KeyError for a missing object, as the contract asks
 
-    return read_object
+    return open_object
 
 
 def sample_items(count: int = 25) -> list[Item]:
@@ -74,8 +76,8 @@ def test_written_export_has_the_documented_objects() -> None:
             {"name": "comps", "values": ["contrib", "main", "non-free"]},
             {"name": "dists", "values": ["bookworm", "stable", "testing", "trixie"]},
             {"name": "label", "values": ["example-internal"]},
-            {"name": "origin", "values": ["Example Corp"]},
-            {"name": "test_data", "values": [""]},
+            {"name": "origin", "values": [""]},
+            {"name": "test_data", "values": ["foo"]},
         ],
     }
     entries = [json.loads(line) for line in objects[FILES_KEY].decode().splitlines()]
@@ -95,7 +97,9 @@ def test_export_round_trips() -> None:
     st.dictionaries(
         st.text(min_size=1, max_size=20),
         st.dictionaries(
-            st.text(max_size=10), st.lists(st.text(max_size=30), min_size=1, max_size=3), min_size=1
+            st.text(min_size=1, max_size=10),
+            st.lists(st.text(max_size=30), min_size=1, max_size=3),
+            min_size=1,
         ),
         max_size=30,
     ),
@@ -187,7 +191,12 @@ def first_record(objects: dict[str, bytes]) -> list[Any]:
 
 CORRUPTIONS: list[tuple[str, Callable[[dict[str, bytes]], None], str]] = [
     ("md5", corrupted_md5, r"dataFile00000.json has MD5 [0-9a-f]{32} but the manifest says"),
-    ("count", wrong_count, r"dataFile00000.json holds 10 items but the manifest says 9"),
+    ("count", wrong_count, r"dataFile00000.json holds more than the 9 items the manifest says"),
+    (
+        "fewer",
+        lambda objects: replace_data(objects, first_record(objects)[:9]),
+        r"dataFile00000.json holds 9 items but the manifest says 10",
+    ),
     ("totals", lambda objects: edit_summary(objects, itemCount=26), "counts 26 items but .* lists 25"),
     (
         "missing data file",
@@ -204,10 +213,14 @@ CORRUPTIONS: list[tuple[str, Callable[[dict[str, bytes]], None], str]] = [
     (
         "malformed manifest",
         lambda objects: objects.update({FILES_KEY: b'{"itemCount": 3,\n'}),
-        "line 1 is not valid JSON",
+        "manifest-file.json is not valid JSON",
     ),
     ("truncated data", truncated_data, "dataFile00000.json is not valid JSON"),
-    ("data not an array", lambda objects: replace_data(objects, {"items": []}), "must hold a JSON array"),
+    (
+        "data not an array",
+        lambda objects: replace_data(objects, {"items": []}),
+        "must hold a JSON array of items, not an object",
+    ),
     ("bad md5 field", lambda objects: edit_manifest_entry(objects, 0, md5Checksum="abc"), "expected an MD5"),
     ("no count", lambda objects: edit_summary(objects, itemCount=None), "itemCount None; expected a count"),
     (
@@ -232,19 +245,76 @@ CORRUPTIONS: list[tuple[str, Callable[[dict[str, bytes]], None], str]] = [
             objects,
             [{"itemName": "x", "attributes": [{"name": "a", "values": [1]}]}, *first_record(objects)[1:]],
         ),
-        "attribute 'a' has a non-string value",
+        "item 1 \\('x'\\) has a non-string value \\(a number\\)",
     ),
     (
         "duplicate item",
         lambda objects: replace_data(objects, [first_record(objects)[1], *first_record(objects)[1:]]),
-        "is twice in .*dataFile00000.json",
+        r"item '[0-9a-f]+' in .*dataFile00000.json appears a second time",
     ),
     (
         "duplicate across files",
         lambda objects: replace_data(
             objects, [json.loads(objects[f"{BASE}data/dataFile00001.json"])[0], *first_record(objects)[1:]]
         ),
-        r"is in both .*dataFile00000.json and .*dataFile00001.json",
+        r"item '[0-9a-f]+' in .*dataFile00001.json appears a second time in the export",
+    ),
+    (
+        "empty attribute name",
+        lambda objects: replace_data(
+            objects,
+            [{"itemName": "x", "attributes": [{"name": "", "values": ["v"]}]}, *first_record(objects)[1:]],
+        ),
+        "attribute name '' is empty",
+    ),
+    (
+        "lone surrogate",
+        lambda objects: replace_data(
+            objects,
+            b'[{"itemName": "x\\ud800", "attributes": [{"name": "a", "values": ["v"]}]}]',
+        ),
+        "lone surrogate",
+    ),
+    (
+        "too many pairs",
+        lambda objects: replace_data(
+            objects,
+            [
+                {"itemName": "x", "attributes": [{"name": f"a{i}", "values": ["v"]} for i in range(257)]},
+                *first_record(objects)[1:],
+            ],
+        ),
+        "more than 256 name/value pairs",
+    ),
+    (
+        "deep nesting",
+        lambda objects: replace_data(objects, b'[{"itemName": "x", "other": ' + b'["",' * 1000),
+        "nesting deeper than 16 levels",
+    ),
+    (
+        "endless string",
+        lambda objects: replace_data(objects, b'[{"itemName": "' + b"x" * 100_000 + b'"}]'),
+        "more than 65,536 bytes without a string delimiter",
+    ),
+    (
+        "bloated item",
+        lambda objects: replace_data(objects, b'[{"itemName": "x", "other": [' + b'"",' * 5000 + b'""]}]'),
+        "item 1 holds more than 2,064 JSON values",
+    ),
+    (
+        "too many items",
+        lambda objects: edit_summary(objects, itemCount=MAX_EXPORT_ITEMS + 1),
+        "a restore reads exports of at most 5,000,000 items",
+    ),
+    (
+        "damaged gzip",
+        lambda objects: replace_data(objects, gzip.compress(objects[DATA_KEY])[:-12]),
+        "dataFile00000.json is a damaged gzip file",
+    ),
+    (
+        "manifest entry too big",
+        lambda objects: objects.update({FILES_KEY: b'{"dataFileS3Key": [' + b'"",' * 1000 + b'""]}'}),
+        "an entry holds more than 256 JSON values",
     ),
 ]
 
@@ -266,7 +336,7 @@ def test_damage_in_the_last_file_is_found_before_the_first_item() -> None:
     last = f"{BASE}data/dataFile00002.json"
     objects[last] = objects[last][:-1] + b" "
     reads: list[str] = []
-    with pytest.raises(DumpCorruptError, match=r"dataFile00002\.json has MD5"):
+    with pytest.raises(DumpCorruptError, match=r"dataFile00002\.json is not valid JSON"):
         read_native_export(reader(objects, reads), BASE)
     assert reads[-1] == last
 
@@ -288,11 +358,19 @@ def test_manifest_alone_can_be_read_without_touching_data() -> None:
     assert reads == [SUMMARY_KEY, FILES_KEY]
 
 
-def test_s3_reader_reads_objects_and_reports_missing_ones(s3_client: Any, bucket: str) -> None:
+def test_an_export_is_read_from_s3_streaming_bodies(s3_client: Any, bucket: str) -> None:
     items = sample_items(15)
     for key, data in export_of(items).items():
         s3_client.put_object(Bucket=bucket, Key=key, Body=data)
-    read_object = s3_object_reader(s3_client, bucket)
-    assert list(read_native_export(read_object, BASE)) == items
-    with pytest.raises(KeyError):
-        read_object("no/such/key")
+    opened: list[Any] = []
+
+    def open_object(key: str) -> IO[bytes]:
+        try:
+            body: IO[bytes] = s3_client.get_object(Bucket=bucket, Key=key)["Body"]
+        except s3_client.exceptions.NoSuchKey as error:
+            raise KeyError(key) from error
+        opened.append(body)
+        return body
+
+    assert list(read_native_export(open_object, BASE)) == items
+    assert len(opened) == 2 + 2 * 2  # the manifests once, each data file to verify it and again to read it

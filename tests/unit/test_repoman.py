@@ -1,11 +1,13 @@
-"""Repoman's item layout and backup file (simpledb_backup.repoman) against apt-repoman 1.0.7's behaviour."""
+"""Repoman's item layout and backup file (simpledb_backup.repoman, and the authoring side in
+local/repomanauthoring.py) against apt-repoman 1.0.7's behaviour."""
 
 import base64
-import copy
 import functools
 import hashlib
 import importlib.util
+import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +15,26 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import repomanauthoring
+from repomanauthoring import (
+    compare_debian_versions,
+    join_control_text,
+    meta_after_checkup,
+    meta_item,
+    package_item,
+    repoman_backup_from_items,
+    repoman_control_text,
+    split_control_text,
+)
 from simpledb_backup import repoman
 from simpledb_backup.dumpformat import DumpEncoder, DumpHeader
 from simpledb_backup.errors import DumpCorruptError, InvalidRequestError
 from simpledb_backup.items import MAX_VALUE_BYTES, Item, make_item, utf8_length, validate_item
 from simpledb_backup.repoman import (
-    compare_debian_versions,
-    items_from_repoman_backup,
-    join_control_text,
-    meta_item,
-    package_item,
-    repoman_backup_from_items,
-    repoman_control_text,
+    MAX_REPOMAN_FILE_BYTES,
+    check_repoman_file_size,
+    items_from_repoman_stream,
     repoman_item_name,
-    split_control_text,
 )
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "debian" / "Packages"
@@ -98,7 +106,7 @@ def test_join_ignores_other_attributes_and_refuses_multi_valued_chunks() -> None
 
 def test_control_text_of_every_fixture_stanza_matches_the_email_round_trip() -> None:
     for stanza in fixture_stanzas():
-        assert repoman_control_text(stanza + "\n") == repoman._email_round_trip(stanza + "\n")
+        assert repoman_control_text(stanza + "\n") == repomanauthoring._email_round_trip(stanza + "\n")
 
 
 def test_non_ascii_fields_are_stored_as_encoded_words_like_repoman_on_python3() -> None:
@@ -125,7 +133,7 @@ def test_control_text_matches_the_email_round_trip(fields: list[tuple[str, list[
     text = "".join(
         f"{name}: {lines[0]}\n" + "".join(f" {line}\n" for line in lines[1:]) for name, lines in fields
     )
-    assert repoman_control_text(text) == repoman._email_round_trip(text)
+    assert repoman_control_text(text) == repomanauthoring._email_round_trip(text)
 
 
 # --- package and meta items -------------------------------------------------------------------------------
@@ -151,13 +159,15 @@ def test_package_item_has_the_attributes_repoman_add_stores() -> None:
     control_text = join_control_text(item.attributes)
     # The index-only fields become attributes; everything else is the control text, as stored by Repoman.
     expected_lines = [
-        line for line in stanza.split("\n") if line.split(":")[0] not in repoman.INDEX_FIELD_ATTRIBUTES
+        line
+        for line in stanza.split("\n")
+        if line.split(":")[0] not in repomanauthoring.INDEX_FIELD_ATTRIBUTES
     ]
     assert control_text == "\n".join(expected_lines) + "\n\n"
 
 
 def test_package_file_overrides_the_index_fields() -> None:
-    package_file = repoman.PackageFile("x_1_amd64.deb", 12, "a" * 32, "b" * 40, "c" * 64)
+    package_file = repomanauthoring.PackageFile("x_1_amd64.deb", 12, "a" * 32, "b" * 40, "c" * 64)
     item = package_item(
         "Package: x\nVersion: 1\nArchitecture: amd64\nSize: 99\n", "sid", "main", package_file
     )
@@ -191,19 +201,38 @@ def test_package_item_refuses_control_text_it_cannot_name(control_text: str, mes
 
 
 def test_meta_item_holds_the_repository_configuration() -> None:
-    item = meta_item(["trixie", "bookworm"], ["main"], ["amd64", "all"], origin="Example", test_data="")
+    item = meta_item(["trixie", "bookworm"], ["main"], ["amd64"], origin="Example", label="ours")
     assert item == Item(
         "meta",
         {
-            "archs": ("all", "amd64"),
+            "archs": ("amd64",),
             "comps": ("main",),
             "dists": ("bookworm", "trixie"),
+            "label": ("ours",),
             "origin": ("Example",),
-            "test_data": ("",),
         },
     )
     with pytest.raises(InvalidRequestError, match="dists"):
         meta_item([], ["main"], ["amd64"])
+
+
+def test_the_health_check_leaves_test_data_foo_and_blanks_the_origin() -> None:
+    # apt-repoman 1.0.6/1.0.7, cli.checkup: add_meta(test_data='foo') then rm_meta(test_data=True); rm_meta
+    # calls self._delete_meta(dists, comps, archs, topic_name, test_data) but _delete_meta's fifth parameter
+    # is origin, so 'foo' stays and a configured origin becomes ''. repodb.archs appended all and source.
+    configured = meta_item(["bookworm"], ["main"], ["amd64"], origin="Example", label="ours")
+    assert meta_after_checkup(configured).attributes == {
+        "archs": ("all", "amd64", "source"),
+        "comps": ("main",),
+        "dists": ("bookworm",),
+        "label": ("ours",),
+        "origin": ("",),
+        "test_data": ("foo",),
+    }
+    without_origin = meta_after_checkup(meta_item(["bookworm"], ["main"], ["amd64"]))
+    assert "origin" not in without_origin.attributes  # only an origin that is there gets blanked
+    assert without_origin.attributes["test_data"] == ("foo",)
+    assert meta_after_checkup(meta_after_checkup(configured)) == meta_after_checkup(configured)
 
 
 # --- Debian version order ---------------------------------------------------------------------------------
@@ -244,7 +273,9 @@ REPOMAN_BACKUP_JSON = """{
     "archs": ["amd64", "all", "source"],
     "comps": ["main"],
     "dists": ["bookworm", "trixie"],
-    "test_data": [""]
+    "label": ["ours"],
+    "origin": [""],
+    "test_data": ["foo"]
   },
   "packages": {
     "hello": {
@@ -281,8 +312,14 @@ def repoman_backup() -> dict[str, Any]:
     return document
 
 
+def read_backup(document: Any, key: str = "imports/backup.json") -> Iterator[Item]:
+    """The items of a backup file holding ``document`` (or these bytes), read as the restore reads it."""
+    data = document if isinstance(document, bytes) else json.dumps(document, indent=2).encode()
+    return items_from_repoman_stream(io.BytesIO(data), key)
+
+
 def test_backup_file_becomes_the_items_repoman_restore_writes() -> None:
-    items = list(items_from_repoman_backup(repoman_backup()))
+    items = list(read_backup(REPOMAN_BACKUP_JSON.encode()))
     assert [item.name for item in items] == [
         "meta",
         repoman_item_name("hello", "2.10-3", "bookworm", "main", "amd64"),
@@ -290,6 +327,8 @@ def test_backup_file_becomes_the_items_repoman_restore_writes() -> None:
         repoman_item_name("hello", "2.10-3", "bookworm", "main", "source"),
     ]
     assert items[0].attributes["archs"] == ("all", "amd64", "source")
+    assert items[0].attributes["origin"] == ("",)
+    assert items[0].attributes["test_data"] == ("foo",)
     assert items[3].attributes["files"] == ("hello_2.10-3.dsc", "hello_2.10.orig.tar.gz")
     assert items[1].attributes["size"] == ("53532",)
 
@@ -297,15 +336,15 @@ def test_backup_file_becomes_the_items_repoman_restore_writes() -> None:
 def test_backup_file_round_trips_through_items() -> None:
     document = repoman_backup()
     document["metadata"]["archs"].sort()  # our side writes every multi-valued attribute sorted
-    assert repoman_backup_from_items(items_from_repoman_backup(document)) == document
+    assert repoman_backup_from_items(read_backup(document)) == document
 
 
 def test_items_round_trip_through_a_backup_file() -> None:
-    items = [meta_item(["bookworm"], ["main"], ["amd64"], test_data="")]
+    items = [meta_after_checkup(meta_item(["bookworm"], ["main"], ["amd64"]))]
     items += [package_item(stanza, "bookworm", "main") for stanza in fixture_stanzas()[:40]]
     document = repoman_backup_from_items(items)
     assert json.loads(json.dumps(document)) == document  # plain JSON, as repoman-cli restore reads it
-    assert sorted(items_from_repoman_backup(document)) == sorted(items)
+    assert sorted(read_backup(document)) == sorted(items)
 
 
 def test_leaves_are_in_debian_version_order() -> None:
@@ -354,36 +393,109 @@ LEAF = ["packages", "hello", "bookworm", "main", "amd64"]
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ({"metadata": {"dists": ["x"]}}, "exactly the keys"),
-        ({**repoman_backup(), "extra": 1}, "exactly the keys"),
+        ({"metadata": {"dists": ["x"]}}, "exactly the keys .* it has no 'packages'"),
+        ({**repoman_backup(), "extra": 1}, "exactly the keys .* it has 'extra'"),
+        (b'{"metadata": {"dists": ["x"]}, "metadata": {}, "packages": {}}', "it has 'metadata' twice"),
         (corrupt(["metadata"], {}), "'metadata' is empty"),
         (corrupt(["metadata"], ["dists"]), "'metadata' must be a JSON object"),
         (corrupt(["metadata", "dists"], 3), r"'metadata'\['dists'\] must be a string or a list of strings"),
+        (
+            corrupt(["metadata", "dists"], [["x"]]),
+            r"must be a string or a list of strings, not a list holding",
+        ),
         (corrupt(["packages"], []), "'packages' must be a JSON object"),
         (corrupt(LEAF, {"name": "hello"}), "must be a list of package items"),
         (corrupt([*LEAF, 0], "hello"), "must be a JSON object"),
         (corrupt([*LEAF, 0, "version"], KeyError), "needs 'version' as a single string"),
         (corrupt([*LEAF, 0, "version"], ["1", "2"]), "needs 'version' as a single string"),
-        (corrupt([*LEAF, 0, "size"], 53532), r"\['size'\] must be a string or a list of strings, not int"),
-        (corrupt([*LEAF, 0, "md5"], None), "not NoneType"),
+        (
+            corrupt([*LEAF, 0, "size"], 53532),
+            r"\['size'\] must be a string or a list of strings, not a number",
+        ),
+        (corrupt([*LEAF, 0, "md5"], None), "not null"),
         (
             corrupt([*LEAF, 0, "distribution"], "trixie"),
             "has distribution 'trixie' but is filed under 'bookworm'",
         ),
-        (corrupt([*LEAF, 1, "version"], "2.10-3"), r"same package as .*\[0\]"),
+        (corrupt([*LEAF, 1, "version"], "2.10-3"), r"\[1\] is item '[0-9a-f]+' a second time"),
         (corrupt([*LEAF, 0, "version"], "2.10-3ä"), "ASCII"),
+        (corrupt([*LEAF, 0, ""], "x"), "attribute name '' is empty"),
+        (corrupt([*LEAF, 0, "md5"], "x" * 1025), "exceeds 1024 bytes"),
+        (corrupt([*LEAF, 0], {f"a{i}": "v" for i in range(300)}), "more than 256 name/value pairs"),
+        (b'{"metadata": {"dists": ["a\\ud800"]}, "packages": {}}', "lone surrogate"),
+        (b'{"metadata": {"dists": ["a\\udc00"]}, "packages": {}}', "lone surrogate"),
+        (b'{"metadata": {"dists": ["\\ud83d\\u0041"]}, "packages": {}}', "lone surrogate"),
+        (b"[" * 100_000, "more than 65,536 bytes without a string delimiter"),
+        (b'["",' * 100_000, "the document must be a JSON object"),
+        (b'{"metadata": ' + b'["",' * 100_000, "'metadata' must be a JSON object"),
+        (
+            b'{"metadata": {"dists": ["x"]}, "packages": {"a": ' + b'{"b":' * 100_000,
+            "must be a list of package",
+        ),
+        (b"\xef\xbb\xbf{}", "not valid JSON"),
+        (b'{"metadata": {"dists": "\xff"}, "packages": {}}', "not valid JSON"),
+        (
+            b'{"metadata": {"dists": ["x"]}, "packages": {}} []',
+            "not valid JSON: parse error: trailing garbage",
+        ),
+        (b'{"metadata": {"dists": ["x"]}, "packages": {', "not valid JSON"),
+        (b'{"metadata": {"dists": ["' + b"x" * 200_000 + b'"]}}', "more than 65,536 bytes without a string"),
+        (b"{" + b" " * 200_000 + b"}", "more than 65,536 bytes without a string"),
     ],
 )
-def test_malformed_backup_files_are_refused_before_any_item(document: dict[str, Any], message: str) -> None:
-    with pytest.raises(DumpCorruptError, match=message):
-        items_from_repoman_backup(document)  # raises on the call: not one item is handed out
+def test_malformed_backup_files_are_refused_naming_the_rule(document: Any, message: str) -> None:
+    with pytest.raises(DumpCorruptError, match=message) as refused:
+        list(read_backup(document))
+    assert str(refused.value).startswith("Repoman backup imports/backup.json")
 
 
-def test_conversion_does_not_modify_the_document() -> None:
+def test_an_oversized_backup_file_is_refused_by_its_size_or_once_read_past_the_cap() -> None:
+    check_repoman_file_size("imports/big.json", MAX_REPOMAN_FILE_BYTES)
+    with pytest.raises(DumpCorruptError, match=f"is {MAX_REPOMAN_FILE_BYTES + 1:,} bytes, larger than"):
+        check_repoman_file_size("imports/big.json", MAX_REPOMAN_FILE_BYTES + 1)
+
+    class Endless(io.RawIOBase):
+        """Package entries without end, each of 64 values of 1,024 characters escaped as \\u0041 (6 KiB),
+        so the reader gets through a quarter of a gigabyte in few JSON events. Counts what is read."""
+
+        def __init__(self) -> None:
+            self.served = 0
+            self.pending = b'{"metadata": {"dists": ["d"]}, "packages": {"p": {"d": {"c": {"a": ['
+            self.version = 0
+
+        def read(self, size: int = -1) -> bytes:
+            while len(self.pending) < size:
+                self.version += 1
+                values = ", ".join(f'"v{index}": "{"\\u0041" * 1024}"' for index in range(64))
+                self.pending += (
+                    f'{{"name": "p", "version": "{self.version}", "distribution": "d", "component": "c", '
+                    f'"architecture": "a", {values}}}, '
+                ).encode()
+            data, self.pending = self.pending[:size], self.pending[size:]
+            self.served += len(data)
+            return data
+
+    endless = Endless()
+    with pytest.raises(DumpCorruptError, match=f"larger than {MAX_REPOMAN_FILE_BYTES:,} bytes, the largest"):
+        list(items_from_repoman_stream(endless, "imports/endless.json"))
+    assert endless.served <= MAX_REPOMAN_FILE_BYTES + 65536
+
+
+def test_items_come_as_the_file_is_read() -> None:
     document = repoman_backup()
-    original = copy.deepcopy(document)
-    list(items_from_repoman_backup(document))
-    assert document == original
+    document["packages"]["hello"]["bookworm"]["main"]["amd64"][1]["version"] = "2.10-3"  # a duplicate
+    items = read_backup(document)
+    assert next(items).name == "meta"
+    assert next(items).attributes["version"] == ("2.10-3",)
+    with pytest.raises(DumpCorruptError, match="a second time"):
+        next(items)
+
+
+def test_items_and_meta_may_come_in_any_order() -> None:
+    document = {"packages": repoman_backup()["packages"], "metadata": repoman_backup()["metadata"]}
+    names = [item.name for item in read_backup(document)]
+    assert names[-1] == "meta"
+    assert len(names) == 4
 
 
 # --- round trip of arbitrary Repoman-shaped domains -------------------------------------------------------
@@ -420,8 +532,8 @@ def repoman_items(draw: st.DrawFn) -> list[Item]:
 @given(repoman_items())
 def test_any_repoman_domain_round_trips_through_a_backup_file(items: list[Item]) -> None:
     document = repoman_backup_from_items(items)
-    assert sorted(items_from_repoman_backup(json.loads(json.dumps(document)))) == sorted(items)
-    assert repoman_backup_from_items(items_from_repoman_backup(document)) == document
+    assert sorted(read_backup(document)) == sorted(items)
+    assert repoman_backup_from_items(read_backup(document)) == document
 
 
 # --- scripts/dump_to_repoman.py ---------------------------------------------------------------------------
@@ -439,9 +551,10 @@ def dump_to_repoman() -> Any:
 
 
 def encode_dump(items: list[Item], domain: str = "packages") -> bytes:
+    """A dump as one Select stream writes it: no segments in the header, items in itemName() order."""
     header = DumpHeader(domain, "2026-11-26T03:00:00.000Z", f"select * from `{domain}`", "manual", "run-1")
     encoder = DumpEncoder()
-    data = encoder.write_header(header) + encoder.write_items(items)
+    data = encoder.write_header(header) + encoder.write_items(sorted(items))
     tail, _ = encoder.write_trailer("2026-11-26T03:01:00.000Z")
     return data + tail
 
@@ -460,7 +573,7 @@ def test_script_converts_a_dump_file_into_a_restorable_backup_file(tmp_path: Pat
     assert dump_to_repoman().main([str(source), "--output", str(output)]) == 0
     document = json.loads(output.read_text(encoding="utf-8"))
     assert document == repoman_backup_from_items(items)
-    assert sorted(items_from_repoman_backup(document)) == sorted(items)
+    assert sorted(read_backup(document)) == sorted(items)
 
 
 def test_script_writes_to_stdout_by_default(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -511,7 +624,7 @@ def test_script_keeps_an_existing_output_unless_forced(tmp_path: Path) -> None:
     assert dump_to_repoman().main([str(source), "-o", str(output)]) == 3
     assert output.read_text() == "precious"
     assert dump_to_repoman().main([str(source), "-o", str(output), "--force"]) == 0
-    assert json.loads(output.read_text())["metadata"]["test_data"] == [""]
+    assert json.loads(output.read_text())["metadata"]["test_data"] == ["foo"]
 
 
 def test_script_reads_a_chosen_version_from_s3(s3_client: Any, bucket: str, tmp_path: Path) -> None:
@@ -524,7 +637,7 @@ def test_script_reads_a_chosen_version_from_s3(s3_client: Any, bucket: str, tmp_
     assert dump_to_repoman().main([url, "-o", str(output)]) == 0
     assert json.loads(output.read_text()) == repoman_backup_from_items(older)
     assert dump_to_repoman().main([f"s3://{bucket}/{key}", "-o", str(output), "--force"]) == 0
-    assert len(list(items_from_repoman_backup(json.loads(output.read_text())))) == 40
+    assert len(list(read_backup(output.read_bytes()))) == 40
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import repomandata
+from repomanauthoring import join_control_text, package_item, repoman_backup_from_items
 from repomandata import (
     bumped_package,
     fill_domain,
@@ -19,15 +20,7 @@ from repomandata import (
 )
 from simpledb_backup.errors import LimitExceededError
 from simpledb_backup.items import MAX_BATCH_ITEMS, Item, make_item, validate_item
-from simpledb_backup.repoman import (
-    KEY_ATTRIBUTES,
-    META_ITEM_NAME,
-    is_package_item,
-    join_control_text,
-    package_item,
-    repoman_backup_from_items,
-    repoman_item_name,
-)
+from simpledb_backup.repoman import KEY_ATTRIBUTES, META_ITEM_NAME, is_package_item, repoman_item_name
 
 DOMAIN = "repoman-packages"
 
@@ -71,6 +64,21 @@ def test_domain_of_20000_items_is_repoman_shaped_and_within_simpledb_limits() ->
     assert {dist for dist, _, _ in placements} == set(repomandata.DISTRIBUTIONS)
     assert {comp for _, comp, _ in placements} == set(repomandata.COMPONENTS)
     assert {arch for _, _, arch in placements} == {"amd64", "arm64", "all"}
+
+
+def test_meta_is_what_repoman_really_stores_after_its_health_check() -> None:
+    # issue 11 finding 7: in apt-repoman 1.0.6 and 1.0.7 every command's health check leaves test_data 'foo'
+    # (rm_meta passes test_data=True into _delete_meta's origin parameter) and so blanks the origin to ''.
+    meta = next(repoman_domain_items(1))
+    assert meta.attributes == {
+        "archs": ("all", "amd64", "arm64", "source"),
+        "comps": tuple(sorted(repomandata.COMPONENTS)),
+        "dists": tuple(sorted(repomandata.DISTRIBUTIONS)),
+        "label": (repomandata.LABEL,),
+        "origin": ("",),
+        "test_data": ("foo",),
+    }
+    validate_item(meta)  # the empty origin is a value SimpleDB stores
 
 
 def test_generation_is_deterministic_per_seed() -> None:

@@ -11,6 +11,7 @@ the dump key gets its single new version only when the last invocation publishes
 """
 
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from simpledb_backup.claims import claim
 from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
 from simpledb_backup.errors import (
     BackupStalledError,
+    ContinuationTakenError,
     DomainBeingRestoredError,
     ObjectNotFoundError,
     SimpleDBBackupError,
@@ -79,6 +81,8 @@ class RunLease(BaseModel):
 
     invocation: int
     expires_at: datetime
+    #: Unique to the claiming invocation, so a replayed claim recognises itself (claims.claim).
+    holder: str = Field(default_factory=lambda: uuid.uuid4().hex)
 
 
 _STALL_GUARD = StallGuard(
@@ -322,13 +326,16 @@ class BackupService:
             ) from error
         return load_state(BackupState, document, key)
 
-    def claim_continuation(self, state: BackupState, deadline: Deadline) -> bool:
-        """Take the run's lease for this invocation. Asynchronous invocations are delivered at least once,
-        so only one copy may work on a run at a time; a lease whose invocation died (a timeout skips every
-        ``finally``) expires, and then the same continuation event can be sent again to resume the run."""
+    def claim_continuation(self, state: BackupState, deadline: Deadline) -> None:
+        """Take the run's lease for this invocation, or raise ContinuationTakenError. Asynchronous invocations
+        are delivered at least once, so only one copy may work on a run at a time; a lease whose invocation
+        died (a timeout skips every ``finally``) expires, and then the same continuation event can be sent
+        again to resume the run."""
         if state.published_version_id:
-            logger.warning("backup run already published", extra={"version_id": state.published_version_id})
-            return False
+            raise ContinuationTakenError(
+                f"backup run {state.run_id} of {state.domain} is already published (version "
+                f"{state.published_version_id}); nothing to continue"
+            )
         now = self.clock()
         lease = RunLease(
             invocation=state.invocations + 1,
@@ -344,12 +351,12 @@ class BackupService:
         key = checkpoint_key(state.run_id, LEASE_OBJECT)
         outcome = claim(self.store, key, lease.model_dump(mode="json"), expired)
         if outcome.etag is None:
-            logger.warning(
-                "continuation already taken by another invocation", extra={"lease": outcome.current}
+            until = outcome.current.get("expires_at") if isinstance(outcome.current, dict) else None
+            raise ContinuationTakenError(
+                f"backup run {state.run_id} of {state.domain} is being continued by another invocation (its "
+                f"lease runs until {until}); if that invocation died, send this event again after then"
             )
-            return False
         self._leases[state.run_id] = outcome.etag
-        return True
 
     def _release_lease(self, state: BackupState) -> None:
         """Hand the lease back (an expired lease, written only if it is still ours): no delete permission."""

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from simpledb_backup.backup import BackupResult, BackupService, BackupState
-from simpledb_backup.errors import DomainBeingRestoredError, InvalidRequestError, SimpleDBBackupError
+from simpledb_backup.errors import BackupSkippedError, InvalidRequestError, SimpleDBBackupError
 from simpledb_backup.events import BackupEvent
 from simpledb_backup.observability import MetricName, domain_metrics, logger
 from simpledb_backup.runtime import Deadline, event_payload
@@ -120,10 +120,10 @@ class BackupRequest:
         state: BackupState | None = None
         try:
             state = self._state_for(step)
-            if state is None:
-                return None
+            if isinstance(step, ResumeRun):
+                self.service.claim_continuation(state, self.deadline)
             result = self.service.run(state, self.deadline)
-        except DomainBeingRestoredError as error:
+        except BackupSkippedError as error:
             self._skip(state.domain if state else _domain_of(step), error)
             return None
         except Exception as error:
@@ -133,7 +133,7 @@ class BackupRequest:
         emit_backup_metrics(result, state.domain)
         return result
 
-    def _skip(self, domain: str, error: DomainBeingRestoredError) -> None:
+    def _skip(self, domain: str, error: BackupSkippedError) -> None:
         logger.warning("domain backup skipped", extra={"domain": domain, "reason": str(error)})
         self.skipped.append({"domain": domain, "kind": error.kind, "message": str(error)})
         emit_backup_skipped(domain)
@@ -158,13 +158,12 @@ class BackupRequest:
         self.failures.append(failure)
         emit_backup_metrics(None, domain)
 
-    def _state_for(self, step: Work) -> BackupState | None:
+    def _state_for(self, step: Work) -> BackupState:
         match step:
             case StartDomain(domain):
                 return self.service.start(domain, self.event.trigger, self.event.where, self.event.label)
             case ResumeRun(run_id):
-                state = self.service.load(run_id)
-                return state if self.service.claim_continuation(state, self.deadline) else None
+                return self.service.load(run_id)
 
     def _continuation(self, run_id: str, rest: list[Work]) -> BackupEvent:
         subset: dict[str, Any] = (

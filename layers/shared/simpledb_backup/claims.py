@@ -19,14 +19,31 @@ class ClaimOutcome:
 
 
 def claim(store: BucketStore, key: str, document: Any, may_replace: Callable[[Any], bool]) -> ClaimOutcome:
-    """Create the claim at ``key``, or replace the one there when ``may_replace(current)`` says so."""
+    """Create the claim at ``key``, or replace the one there when ``may_replace(current)`` says so.
+
+    ``document`` must be unique to this caller (a run id, a time): a conditional put whose answer was lost is
+    replayed by botocore and then fails its condition, so a refusal is checked against what is stored.
+    """
     etag = store.put_if_absent(key, document)
     if etag is not None:
         return ClaimOutcome(etag)
     found = store.get_json_and_etag(key)
     if found is None:  # released between the two calls: one more try to create it
-        return ClaimOutcome(store.put_if_absent(key, document))
+        return _confirmed(store, key, document, store.put_if_absent(key, document))
     current, current_etag = found
+    if current == document:  # our own create, replayed after its answer was lost
+        return ClaimOutcome(current_etag)
     if not may_replace(current):
         return ClaimOutcome(None, current)
-    return ClaimOutcome(store.put_if_match(key, document, current_etag), current)
+    return _confirmed(store, key, document, store.put_if_match(key, document, current_etag), current)
+
+
+def _confirmed(
+    store: BucketStore, key: str, document: Any, etag: str | None, previous: Any = None
+) -> ClaimOutcome:
+    if etag is not None:
+        return ClaimOutcome(etag)
+    found = store.get_json_and_etag(key)
+    if found is not None and found[0] == document:  # our write went through; only its answer was lost
+        return ClaimOutcome(found[1])
+    return ClaimOutcome(None, found[0] if found else previous)

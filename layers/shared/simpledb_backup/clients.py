@@ -6,6 +6,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+#: Attempts of every S3 request (botocore's standard retry mode).
+S3_ATTEMPTS = 8
+
 
 @cache
 def sdb_client(pool_connections: int) -> Any:
@@ -23,11 +26,18 @@ def sdb_client(pool_connections: int) -> Any:
 
 @cache
 def s3_client(pool_connections: int) -> Any:
-    """S3: botocore's standard retry mode retries throttling, 5xx and connection errors."""
-    return boto3.client(
-        "s3", config=Config(retries={"mode": "standard"}, max_pool_connections=pool_connections)
+    """S3: botocore's standard retry mode retries throttling, 5xx and connection errors (exponential backoff
+    with jitter, at most 20 s apart); S3_ATTEMPTS ride out about a minute of trouble. Every S3 request the
+    functions make is safe to replay: whole-object and part uploads, conditional puts (a replay of an applied
+    one fails its condition, which claims.claim reads back), reads, and CopyObject (at worst an identical second
+    dump version)."""
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": S3_ATTEMPTS},
+        max_pool_connections=pool_connections,
     )
+    return boto3.client("s3", config=config)
 
 
+@cache
 def lambda_client() -> Any:
     return boto3.client("lambda")

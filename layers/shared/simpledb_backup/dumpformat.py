@@ -9,9 +9,11 @@ The file may be several gzip members one after another (RFC 1952 §2.2): a backu
 member and the next invocation opens a new one.
 """
 
+import gzip
 import hashlib
 import json
 import zlib
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -21,7 +23,16 @@ from isal import isal_zlib
 
 from simpledb_backup import TOOL_NAME, __version__
 from simpledb_backup.errors import DumpCorruptError, LimitExceededError
-from simpledb_backup.items import Item, normalize_attributes, validate_item
+from simpledb_backup.items import (
+    MAX_ITEM_NAME_BYTES,
+    MAX_NAME_BYTES,
+    MAX_PAIRS_PER_ITEM,
+    MAX_VALUE_BYTES,
+    Item,
+    normalize_attributes,
+    utf8_length,
+    validate_item,
+)
 
 FORMAT_NAME = "simpledb-backup-dump"
 FORMAT_VERSION = 1
@@ -32,6 +43,41 @@ _DIGEST_MODULUS = 1 << 256
 # its CPU, still nearly 4 times isal 3's: over a quarter of the backup's whole CPU per MB of Select XML.
 COMPRESSION_LEVEL = isal_zlib.ISAL_BEST_COMPRESSION
 _GZIP_WBITS = 31  # zlib wbits for a gzip wrapper
+
+
+def _escaped_string_bytes(utf8_bytes: int) -> int:
+    # A JSON writer may escape any character as \uXXXX: 6 bytes. Per UTF-8 byte that is worst for a 1-byte
+    # character (a control character; any ASCII one for a writer that escapes everything): 6 bytes. A 2-byte
+    # character costs 6 (3 per byte), a 3-byte one 6 (2 per byte), a 4-byte one a surrogate pair, 12 (3 per
+    # byte). So a string of n UTF-8 bytes takes at most 6n bytes, plus its two quotes.
+    return 2 + 6 * utf8_bytes
+
+
+#: The longest line a legal item can have, so the longest line a reader accepts: one endless line is refused as
+#: soon as it passes this, instead of being buffered. The longest item is a 1,024-byte name with 256
+#: single-valued attributes, each a 1,024-byte name and a 1,024-byte value (several values under one name are
+#: shorter, the name being written once), every string escaped at worst (above):
+#: ``{"type":"item","name":N,"attributes":{A1:[V1],...,A256:[V256]}}``
+#: = 22 + 6,146 + 15 + 256 * (6,146 + 2 + 6,146 + 1) + 255 commas + 2 = 3,153,960 bytes.
+#: Header and trailer lines are far shorter and obey the same cap.
+MAX_LINE_BYTES = (
+    len(b'{"type":"item","name":')
+    + _escaped_string_bytes(MAX_ITEM_NAME_BYTES)
+    + len(b',"attributes":{')
+    + MAX_PAIRS_PER_ITEM
+    * (
+        _escaped_string_bytes(MAX_NAME_BYTES)
+        + len(b":[")
+        + _escaped_string_bytes(MAX_VALUE_BYTES)
+        + len(b"]")
+    )
+    + (MAX_PAIRS_PER_ITEM - 1)
+    + len(b"}}")
+)
+#: The most itemName() segments a header may list. The backup writes at most BackupSegments (64) of them; the
+#: reader keeps one item name per segment, so the cap bounds that memory whatever a header says.
+MAX_SEGMENTS = 1024
+_BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 
 
 def _encode_line(record: dict[str, Any]) -> bytes:
@@ -96,24 +142,70 @@ class DumpHeader:
     def from_record(cls, record: dict[str, Any]) -> "DumpHeader":
         if record.get("type") != "header" or record.get("format") != FORMAT_NAME:
             raise DumpCorruptError(f"not a {FORMAT_NAME} file: the first line is not its header")
-        if record.get("version") != FORMAT_VERSION:
+        if record.get("version") != FORMAT_VERSION or isinstance(record.get("version"), bool):
             raise DumpCorruptError(
                 f"unsupported dump format version {record.get('version')!r}; this tool reads {FORMAT_VERSION}"
             )
-        try:
-            return cls(
-                domain=str(record["domain"]),
-                started_at=str(record["started_at"]),
-                select_expression=str(record["select_expression"]),
-                trigger=str(record["trigger"]),
-                run_id=str(record["run_id"]),
-                where=record.get("where"),
-                label=record.get("label"),
-                segments=tuple((lower, upper) for lower, upper in record.get("segments", [])),
-                tool=str(record["tool"]),
+        for name in ("domain", "started_at", "select_expression", "trigger", "run_id", "tool"):
+            if not isinstance(record.get(name), str):
+                raise DumpCorruptError(
+                    f"dump header: {name!r} must be a string, not {record.get(name)!r:.80}"
+                )
+        for name in ("where", "label"):
+            if not isinstance(record.get(name), str | None):
+                raise DumpCorruptError(f"dump header: {name!r} must be a string or null")
+        return cls(
+            domain=record["domain"],
+            started_at=record["started_at"],
+            select_expression=record["select_expression"],
+            trigger=record["trigger"],
+            run_id=record["run_id"],
+            where=record.get("where"),
+            label=record.get("label"),
+            segments=_segments_of(record.get("segments", [])),
+            tool=record["tool"],
+        )
+
+
+def _segments_of(listed: object) -> tuple[tuple[str | None, str | None], ...]:
+    """The header's itemName() ranges, refused unless they are at most MAX_SEGMENTS ascending, disjoint
+    ``[lower, upper)`` pairs of item names (or null for no bound), as the backup writes them."""
+    if not isinstance(listed, list):
+        raise DumpCorruptError("dump header: 'segments' must be a list of [lower, upper] itemName() ranges")
+    if len(listed) > MAX_SEGMENTS:
+        raise DumpCorruptError(
+            f"dump header: {len(listed):,} segments; a dump has at most {MAX_SEGMENTS:,} itemName() ranges"
+        )
+    segments: list[tuple[str | None, str | None]] = []
+    for index, bounds in enumerate(listed):
+        if (
+            not isinstance(bounds, list)
+            or len(bounds) != 2
+            or not all(bound is None or _is_item_name(bound) for bound in bounds)
+        ):
+            raise DumpCorruptError(
+                f"dump header: segment {index + 1} must be [lower, upper], each an item name or null"
             )
-        except (KeyError, TypeError, ValueError) as error:
-            raise DumpCorruptError(f"dump header is missing or has a malformed field: {error}") from error
+        lower, upper = bounds
+        previous_upper = segments[-1][1] if segments else None
+        if (lower is not None and upper is not None and lower >= upper) or (
+            segments and (previous_upper is None or lower is None or lower < previous_upper)
+        ):
+            raise DumpCorruptError(
+                f"dump header: segment {index + 1} {bounds!r:.200} does not follow the one before it; segments "
+                "are ascending, non-overlapping itemName() ranges"
+            )
+        segments.append((lower, upper))
+    return tuple(segments)
+
+
+def _is_item_name(bound: object) -> bool:
+    if not isinstance(bound, str) or not bound:
+        return False
+    try:
+        return utf8_length(bound) <= MAX_ITEM_NAME_BYTES
+    except UnicodeEncodeError:
+        return False
 
 
 @dataclass
@@ -215,36 +307,54 @@ class DumpEncoder:
         return tail
 
 
-def _iter_lines(stream: IO[bytes], chunk_size: int = 1 << 20) -> Iterator[bytes]:
-    """Decompress a (possibly multi-member) gzip stream and yield its lines, newline stripped."""
-    decompressor = zlib.decompressobj(_GZIP_WBITS)
-    pending = b""
+def _iter_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """Decompress a (possibly multi-member) gzip stream and yield its lines, newline stripped.
+
+    Memory stays bounded whatever the stream holds: gzip decompresses at most one buffer's worth of output per
+    read (zlib's ``max_length``), and ``readline`` stops at MAX_LINE_BYTES, so neither a bomb nor one endless
+    line is ever held whole.
+    """
+    gunzip = gzip.GzipFile(fileobj=stream, mode="rb")
+    number = 0
     while True:
-        chunk = stream.read(chunk_size)
-        if not chunk:
-            break
         try:
-            data = decompressor.decompress(chunk)
-            while decompressor.eof and decompressor.unused_data:
-                rest = decompressor.unused_data
-                decompressor = zlib.decompressobj(_GZIP_WBITS)
-                data += decompressor.decompress(rest)
-        except zlib.error as error:
+            line = gunzip.readline(MAX_LINE_BYTES + 1)
+        except EOFError as error:
+            raise DumpCorruptError(
+                "the dump is truncated: its gzip stream ends before its end marker"
+            ) from error
+        except (OSError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
             raise DumpCorruptError(f"the dump is not valid gzip data: {error}") from error
-        pending += data
-        *lines, pending = pending.split(b"\n")
-        yield from lines
-    if not decompressor.eof:
-        raise DumpCorruptError("the dump is truncated: its gzip stream ends before its end marker")
-    if pending:
-        raise DumpCorruptError("the dump is truncated: its last line has no newline")
+        if not line:
+            return
+        number += 1
+        if number == 1 and line.startswith(_BYTE_ORDER_MARK):
+            raise DumpCorruptError(
+                "the dump starts with a UTF-8 byte-order mark (EF BB BF); the format forbids one (docs/FORMAT.md)"
+            )
+        if line[-1:] != b"\n":
+            if len(line) > MAX_LINE_BYTES:
+                raise DumpCorruptError(
+                    f"line {number} of the dump is longer than {MAX_LINE_BYTES:,} bytes, the longest line a legal "
+                    "item can have"
+                )
+            raise DumpCorruptError("the dump is truncated: its last line has no newline")
+        yield line[:-1]
 
 
 def _parse(line: bytes, number: int) -> dict[str, Any]:
     try:
-        record = json.loads(line)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        text = line.decode("utf-8")  # strict: never json's own guess of UTF-16, nor surrogates passed through
+    except UnicodeDecodeError as error:
+        raise DumpCorruptError(f"line {number} of the dump is not UTF-8 text: {error}") from error
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
         raise DumpCorruptError(f"line {number} of the dump is not valid JSON: {error}") from error
+    except RecursionError as error:
+        raise DumpCorruptError(
+            f"line {number} of the dump nests JSON deeper than the parser allows; an item line nests 3 levels"
+        ) from error
     if not isinstance(record, dict):
         raise DumpCorruptError(f"line {number} of the dump is not a JSON object")
     return record
@@ -257,7 +367,7 @@ def _item_from_record(record: dict[str, Any], number: int) -> Item:
     for attribute, values in attributes.items():
         if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
             raise DumpCorruptError(
-                f"line {number}: attribute {attribute!r} must be a non-empty list of strings"
+                f"line {number}: attribute {attribute[:80]!r} must be a non-empty list of strings"
             )
     item = Item(name, normalize_attributes(attributes))
     try:
@@ -265,6 +375,44 @@ def _item_from_record(record: dict[str, Any], number: int) -> Item:
     except LimitExceededError as error:
         raise DumpCorruptError(f"line {number}: {error}") from error
     return item
+
+
+def _bound(bound: str | None) -> str:
+    return "null" if bound is None else repr(bound[:40])
+
+
+class _ItemOrder:
+    """Checks that every item lies in one of the header's segments and that names ascend strictly within each.
+
+    The backup reads each segment with one Select ``order by itemName()`` (resumed after its last name), so its
+    lines for one segment are in ascending order, interleaved with the other segments'. A name seen twice
+    breaks that order, so this finds every duplicate while keeping one name per segment, not one per item.
+    Python compares strings by code point, which is the order of their UTF-8 bytes: SimpleDB's lexicographic
+    order. A header with no segments describes one stream over every name.
+    """
+
+    def __init__(self, segments: tuple[tuple[str | None, str | None], ...]) -> None:
+        self._segments = segments or ((None, None),)
+        self._lowers = [lower or "" for lower, _ in self._segments]
+        self._last: list[str | None] = [None] * len(self._segments)
+
+    def check(self, name: str, number: int) -> None:
+        index = bisect_right(self._lowers, name) - 1
+        lower, upper = self._segments[max(index, 0)]
+        if index < 0 or (upper is not None and name >= upper):
+            raise DumpCorruptError(
+                f"line {number}: item {name[:80]!r} lies in none of the header's itemName() segments; the dump "
+                "holds an item its backup could not have read"
+            )
+        last = self._last[index]
+        if last is not None and name <= last:
+            what = "appears a second time" if name == last else f"comes after {last[:80]!r}"
+            raise DumpCorruptError(
+                f"line {number}: item {name[:80]!r} {what} in segment [{_bound(lower)}, {_bound(upper)}); each "
+                "segment is written in ascending itemName() order, so every name appears once: the dump holds "
+                "a duplicate or was altered"
+            )
+        self._last[index] = name
 
 
 class DumpReader:
@@ -282,6 +430,7 @@ class DumpReader:
         self.header = DumpHeader.from_record(_parse(first, 1))
         self.trailer: DumpTrailer | None = None
         self.totals = DumpTotals()
+        self._order = _ItemOrder(self.header.segments)
 
     def __iter__(self) -> Iterator[Item]:
         seen_trailer = False
@@ -294,29 +443,36 @@ class DumpReader:
             kind = record.get("type")
             if kind == "item":
                 item = _item_from_record(record, number)
+                self._order.check(item.name, number)
                 self.totals.add(item, line)
                 yield item
             elif kind == "trailer":
                 self._verify_trailer(record)
                 seen_trailer = True
             else:
-                raise DumpCorruptError(f"line {number}: unknown record type {kind!r}")
+                raise DumpCorruptError(f"line {number}: unknown record type {kind!r:.80}")
         if not seen_trailer:
             raise DumpCorruptError(
                 f"the dump is truncated: no trailer after {self.totals.items} items (line {number})"
             )
 
     def _verify_trailer(self, record: dict[str, Any]) -> None:
-        digest = record.get("digest") or {}
+        digest = record.get("digest")
         expected = (record.get("items"), record.get("attributes"), record.get("values"))
+        if not all(isinstance(count, int) and not isinstance(count, bool) for count in expected):
+            raise DumpCorruptError(
+                f"the dump's trailer must count items, attributes and values: {expected!r:.200}"
+            )
         actual = (self.totals.items, self.totals.attributes, self.totals.values)
         if expected != actual:
             raise DumpCorruptError(
                 f"the dump's counts do not match its trailer: trailer says items/attributes/values {expected}, "
                 f"the file holds {actual}"
             )
-        if digest.get("algorithm") != DIGEST_ALGORITHM or digest.get("value") != format_digest(
-            self.totals.digest
+        if (
+            not isinstance(digest, dict)
+            or digest.get("algorithm") != DIGEST_ALGORITHM
+            or digest.get("value") != format_digest(self.totals.digest)
         ):
             raise DumpCorruptError(
                 "checksum mismatch: the item lines do not match the trailer's digest, the dump was altered"

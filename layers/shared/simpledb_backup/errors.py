@@ -101,11 +101,23 @@ class BackupFailedError(SimpleDBBackupError):
     kind = "backup-failed"
 
 
-class DomainBeingRestoredError(SimpleDBBackupError):
+class BackupSkippedError(SimpleDBBackupError):
+    """The backup of a domain is skipped this time, for a reason that is not a failure."""
+
+    kind = "skipped"
+
+
+class DomainBeingRestoredError(BackupSkippedError):
     """A restore is writing the domain, so a dump of it now would mix the states before and after: the backup
     skips it."""
 
     kind = "skipped-restore-in-progress"
+
+
+class ContinuationTakenError(BackupSkippedError):
+    """Another invocation holds the run's lease (a duplicate delivery), or the run is already published."""
+
+    kind = "skipped-continuation-taken"
 
 
 class BackupStalledError(SimpleDBBackupError):

@@ -36,13 +36,25 @@ def _where_clause(value: str) -> str:
 
 
 DomainName = Annotated[str, AfterValidator(_domain_name)]
+
+
+def _s3_name(value: str) -> str:
+    # S3 keys are at most 1,024 UTF-8 bytes; S3 answers a longer key or version id with an HTTP error (414) the
+    # request could not name, and text with a lone surrogate cannot be sent at all.
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError as error:
+        raise ValueError("must be UTF-8 text; it holds a lone surrogate") from error
+    if size > 1024:
+        raise ValueError(f"is {size:,} bytes; S3 keys and version ids are at most 1,024 UTF-8 bytes")
+    return value
+
+
+S3Name = Annotated[str, Field(min_length=1), AfterValidator(_s3_name)]
 Label = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 RunId = Annotated[str, Field(pattern=f"^{RUN_ID_PATTERN.pattern}$", max_length=100)]
-#: S3 answers 414 for a URL over 8 KB; S3 keys are at most 1,024 bytes and version ids far shorter.
-# Pydantic refuses text with a lone surrogate (which JSON can carry, and neither SimpleDB nor S3 can store).
-S3Key = Annotated[str, Field(min_length=1, max_length=1024)]
-VersionId = Annotated[str, Field(min_length=1, max_length=1024)]
 #: An item name or a match value: SimpleDB allows 1,024 bytes (a UTF-8 character is at least one byte).
+#: Pydantic refuses text with a lone surrogate (which JSON can carry, and neither SimpleDB nor S3 can store).
 ItemText = Annotated[str, Field(min_length=1, max_length=1024)]
 Mode = Literal["merge", "exact"]
 
@@ -83,6 +95,15 @@ class BackupEvent(_Event):
         return self
 
 
+class DrillEvent(_Event):
+    """A restore drill of one domain: its schedule's input, a manual run, or the continuation of a drill."""
+
+    trigger: Literal["schedule", "manual"] = "manual"
+    domain: DomainName
+    #: Set on the continuation of a drill that needs more than one invocation.
+    run_id: RunId | None = None
+
+
 class _DomainRequest(_Event):
     #: The source domain, whose dumps are read.
     domain: DomainName
@@ -107,12 +128,12 @@ class _RestoreSpec(_DomainRequest):
     """What a plan or a restore reads, where it writes, and which items it covers."""
 
     #: Which dump: a version id, or the newest at or before ``as_of``; the latest when neither is given.
-    version_id: VersionId | None = None
+    version_id: S3Name | None = None
     as_of: datetime | None = None
     #: Where the data comes from: our dumps, a Repoman backup file, or an AWS native SimpleDB export.
     source: Literal["dump", "repoman", "native-export"] = "dump"
     #: S3 key (under imports/) of a Repoman backup file or of a native export's folder.
-    source_key: S3Key | None = None
+    source_key: S3Name | None = None
     #: Domain to write to; the source domain by default. A new domain is created.
     target_domain: DomainName | None = None
     #: merge: dump written over the target, other items stay. exact: target ends equal to the dump.

@@ -1,4 +1,4 @@
-"""Reading (and, for tests, writing) an AWS native SimpleDB export: ``simpledbv2 StartDomainExport``.
+"""Reading an AWS native SimpleDB export (``simpledbv2 StartDomainExport``) as streams, in bounded memory.
 
 What AWS documents (SimpleDB Developer Guide: "StartDomainExport", "Track Export Status"; docs/SOURCES.md):
 
@@ -17,33 +17,56 @@ of: ``manifest-file.json`` lists one data file per JSON line (a JSON array is ac
 the total in ``itemCount`` (or ``itemsCount``, GetExport's name for it), and optionally ``exportArn``,
 ``domainName`` and ``manifestFilesS3Key``. Check these against a real export before relying on them.
 
-The reader is S3-agnostic: the caller passes ``read_object(key) -> bytes`` (raising KeyError or
-FileNotFoundError for a missing object) and the export directory's key. Everything is verified (every data
-file's MD5 and item count against the manifest, every item's shape, item names unique) before the first
-item is handed out, so restoring from a bad export writes nothing.
+The reader is S3-agnostic: the caller passes ``open_object(key) -> stream`` (raising KeyError or
+FileNotFoundError for a missing object) and the export directory's key. Every object is read as a stream:
+manifests under a size cap, data files through a streaming JSON parser (boundedio), so memory does not grow
+with a file's size or what it inflates to. ``read_native_export`` verifies everything (every data file's MD5
+and item count against the manifest, every item against SimpleDB's limits, item names unique) before it
+returns; iterating reads the files again and checks each one's MD5 and count again at its end, so the caller
+should open the same object versions both times (restore.py pins them).
 """
 
 import base64
 import binascii
 import gzip
 import hashlib
-import json
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from typing import IO, Any, NamedTuple, cast
 
-from simpledb_backup.errors import DumpCorruptError, InvalidRequestError
-from simpledb_backup.items import Item, make_item
+from simpledb_backup.boundedio import (
+    CappedReader,
+    JsonEvents,
+    Prefixed,
+    Readable,
+    TranslatedErrors,
+    event_budget,
+    json_kind,
+)
+from simpledb_backup.errors import DumpCorruptError, InvalidRequestError, LimitExceededError
+from simpledb_backup.items import MAX_PAIRS_PER_ITEM, Item, SeenNames, make_item, validate_item
 
-ReadObject = Callable[[str], bytes]
+OpenObject = Callable[[str], IO[bytes]]
 
 EXPORT_ROOT = "AWSSimpleDB"
 MANIFEST_SUMMARY_NAME = "manifest-summary.json"
 MANIFEST_FILES_NAME = "manifest-file.json"
 STARTED_MARKER_NAME = "_started"
 DATA_DIRECTORY = "data/"
-# The export ID of AWS's own documentation example, used by the test writer when none is given.
-EXAMPLE_EXPORT_ID = "3eb4eaed-872b-4e08-b4b6-ff6999a83e01"
+#: Caps on what a restore reads of an export. The summary is a few hundred bytes; the file manifest one line
+#: of about 200 bytes per data file. The item cap bounds the duplicate check's memory (8 M slots of 8 bytes,
+#: 64 MiB, at most), and with it the export's size: 5 million items.
+MAX_SUMMARY_BYTES = 1024 * 1024
+MAX_FILE_MANIFEST_BYTES = 16 * 1024 * 1024
+MAX_DATA_FILES = 100_000
+MAX_EXPORT_ITEMS = 5_000_000
+_MAX_MANIFEST_ENTRY_EVENTS = 256
+#: JSON values one item may hold: its name, and per pair at most an attribute object's name, values list and
+#: value; members this reader does not know are skipped, within the same budget.
+_MAX_ITEM_EVENTS = 8 * MAX_PAIRS_PER_ITEM + 16
+_NOTHING = object()
 _HEX_MD5 = re.compile(r"[0-9a-fA-F]{32}")
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -62,17 +85,6 @@ class ExportManifest(NamedTuple):
     data_files: tuple[DataFile, ...]
 
 
-def export_base_key(prefix: str, export_id: str, domain_name: str) -> str:
-    """The directory key of an export: ``<prefix>/AWSSimpleDB/<exportId>/<domainName>/``."""
-    if not export_id or not domain_name or "/" in export_id or "/" in domain_name:
-        raise InvalidRequestError(
-            f"export id {export_id!r} and domain {domain_name!r} must be non-empty names"
-        )
-    stem = f"{EXPORT_ROOT}/{export_id}/{domain_name}/"
-    prefix = prefix.strip("/")
-    return f"{prefix}/{stem}" if prefix else stem
-
-
 def _normalized_base(base_key: str) -> str:
     if not base_key.strip("/"):
         raise InvalidRequestError(
@@ -81,18 +93,11 @@ def _normalized_base(base_key: str) -> str:
     return base_key.rstrip("/") + "/"
 
 
-def _read(read_object: ReadObject, key: str, what: str) -> bytes:
+def _open(open_object: OpenObject, key: str, what: str) -> IO[bytes]:
     try:
-        return read_object(key)
+        return open_object(key)
     except (KeyError, FileNotFoundError) as error:
         raise DumpCorruptError(f"native export: {what} {key} does not exist") from error
-
-
-def _parse_json(data: bytes, key: str) -> Any:
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DumpCorruptError(f"native export: {key} is not valid JSON: {error}") from error
 
 
 def _count_field(entry: dict[str, Any], where: str) -> int:
@@ -101,7 +106,7 @@ def _count_field(entry: dict[str, Any], where: str) -> int:
             value = entry[field]
             if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
                 return value
-            raise DumpCorruptError(f"native export: {where} has {field} {value!r}; expected a count")
+            raise DumpCorruptError(f"native export: {where} has {field} {value!r:.80}; expected a count")
     raise DumpCorruptError(f"native export: {where} has no itemCount")
 
 
@@ -116,7 +121,7 @@ def _md5_hex(value: object, where: str) -> str:
         if len(digest) == 16:
             return digest.hex()
     raise DumpCorruptError(
-        f"native export: {where} has md5Checksum {value!r}; expected an MD5 in base64 or hex"
+        f"native export: {where} has md5Checksum {value!r:.80}; expected an MD5 in base64 or hex"
     )
 
 
@@ -130,79 +135,69 @@ def _data_key(base_key: str, listed: str, where: str) -> str:
         key = base_key + listed
     if not key.startswith(base_key) or ".." in key[len(base_key) :].split("/"):
         raise DumpCorruptError(
-            f"native export: {where} names {listed!r}, which is outside the export {base_key}"
+            f"native export: {where} names {listed[:200]!r}, which is outside the export {base_key}"
         )
+    if len(key.encode("utf-8", "replace")) > 1024:
+        raise DumpCorruptError(f"native export: {where} names a key longer than S3's 1,024 bytes")
     return key
 
 
-def _manifest_entries(data: bytes, key: str) -> list[Any]:
-    """The entries of manifest-file.json: one JSON object per line, or one JSON array of them."""
-    try:
-        text = data.decode("utf-8").strip()
-    except UnicodeDecodeError as error:
-        raise DumpCorruptError(f"native export: {key} is not UTF-8 text: {error}") from error
-    if text.startswith("["):
-        entries = _parse_json(data, key)
-        if not isinstance(entries, list):
-            raise DumpCorruptError(f"native export: {key} must list its data files")
-        return entries
-    entries = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise DumpCorruptError(
-                f"native export: {key} line {number} is not valid JSON: {error}"
-            ) from error
-    return entries
+def _json_values(stream: IO[bytes], key: str, limit: int) -> Iterator[Any]:
+    """The JSON values of a small object: one, several one per line (JSON Lines), and each value of a
+    top-level array. Each value is built under an event budget; the object is capped at ``limit`` bytes."""
+    capped = CappedReader(stream, f"native export: {key}", limit, "far larger than an export writes it")
+    events = JsonEvents(capped, f"native export: {key}", multiple_values=True)
+    in_array = False
+    while True:
+        event, value = events.next()
+        if event == "end":
+            return
+        if event == "start_array" and not in_array:
+            in_array = True  # one JSON array of entries
+        elif event == "end_array" and in_array:
+            in_array = False
+        else:
+            yield events.build(
+                event, value, event_budget(f"native export: {key}", _MAX_MANIFEST_ENTRY_EVENTS, "an entry")
+            )
 
 
-def read_manifest(read_object: ReadObject, base_key: str) -> ExportManifest:
+def read_manifest(open_object: OpenObject, base_key: str) -> ExportManifest:
     """Parse and cross-check the two manifests of the export under ``base_key`` (no data file is read)."""
     base = _normalized_base(base_key)
     summary_key = base + MANIFEST_SUMMARY_NAME
     try:
-        summary_bytes = read_object(summary_key)
+        summary_stream = open_object(summary_key)
     except (KeyError, FileNotFoundError) as error:
         raise DumpCorruptError(
             f"native export: {summary_key} does not exist; AWS writes the manifests last, so the export under "
             f"{base} is still running, failed, or is not there"
         ) from error
-    summary = _parse_json(summary_bytes, summary_key)
-    if not isinstance(summary, dict):
-        raise DumpCorruptError(f"native export: {summary_key} must be a JSON object")
+    with closing(summary_stream):
+        values = _json_values(summary_stream, summary_key, MAX_SUMMARY_BYTES)
+        summary = next(values, None)
+        if not isinstance(summary, dict) or next(values, _NOTHING) is not _NOTHING:
+            raise DumpCorruptError(f"native export: {summary_key} must be one JSON object")
     total = _count_field(summary, summary_key)
+    if total > MAX_EXPORT_ITEMS:
+        raise DumpCorruptError(
+            f"native export: {summary_key} counts {total:,} items; a restore reads exports of at most "
+            f"{MAX_EXPORT_ITEMS:,} items (its duplicate check keeps 8 to 16 bytes per item)"
+        )
     export_arn = summary.get("exportArn")
     domain_name = summary.get("domainName")
     if not isinstance(export_arn, str | None) or not isinstance(domain_name, str | None):
         raise DumpCorruptError(f"native export: {summary_key} has a non-string exportArn or domainName")
     if domain_name is not None and not base.endswith(f"/{domain_name}/") and base != f"{domain_name}/":
         raise DumpCorruptError(
-            f"native export: {summary_key} is for domain {domain_name!r}, not the one under {base}"
+            f"native export: {summary_key} is for domain {domain_name[:80]!r}, not the one under {base}"
         )
 
     files_key = base + MANIFEST_FILES_NAME
     listed_files_key = summary.get("manifestFilesS3Key")
     if isinstance(listed_files_key, str):
         files_key = _data_key(base, listed_files_key, f"{summary_key} manifestFilesS3Key")
-    files_bytes = _read(read_object, files_key, "manifest")
-    entries = _manifest_entries(files_bytes, files_key)
-
-    data_files: list[DataFile] = []
-    seen_keys: set[str] = set()
-    for index, entry in enumerate(entries):
-        where = f"{files_key} entry {index + 1}"
-        if not isinstance(entry, dict) or not isinstance(entry.get("dataFileS3Key"), str):
-            raise DumpCorruptError(f"native export: {where} must be an object with a dataFileS3Key")
-        key = _data_key(base, entry["dataFileS3Key"], where)
-        if key in seen_keys:
-            raise DumpCorruptError(f"native export: {where} lists {key} a second time")
-        seen_keys.add(key)
-        data_files.append(
-            DataFile(key, _md5_hex(entry.get("md5Checksum"), where), _count_field(entry, where))
-        )
+    data_files = _data_files(open_object, base, files_key)
     listed_total = sum(data_file.item_count for data_file in data_files)
     if listed_total != total:
         raise DumpCorruptError(
@@ -212,63 +207,175 @@ def read_manifest(read_object: ReadObject, base_key: str) -> ExportManifest:
     return ExportManifest(base, export_arn, domain_name, total, tuple(data_files))
 
 
-def _items_of(data: bytes, data_file: DataFile) -> list[Item]:
-    """Check a data file's bytes against its manifest entry and parse its items."""
-    actual_md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
-    if actual_md5 != data_file.md5_hex:
+def _data_files(open_object: OpenObject, base: str, files_key: str) -> list[DataFile]:
+    """The data files the file manifest lists, each once, with its MD5 and item count."""
+    data_files: list[DataFile] = []
+    seen_keys: set[str] = set()
+    with closing(_open(open_object, files_key, "manifest")) as files_stream:
+        for index, entry in enumerate(_json_values(files_stream, files_key, MAX_FILE_MANIFEST_BYTES)):
+            where = f"{files_key} entry {index + 1}"
+            if index >= MAX_DATA_FILES:
+                raise DumpCorruptError(
+                    f"native export: {files_key} lists more than {MAX_DATA_FILES:,} data files, the most a "
+                    "restore reads"
+                )
+            if not isinstance(entry, dict) or not isinstance(entry.get("dataFileS3Key"), str):
+                raise DumpCorruptError(f"native export: {where} must be an object with a dataFileS3Key")
+            key = _data_key(base, entry["dataFileS3Key"], where)
+            if key in seen_keys:
+                raise DumpCorruptError(f"native export: {where} lists {key} a second time")
+            seen_keys.add(key)
+            data_files.append(
+                DataFile(key, _md5_hex(entry.get("md5Checksum"), where), _count_field(entry, where))
+            )
+    return data_files
+
+
+class _DataFileReader:
+    """The items of one data file, from its JSON events."""
+
+    def __init__(self, events: JsonEvents, data_file: DataFile) -> None:
+        self.events, self.data_file = events, data_file
+
+    def corrupt(self, message: str) -> DumpCorruptError:
+        return DumpCorruptError(f"native export: {self.data_file.key} {message}")
+
+    def items(self) -> Iterator[Item]:
+        event, _ = self.events.next()
+        if event == "end":
+            return  # an empty file: no items
+        if event != "start_array":
+            raise self.corrupt(f"must hold a JSON array of items, not {json_kind(event)}")
+        index = 0
+        while True:
+            event, _ = self.events.next()
+            if event == "end_array":
+                break
+            index += 1
+            if index > self.data_file.item_count:
+                raise self.corrupt(f"holds more than the {self.data_file.item_count} items the manifest says")
+            if event != "start_map":
+                raise self.corrupt(f"item {index} must be a JSON object, not {json_kind(event)}")
+            yield self.item(f"item {index}")
+        if self.events.next()[0] != "end":  # pragma: no cover - the parser refuses trailing data first
+            raise self.corrupt("has data after its array of items")
+
+    def item(self, where: str) -> Item:
+        spend = event_budget(f"native export: {self.data_file.key}", _MAX_ITEM_EVENTS, where)
+        name: str | None = None
+        pairs: list[tuple[str, str]] | None = None
+        while True:
+            spend()
+            event, member = self.events.next()
+            if event == "end_map":
+                break
+            event, value = self.events.next()
+            if member == "itemName":
+                if event != "string" or not value:
+                    raise self.corrupt(f"{where} has no itemName")
+                name = value
+            elif member == "attributes":
+                if event != "start_array":
+                    raise self.corrupt(f"{where} must have a non-empty attributes list")
+                pairs = self.attributes(f"{where} ({name[:80] if name else '?'!r})", spend)
+            else:
+                self.events.skip(event, spend)  # a member this reader does not know
+        if name is None:
+            raise self.corrupt(f"{where} has no itemName")
+        if not pairs:
+            raise self.corrupt(f"{where} ({name[:80]!r}) must have a non-empty attributes list")
+        item = make_item(name, pairs)
+        try:
+            validate_item(item)
+        except LimitExceededError as error:
+            raise self.corrupt(f"{where}: {error}") from error
+        return item
+
+    def attributes(self, where: str, spend: Callable[[], None]) -> list[tuple[str, str]]:
+        pairs: list[tuple[str, str]] = []
+        shape = "{'name': ..., 'values': [...]}"
+        while True:
+            spend()
+            event, _ = self.events.next()
+            if event == "end_array":
+                return pairs
+            if event != "start_map":
+                raise self.corrupt(f"{where} has an attribute that is not {shape}")
+            attribute: str | None = None
+            values: list[str] | None = None
+            while True:
+                spend()
+                event, member = self.events.next()
+                if event == "end_map":
+                    break
+                event, value = self.events.next()
+                if member == "name" and event == "string":
+                    attribute = value
+                elif member == "values" and event == "start_array":
+                    values = self.values(where, spend)
+                elif member in ("name", "values"):
+                    raise self.corrupt(f"{where} has an attribute that is not {shape}")
+                else:
+                    self.events.skip(event, spend)
+            if attribute is None or not values:
+                raise self.corrupt(f"{where} has an attribute that is not {shape}")
+            pairs += [(attribute, value) for value in values]
+            if len(pairs) > MAX_PAIRS_PER_ITEM:
+                raise self.corrupt(
+                    f"{where} has more than {MAX_PAIRS_PER_ITEM} name/value pairs; SimpleDB allows "
+                    f"{MAX_PAIRS_PER_ITEM} per item"
+                )
+
+    def values(self, where: str, spend: Callable[[], None]) -> list[str]:
+        values: list[str] = []
+        while True:
+            spend()
+            event, value = self.events.next()
+            if event == "end_array":
+                return values
+            if event != "string":
+                raise self.corrupt(f"{where} has a non-string value ({json_kind(event)})")
+            values.append(value)
+
+
+def _data_file_items(open_object: OpenObject, data_file: DataFile) -> Iterator[Item]:
+    """Stream one data file's items; its MD5 (of the stored bytes) and item count are checked at its end, and
+    a gzip file is inflated one bounded buffer at a time."""
+    md5 = hashlib.md5(usedforsecurity=False)
+    with closing(_open(open_object, data_file.key, "data file")) as stream:
+        raw = CappedReader(stream, f"native export: {data_file.key}", hasher=md5)
+        magic = raw.read(2)
+        text: Readable = Prefixed(magic, raw)
+        if magic == _GZIP_MAGIC:
+            text = TranslatedErrors(
+                gzip.GzipFile(fileobj=cast(IO[bytes], text), mode="rb"),  # reading never seeks
+                f"native export: {data_file.key}",
+                (OSError, EOFError, zlib.error),
+                "is a damaged gzip file",
+            )
+        events = JsonEvents(text, f"native export: {data_file.key}")
+        count = 0
+        for item in _DataFileReader(events, data_file).items():
+            count += 1
+            yield item
+        raw.drain()
+    if count != data_file.item_count:
         raise DumpCorruptError(
-            f"native export: {data_file.key} has MD5 {actual_md5} but the manifest says {data_file.md5_hex}; "
+            f"native export: {data_file.key} holds {count} items but the manifest says {data_file.item_count}"
+        )
+    if md5.hexdigest() != data_file.md5_hex:
+        raise DumpCorruptError(
+            f"native export: {data_file.key} has MD5 {md5.hexdigest()} but the manifest says {data_file.md5_hex}; "
             "the file was changed or truncated after the export"
         )
-    if data.startswith(_GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as error:
-            raise DumpCorruptError(
-                f"native export: {data_file.key} is a damaged gzip file: {error}"
-            ) from error
-    records = _parse_json(data, data_file.key) if data.strip() else []
-    if not isinstance(records, list):
-        raise DumpCorruptError(f"native export: {data_file.key} must hold a JSON array of items")
-    if len(records) != data_file.item_count:
-        raise DumpCorruptError(
-            f"native export: {data_file.key} holds {len(records)} items but the manifest says {data_file.item_count}"
-        )
-    return [_item_of(record, f"{data_file.key} item {index + 1}") for index, record in enumerate(records)]
-
-
-def _item_of(record: object, where: str) -> Item:
-    if not isinstance(record, dict):
-        raise DumpCorruptError(f"native export: {where} must be a JSON object")
-    name = record.get("itemName")
-    if not isinstance(name, str) or not name:
-        raise DumpCorruptError(f"native export: {where} has no itemName")
-    attributes = record.get("attributes")
-    if not isinstance(attributes, list) or not attributes:
-        raise DumpCorruptError(f"native export: {where} ({name!r}) must have a non-empty attributes list")
-    pairs: list[tuple[str, str]] = []
-    for attribute in attributes:
-        attribute_name = attribute.get("name") if isinstance(attribute, dict) else None
-        values = attribute.get("values") if isinstance(attribute, dict) else None
-        if not isinstance(attribute_name, str) or not isinstance(values, list) or not values:
-            raise DumpCorruptError(
-                f"native export: {where} ({name!r}) has an attribute that is not {{'name': ..., 'values': [...]}}"
-            )
-        for value in values:
-            if not isinstance(value, str):
-                raise DumpCorruptError(
-                    f"native export: {where} ({name!r}) attribute {attribute_name!r} has a non-string value"
-                )
-            pairs.append((attribute_name, value))
-    return make_item(name, pairs)
 
 
 class NativeExport:
     """A verified export. Iterating reads the data files again and yields their items, checking each file's
-    MD5 once more so a file replaced since the verification is still refused."""
+    MD5 and item count again at its end, so a file replaced since the verification is still refused."""
 
-    def __init__(self, read_object: ReadObject, manifest: ExportManifest) -> None:
-        self._read_object = read_object
+    def __init__(self, open_object: OpenObject, manifest: ExportManifest) -> None:
+        self._open_object = open_object
         self.manifest = manifest
 
     @property
@@ -277,98 +384,22 @@ class NativeExport:
 
     def __iter__(self) -> Iterator[Item]:
         for data_file in self.manifest.data_files:
-            yield from _items_of(_read(self._read_object, data_file.key, "data file"), data_file)
+            yield from _data_file_items(self._open_object, data_file)
 
 
-def read_native_export(read_object: ReadObject, base_key: str) -> NativeExport:
+def read_native_export(open_object: OpenObject, base_key: str) -> NativeExport:
     """Verify the whole export under ``base_key`` and return it for iteration; raises DumpCorruptError.
 
-    Memory stays at one data file: the verification pass parses and discards each file, and iteration
-    reads them again.
+    Memory stays bounded: each data file is streamed and its items discarded once checked; the only state that
+    grows is the compact set of item names seen (items.SeenNames), capped by MAX_EXPORT_ITEMS.
     """
-    manifest = read_manifest(read_object, base_key)
-    first_file_of: dict[str, str] = {}
+    manifest = read_manifest(open_object, base_key)
+    seen = SeenNames()
     for data_file in manifest.data_files:
-        for item in _items_of(_read(read_object, data_file.key, "data file"), data_file):
-            if item.name in first_file_of:
-                where = (
-                    f"twice in {data_file.key}"
-                    if first_file_of[item.name] == data_file.key
-                    else f"in both {first_file_of[item.name]} and {data_file.key}"
+        for item in _data_file_items(open_object, data_file):
+            if not seen.add(item.name):
+                raise DumpCorruptError(
+                    f"native export: item {item.name[:80]!r} in {data_file.key} appears a second time in the "
+                    "export; SimpleDB item names are unique"
                 )
-                raise DumpCorruptError(f"native export: item {item.name!r} is {where}")
-            first_file_of[item.name] = data_file.key
-    return NativeExport(read_object, manifest)
-
-
-def s3_object_reader(s3_client: Any, bucket: str) -> ReadObject:
-    """A ``read_object`` for ``bucket``: a missing object raises KeyError, other S3 errors propagate."""
-
-    def read_object(key: str) -> bytes:
-        try:
-            body: bytes = s3_client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except s3_client.exceptions.NoSuchKey as error:
-            raise KeyError(key) from error
-        return body
-
-    return read_object
-
-
-# --- writing, for tests and the demo ----------------------------------------------------------------------
-
-
-def _record_of(item: Item) -> dict[str, Any]:
-    return {
-        "itemName": item.name,
-        "attributes": [{"name": name, "values": list(values)} for name, values in item.attributes.items()],
-    }
-
-
-def write_native_export(
-    items: Iterable[Item],
-    *,
-    domain_name: str,
-    export_id: str = EXAMPLE_EXPORT_ID,
-    prefix: str = "",
-    items_per_file: int = 1000,
-    region: str = "us-east-1",
-    account_id: str = "111122223333",
-    bucket: str = "export-bucket",
-) -> dict[str, bytes]:
-    """The objects (key → bytes) a SUCCEEDED export of ``items`` consists of, in the layout read above."""
-    if items_per_file < 1:
-        raise InvalidRequestError(f"items_per_file must be at least 1, not {items_per_file}")
-    base = export_base_key(prefix, export_id, domain_name)
-    objects: dict[str, bytes] = {base + STARTED_MARKER_NAME: b""}
-    manifest_lines: list[str] = []
-    total = 0
-    batch: list[Item] = []
-
-    def flush() -> None:
-        key = f"{base}{DATA_DIRECTORY}dataFile{len(manifest_lines):05d}.json"
-        data = json.dumps([_record_of(item) for item in batch], ensure_ascii=False).encode("utf-8")
-        objects[key] = data
-        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
-        manifest_lines.append(json.dumps({"itemCount": len(batch), "md5Checksum": md5, "dataFileS3Key": key}))
-
-    for item in items:
-        batch.append(item)
-        total += 1
-        if len(batch) == items_per_file:
-            flush()
-            batch = []
-    if batch or not manifest_lines:
-        flush()
-    objects[base + MANIFEST_FILES_NAME] = ("\n".join(manifest_lines) + "\n").encode("utf-8")
-    summary = {
-        "version": "2025-09-26",
-        "exportArn": f"arn:aws:sdb:{region}:{account_id}:domain/{domain_name}/export/{export_id}",
-        "domainName": domain_name,
-        "s3Bucket": bucket,
-        "s3KeyPrefix": prefix,
-        "manifestFilesS3Key": base + MANIFEST_FILES_NAME,
-        "itemCount": total,
-        "outputFormat": "JSON",
-    }
-    objects[base + MANIFEST_SUMMARY_NAME] = json.dumps(summary, indent=2).encode("utf-8")
-    return objects
+    return NativeExport(open_object, manifest)

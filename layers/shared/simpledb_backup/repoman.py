@@ -1,12 +1,15 @@
-"""Repoman's SimpleDB item layout and its backup file, as ``apt-repoman`` 1.0.7 writes them.
+"""Repoman's SimpleDB item layout, and reading its backup file as a stream, as ``apt-repoman`` 1.0.7 writes them.
 
 Repoman (https://github.com/memory/repoman, PyPI ``apt-repoman``) keeps an apt repository's metadata in one
 SimpleDB domain. Everything here mirrors ``apt_repoman/repodb.py`` and ``apt_repoman/cli.py`` of the 1.0.7
 release (docs/SOURCES.md quotes the lines):
 
 * one ``meta`` item holds the repository configuration as multi-valued attributes: ``dists``, ``comps``,
-  ``archs``, and the optional single values ``origin``, ``label``, ``topic_name`` and ``test_data``
-  (``Repodb._create_meta`` / ``_delete_meta``);
+  ``archs``, and the optional ``origin``, ``label``, ``topic_name`` and ``test_data`` (``Repodb._create_meta`` /
+  ``_delete_meta``). The health check every command runs first (``cli.checkup``) leaves ``test_data`` at
+  ``foo`` and blanks a configured ``origin`` to ``''``: ``rm_meta`` passes its ``test_data`` argument into
+  ``_delete_meta``'s ``origin`` parameter by position. It also stores the ``all`` and ``source``
+  architectures that ``Repodb.archs`` appends in memory;
 * one item per package, named ``sha256(name + version + distribution + component + architecture)`` in hex
   (``Repodb._compute_keyname``), with the attributes ``name``, ``version``, ``distribution``, ``component``,
   ``architecture``, for a binary package also ``filename``, ``md5``, ``sha1``, ``sha256``, ``size``
@@ -14,63 +17,31 @@ release (docs/SOURCES.md quotes the lines):
   control text in 256-character chunks ``controltxt<N>`` (``Repodb._split_control_text``);
 * ``repoman-cli backup`` prints ``{"metadata": <meta, every value a list>, "packages": {name: {dist: {comp:
   {arch: [item, ...]}}}}}`` where a package attribute with one value is a string and one with several values
-  a list, and each list of items is in Debian version order; ``repoman-cli restore`` refuses a file whose
-  keys are not exactly ``metadata`` and ``packages`` and writes every item under the key recomputed from its
-  own attributes.
+  a list; ``repoman-cli restore`` refuses a file whose keys are not exactly ``metadata`` and ``packages`` and
+  writes every item under the key recomputed from its own attributes.
 
-This module is pure: no I/O, so the restore function and the local tools share it.
+The restore function reads such a file from S3 as a stream (``items_from_repoman_stream``) in bounded memory:
+the file, its JSON tokens and its nesting are capped (boundedio), and the duplicate check keeps 8 to 16 bytes
+per item. Writing Repoman data (control text, package and meta items, backup documents) is local tooling:
+local/repomanauthoring.py.
 """
 
-import functools
 import hashlib
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from email import message_from_string
-from typing import NamedTuple, TypedDict
+from collections.abc import Callable, Iterator
 
-from simpledb_backup.errors import DumpCorruptError, InvalidRequestError
-from simpledb_backup.items import Item, make_item
+from simpledb_backup.boundedio import CappedReader, JsonEvents, Readable, event_budget, json_kind
+from simpledb_backup.errors import DumpCorruptError, InvalidRequestError, LimitExceededError
+from simpledb_backup.items import MAX_PAIRS_PER_ITEM, Item, SeenNames, make_item, validate_item
 
 META_ITEM_NAME = "meta"
 CONTROL_TEXT_PREFIX = "controltxt"
-CONTROL_TEXT_CHUNK_CHARS = 256  # Repoman's max_elems: 256 characters are at most 1024 UTF-8 bytes
 KEY_ATTRIBUTES = ("name", "version", "distribution", "component", "architecture")
-# Fields of a Packages index stanza that are not part of a .deb's control file: Repoman stores them as the
-# filename/md5/sha1/sha256/size attributes and writes them back in front of the control text when it
-# publishes (Repodb._create_pkg_msg_from_item), so they must not also be inside the control text.
-INDEX_FIELD_ATTRIBUTES = {
-    "Filename": "filename",
-    "MD5sum": "md5",
-    "SHA1": "sha1",
-    "SHA256": "sha256",
-    "Size": "size",
-}
-_INDEX_FIELDS = {field.lower() for field in INDEX_FIELD_ATTRIBUTES}  # field names are case-insensitive
-_CONTROL_TEXT_ATTRIBUTE = re.compile(rf"{CONTROL_TEXT_PREFIX}(\d+)")
-_FIELD_LINE = re.compile(r"([^\s:][^:]*):(.*)")
-# A field line "Name: value" or a continuation " value", with no blank at the end of the line.
-_SAFE_CONTROL_LINE = re.compile(r"[!-9;-~]+: [!-~](?:[ -~]*[!-~])?| [ -~]*[!-~]")
-
-AttributeValue = str | list[str]
-PackageEntry = dict[str, AttributeValue]
-PackageTree = dict[str, dict[str, dict[str, dict[str, list[PackageEntry]]]]]
-
-
-class RepomanBackup(TypedDict):
-    """The document ``repoman-cli backup`` prints and ``repoman-cli restore`` reads."""
-
-    metadata: dict[str, list[str]]
-    packages: PackageTree
-
-
-class PackageFile(NamedTuple):
-    """What Repoman records about the .deb file itself (pydpkg's ``fileinfo``)."""
-
-    filename: str  # base name only: Repoman stores os.path.basename(pkg.filename)
-    size: int
-    md5: str
-    sha1: str
-    sha256: str
+#: The largest Repoman backup file a restore reads: about 100,000 packages as ``repoman-cli backup`` prints
+#: them (2 to 3 KB each). It bounds the time of each pass over the file; memory does not grow with it.
+MAX_REPOMAN_FILE_BYTES = 256 * 1024 * 1024
+#: The most items a Repoman backup file may hold; it bounds the duplicate check's memory (16 MiB at most).
+MAX_REPOMAN_ITEMS = 1_000_000
+_MAX_ENTRY_EVENTS = 4 * MAX_PAIRS_PER_ITEM + 8  # a package entry: key, value, and list brackets per attribute
 
 
 # --- item names -------------------------------------------------------------------------------------------
@@ -86,178 +57,10 @@ def repoman_item_name(name: str, version: str, distribution: str, component: str
         encoded = joined.encode("ascii")
     except UnicodeEncodeError as error:
         raise InvalidRequestError(
-            f"Repoman cannot name package {name!r} {version!r} ({distribution}/{component}/{architecture}): "
-            "it hashes these fields as ASCII"
+            f"Repoman cannot name package {name[:80]!r} {version[:80]!r} ({distribution[:80]}/"
+            f"{component[:80]}/{architecture[:80]}): it hashes these fields as ASCII"
         ) from error
     return hashlib.sha256(encoded).hexdigest()
-
-
-# --- control text -----------------------------------------------------------------------------------------
-
-
-def split_control_text(text: str) -> dict[str, str]:
-    """Split control text into Repoman's ``controltxt<N>`` attributes (``Repodb._split_control_text``).
-
-    Chunks are 256 characters. ``N`` is zero-padded to the width of the chunk count, so 1 to 9 chunks are
-    ``controltxt0``..``controltxt8`` and 10 to 99 are ``controltxt00``..; name order is then chunk order.
-    """
-    chunks = [
-        text[start : start + CONTROL_TEXT_CHUNK_CHARS]
-        for start in range(0, len(text), CONTROL_TEXT_CHUNK_CHARS)
-    ]
-    width = len(str(len(chunks)))
-    return {f"{CONTROL_TEXT_PREFIX}{index:0{width}d}": chunk for index, chunk in enumerate(chunks)}
-
-
-def join_control_text(attributes: Mapping[str, Sequence[str]]) -> str:
-    """Reassemble the control text from an item's ``controltxt<N>`` attributes, in chunk order."""
-    chunks: list[tuple[int, str]] = []
-    for attribute, values in attributes.items():
-        match = _CONTROL_TEXT_ATTRIBUTE.fullmatch(attribute)
-        if match is None:
-            continue
-        if len(values) != 1:
-            raise InvalidRequestError(
-                f"control text chunk {attribute!r} has {len(values)} values; Repoman writes one"
-            )
-        chunks.append((int(match.group(1)), values[0]))
-    return "".join(chunk for _, chunk in sorted(chunks))
-
-
-def parse_control_fields(text: str) -> list[tuple[str, str]]:
-    """Fields of one deb822 stanza as (name, value) pairs, continuation lines kept in the value."""
-    fields: list[tuple[str, str]] = []
-    for line in text.strip("\n").split("\n"):
-        if line[:1] in (" ", "\t"):
-            if not fields:
-                raise InvalidRequestError("control text starts with a continuation line")
-            field, value = fields[-1]
-            fields[-1] = (field, f"{value}\n{line}")
-            continue
-        match = _FIELD_LINE.fullmatch(line)
-        if match is None:
-            raise InvalidRequestError(
-                f"control text line {line[:80]!r} is neither 'Field: value' nor a continuation"
-            )
-        fields.append((match.group(1), match.group(2).lstrip(" \t")))  # as the email parser does
-    return fields
-
-
-def _email_round_trip(text: str) -> str:
-    # What pydpkg 1.3.3 does to a control file and Repoman stores (see repoman_control_text).
-    message = message_from_string(text)
-    header_names = message.keys()  # a copy: the loop rewrites the headers it walks
-    for header in header_names:
-        message.replace_header(header, message[header])
-    return message.as_string()
-
-
-@functools.lru_cache(maxsize=4096)
-def _stored_field(field: str, value: str) -> str:
-    """One field as the email round trip writes it. The round trip folds each header on its own, so a
-    field's text does not depend on the others; plain ASCII fields come out unchanged, and only the rest
-    (a few percent of Debian's packages) pay for the email package."""
-    line = f"{field}: {value}\n"
-    if all(_SAFE_CONTROL_LINE.fullmatch(part) for part in line[:-1].split("\n")):
-        return line
-    return _email_round_trip(line)[:-1]
-
-
-def repoman_control_text(control_file: str) -> str:
-    """The control text Repoman stores for a .deb whose control file is ``control_file``.
-
-    pydpkg 1.3.3 (Repoman's pinned dependency) parses the control file with ``email.message_from_string``,
-    re-sets every header, and Repoman stores ``message.as_string()``. This gives the same text, including
-    the round trip's quirks under Python 3: a blank line is appended, and a field with non-ASCII characters
-    comes out as RFC 2047 encoded words (``=?utf-8?...?=``). tests/unit/test_repoman.py checks it against
-    the plain round trip.
-    """
-    try:
-        fields = parse_control_fields(control_file)
-    except InvalidRequestError:
-        return _email_round_trip(
-            control_file
-        )  # not a clean stanza: let the email parser decide, as pydpkg did
-    return "".join(_stored_field(field, value) for field, value in fields) + "\n"
-
-
-# --- items ------------------------------------------------------------------------------------------------
-
-
-def package_item(
-    control_text: str, distribution: str, component: str, package_file: PackageFile | None = None
-) -> Item:
-    """The item ``repoman-cli add`` stores for one binary package in one distribution and component.
-
-    ``control_text`` is a .deb control file or a Packages index stanza. A stanza's Filename/Size/MD5sum/SHA1/
-    SHA256 fields become the file attributes and are left out of the stored control text, as they are not
-    in a .deb's control file; ``package_file`` overrides them. Attributes with no known value are omitted
-    (Debian's bookworm index, for one, no longer carries SHA1).
-    """
-    fields = parse_control_fields(control_text)
-    values = {field.lower(): value for field, value in reversed(fields)}  # first occurrence wins, as in email
-    missing = [field for field in ("package", "version", "architecture") if not values.get(field)]
-    if missing:
-        raise InvalidRequestError(
-            f"control text lacks {', '.join(missing)}: Repoman needs them to name the item"
-        )
-    name, version, architecture = values["package"], values["version"], values["architecture"]
-
-    attributes: dict[str, str] = {
-        "name": name,
-        "version": version,
-        "distribution": distribution,
-        "component": component,
-        "architecture": architecture,
-    }
-    for field, attribute in INDEX_FIELD_ATTRIBUTES.items():
-        if field.lower() in values:
-            attributes[attribute] = values[field.lower()]
-    if "filename" in attributes:
-        attributes["filename"] = attributes["filename"].rsplit("/", 1)[-1]
-    if package_file is not None:
-        attributes.update(
-            filename=package_file.filename,
-            size=str(package_file.size),
-            md5=package_file.md5,
-            sha1=package_file.sha1,
-            sha256=package_file.sha256,
-        )
-
-    stored_text = "".join(
-        _stored_field(field, value) for field, value in fields if field.lower() not in _INDEX_FIELDS
-    )
-    attributes.update(split_control_text(stored_text + "\n"))
-    item_name = repoman_item_name(name, version, distribution, component, architecture)
-    return make_item(item_name, attributes.items())
-
-
-def meta_item(
-    dists: Iterable[str],
-    comps: Iterable[str],
-    archs: Iterable[str],
-    *,
-    origin: str | None = None,
-    label: str | None = None,
-    topic_name: str | None = None,
-    test_data: str | None = None,
-) -> Item:
-    """The ``meta`` item holding a Repoman repository's configuration (``Repodb._create_meta``).
-
-    Pass ``test_data=""`` for a repository that ``repoman-cli`` has run against since setup: every command's
-    health check writes ``test_data`` and then blanks it, leaving an empty value behind (``cli.checkup``).
-    The same check lets the ``all`` and ``source`` pseudo-architectures that ``Repodb.archs`` appends in
-    memory leak into the stored ``archs``; include them in ``archs`` to model such a repository.
-    """
-    pairs = [("dists", value) for value in dists]
-    pairs += [("comps", value) for value in comps]
-    pairs += [("archs", value) for value in archs]
-    for attribute in ("dists", "comps", "archs"):
-        if not any(pair[0] == attribute for pair in pairs):
-            raise InvalidRequestError(f"a Repoman repository needs at least one value in {attribute!r}")
-    optional = {"origin": origin, "label": label, "topic_name": topic_name, "test_data": test_data}
-    pairs += [(attribute, value) for attribute, value in optional.items() if value is not None]
-    return make_item(META_ITEM_NAME, pairs)
 
 
 def is_package_item(item: Item) -> bool:
@@ -265,243 +68,196 @@ def is_package_item(item: Item) -> bool:
     return all(len(item.attributes.get(attribute, ())) == 1 for attribute in KEY_ATTRIBUTES)
 
 
-# --- Debian version order ---------------------------------------------------------------------------------
-
-
-def _character_order(character: str) -> int:
-    # dpkg's order(): '~' sorts before everything, even the end of the string; letters before other symbols.
-    if character == "~":
-        return -1
-    if character.isdigit():
-        return 0
-    if character.isascii() and character.isalpha():
-        return ord(character)
-    return ord(character) + 256
-
-
-def _compare_version_part(left: str, right: str) -> int:
-    """dpkg's verrevcmp(): alternate non-digit runs (by _character_order) and digit runs (numerically)."""
-    left_index = right_index = 0
-    while left_index < len(left) or right_index < len(right):
-        first_difference = 0
-        while (left_index < len(left) and not left[left_index].isdigit()) or (
-            right_index < len(right) and not right[right_index].isdigit()
-        ):
-            left_order = _character_order(left[left_index]) if left_index < len(left) else 0
-            right_order = _character_order(right[right_index]) if right_index < len(right) else 0
-            if left_order != right_order:
-                return left_order - right_order
-            left_index += 1
-            right_index += 1
-        while left_index < len(left) and left[left_index] == "0":
-            left_index += 1
-        while right_index < len(right) and right[right_index] == "0":
-            right_index += 1
-        while (
-            left_index < len(left)
-            and left[left_index].isdigit()
-            and right_index < len(right)
-            and right[right_index].isdigit()
-        ):
-            if not first_difference:
-                first_difference = ord(left[left_index]) - ord(right[right_index])
-            left_index += 1
-            right_index += 1
-        if left_index < len(left) and left[left_index].isdigit():
-            return 1
-        if right_index < len(right) and right[right_index].isdigit():
-            return -1
-        if first_difference:
-            return first_difference
-    return 0
-
-
-def _split_version(version: str) -> tuple[int, str, str]:
-    epoch_text, colon, rest = version.partition(":")
-    if not colon:
-        epoch_text, rest = "0", version
-    epoch = int(epoch_text) if epoch_text.isdigit() else 0
-    upstream, hyphen, revision = rest.rpartition("-")
-    if not hyphen:
-        upstream, revision = rest, "0"
-    return epoch, upstream, revision
-
-
-def compare_debian_versions(left: str, right: str) -> int:
-    """Negative, zero or positive as ``left`` sorts before, with or after ``right`` in Debian order."""
-    left_epoch, left_upstream, left_revision = _split_version(left)
-    right_epoch, right_upstream, right_revision = _split_version(right)
-    if left_epoch != right_epoch:
-        return left_epoch - right_epoch
-    return _compare_version_part(left_upstream, right_upstream) or _compare_version_part(
-        left_revision, right_revision
-    )
-
-
-debian_version_key = functools.cmp_to_key(compare_debian_versions)
-
-
 # --- backup file ------------------------------------------------------------------------------------------
 
 
 def _path(*parts: str | int) -> str:
-    return "".join(f"[{part!r}]" for part in parts)
+    return "".join(f"[{part!r}]" if isinstance(part, int) else f"[{part[:80]!r}]" for part in parts)
 
 
-def _expect_mapping(value: object, where: str) -> Mapping[object, object]:
-    if not isinstance(value, Mapping):
-        raise DumpCorruptError(f"Repoman backup: {where} must be a JSON object, not {type(value).__name__}")
-    return value
+class _BackupReader:
+    """One pass over a backup file's JSON events, yielding items as their objects end."""
 
+    def __init__(self, events: JsonEvents, key: str) -> None:
+        self.events, self.key = events, key
+        self.seen = SeenNames()
 
-def _attribute_values(value: object, where: str) -> list[str]:
-    """A backup value as a list: Repoman writes a single value as a string and several as a list."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(element, str) for element in value):
-        return [element for element in value if isinstance(element, str)]
-    raise DumpCorruptError(
-        f"Repoman backup: {where} must be a string or a list of strings, not {type(value).__name__}"
-    )
+    def corrupt(self, message: str) -> DumpCorruptError:
+        return DumpCorruptError(f"Repoman backup {self.key}: {message}")
 
+    def expect(self, wanted: str, where: str, shape: str) -> None:
+        event, _ = self.events.next()
+        if event != wanted:
+            raise self.corrupt(f"{where} must be {shape}, not {json_kind(event)}")
 
-def _meta_from_document(metadata: object) -> Item:
-    pairs: list[tuple[str, str]] = []
-    for attribute, value in _expect_mapping(metadata, "'metadata'").items():
-        if not isinstance(attribute, str):
-            raise DumpCorruptError(
-                f"Repoman backup: 'metadata' has a non-string attribute name {attribute!r}"
+    def items(self) -> Iterator[Item]:
+        self.expect("start_map", "the document", "a JSON object with the keys 'metadata' and 'packages'")
+        found: list[str] = []
+        while True:
+            event, key = self.events.next()
+            if event == "end_map":
+                break
+            if key not in ("metadata", "packages") or key in found:
+                raise self.corrupt(
+                    "the document must have exactly the keys 'metadata' and 'packages', once each "
+                    f"(repoman-cli restore refuses anything else); it has {str(key)[:80]!r}"
+                    + (" twice" if key in found else "")
+                )
+            found.append(key)
+            if key == "metadata":
+                yield self.checked(self.meta(), "'metadata'")
+            else:
+                yield from self.packages()
+        if len(found) < 2:
+            missing = "'metadata'" if "metadata" not in found else "'packages'"
+            raise self.corrupt(
+                "the document must have exactly the keys 'metadata' and 'packages' (repoman-cli restore refuses "
+                f"anything else); it has no {missing}"
             )
-        pairs += [
-            (attribute, element) for element in _attribute_values(value, f"'metadata'{_path(attribute)}")
-        ]
-    if not pairs:
+        if self.events.next()[0] != "end":  # pragma: no cover - the parser refuses trailing data first
+            raise self.corrupt("data after the document")
+
+    def values(self, budget: Callable[[], None]) -> tuple[list[str], bool] | str:
+        """An attribute's values and whether it was one string (Repoman writes one value as a string, several
+        as a list), or what was found instead. Paths are formatted only for a refusal: this runs per value."""
+        event, value = self.events.next()
+        if event == "string":
+            return [value], True
+        if event != "start_array":
+            return json_kind(event)
+        values: list[str] = []
+        while True:
+            budget()
+            event, value = self.events.next()
+            if event == "end_array":
+                return values, False
+            if event != "string":
+                return f"a list holding {json_kind(event)}"
+            values.append(value)
+
+    def attributes(self, where: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
+        """The pairs of one object of attributes (its start already read), and its single-string attributes."""
+        budget = event_budget(f"Repoman backup {self.key}", _MAX_ENTRY_EVENTS, where)
+        pairs: list[tuple[str, str]] = []
+        single: dict[str, str] = {}
+        names: set[str] = set()
+        while True:
+            budget()
+            event, attribute = self.events.next()
+            if event == "end_map":
+                return pairs, single
+            if attribute in names:
+                raise self.corrupt(f"{where} names attribute {attribute[:80]!r} twice")
+            names.add(attribute)
+            found = self.values(budget)
+            if isinstance(found, str):
+                raise self.corrupt(
+                    f"{where}{_path(attribute)} must be a string or a list of strings, not {found}"
+                )
+            values, is_single = found
+            if is_single:
+                single[attribute] = values[0]
+                pairs.append((attribute, values[0]))
+            else:
+                pairs += [(attribute, value) for value in values]
+            if len(pairs) > MAX_PAIRS_PER_ITEM:
+                raise self.corrupt(
+                    f"{where} has more than {MAX_PAIRS_PER_ITEM} name/value pairs; SimpleDB allows "
+                    f"{MAX_PAIRS_PER_ITEM} per item"
+                )
+
+    def meta(self) -> Item:
+        self.expect("start_map", "'metadata'", "a JSON object of attribute names to values")
+        pairs, _ = self.attributes("'metadata'")
+        if not pairs:
+            raise self.corrupt("'metadata' is empty; a Repoman repository always has dists, comps and archs")
+        return make_item(META_ITEM_NAME, pairs)
+
+    def packages(self) -> Iterator[Item]:
+        """name → distribution → component → architecture → list of package entries."""
+        self.expect("start_map", "'packages'", "a JSON object")
+        for nest in self.nested((), 4):
+            where = f"'packages'{_path(*nest)}"
+            self.expect("start_array", where, "a list of package items")
+            index = 0
+            while True:
+                event, _ = self.events.next()
+                if event == "end_array":
+                    break
+                entry_path = f"{where}[{index}]"
+                if event != "start_map":
+                    raise self.corrupt(f"{entry_path} must be a JSON object, not {json_kind(event)}")
+                yield self.checked(self.package(nest, entry_path), entry_path)
+                index += 1
+
+    def nested(self, keys: tuple[str, ...], levels: int) -> Iterator[tuple[str, ...]]:
+        """The keys of ``levels`` nested objects (the first one's start already read), depth first."""
+        while True:
+            event, key = self.events.next()
+            if event == "end_map":
+                return
+            path = (*keys, key)
+            if levels == 1:
+                yield path
+                continue
+            self.expect("start_map", f"'packages'{_path(*path)}", "a JSON object")
+            yield from self.nested(path, levels - 1)
+
+    def package(self, nest: tuple[str, ...], where: str) -> Item:
+        pairs, single = self.attributes(where)
+        for attribute in KEY_ATTRIBUTES:
+            if attribute not in single:
+                raise self.corrupt(
+                    f"{where} needs {attribute!r} as a single string; Repoman names items by it"
+                )
+        for attribute, expected in zip(
+            ("name", "distribution", "component", "architecture"), nest, strict=True
+        ):
+            if single[attribute] != expected:
+                raise self.corrupt(
+                    f"{where} has {attribute} {single[attribute][:80]!r} but is filed under {expected[:80]!r}"
+                )
+        try:
+            item_name = repoman_item_name(*(single[attribute] for attribute in KEY_ATTRIBUTES))
+        except InvalidRequestError as error:
+            raise self.corrupt(f"{where}: {error}") from error
+        return make_item(item_name, pairs)
+
+    def checked(self, item: Item, where: str) -> Item:
+        try:
+            validate_item(item)
+        except LimitExceededError as error:
+            raise self.corrupt(f"{where}: {error}") from error
+        if not self.seen.add(item.name):
+            raise self.corrupt(
+                f"{where} is item {item.name[:80]!r} a second time (the same name, version, distribution, "
+                "component and architecture as an earlier entry)"
+            )
+        if self.seen.count > MAX_REPOMAN_ITEMS:
+            raise self.corrupt(
+                f"more than {MAX_REPOMAN_ITEMS:,} items, the most a Repoman backup file may hold here"
+            )
+        return item
+
+
+_WHY_FILE_CAP = "the largest Repoman backup file this restore reads"
+
+
+def check_repoman_file_size(key: str, size: int) -> None:
+    """Refuse a file whose stored size (S3's content length) is over the cap, before a byte of it is fetched."""
+    if size > MAX_REPOMAN_FILE_BYTES:
         raise DumpCorruptError(
-            "Repoman backup: 'metadata' is empty; a Repoman repository always has dists, comps and archs"
+            f"Repoman backup {key} is {size:,} bytes, larger than {MAX_REPOMAN_FILE_BYTES:,}, {_WHY_FILE_CAP}"
         )
-    return make_item(META_ITEM_NAME, pairs)
 
 
-def _package_from_entry(entry: object, nest: tuple[str, str, str, str], where: str) -> Item:
-    mapping = _expect_mapping(entry, where)
-    pairs: list[tuple[str, str]] = []
-    single: dict[str, str] = {}
-    for attribute, value in mapping.items():
-        if not isinstance(attribute, str):
-            raise DumpCorruptError(f"Repoman backup: {where} has a non-string attribute name {attribute!r}")
-        values = _attribute_values(value, f"{where}{_path(attribute)}")
-        if isinstance(value, str):
-            single[attribute] = value
-        pairs += [(attribute, element) for element in values]
-    for attribute in KEY_ATTRIBUTES:
-        if attribute not in single:
-            raise DumpCorruptError(
-                f"Repoman backup: {where} needs {attribute!r} as a single string; Repoman names items by it"
-            )
-    for attribute, expected in zip(("name", "distribution", "component", "architecture"), nest, strict=True):
-        if single[attribute] != expected:
-            raise DumpCorruptError(
-                f"Repoman backup: {where} has {attribute} {single[attribute]!r} but is filed under {expected!r}"
-            )
-    try:
-        item_name = repoman_item_name(*(single[attribute] for attribute in KEY_ATTRIBUTES))
-    except InvalidRequestError as error:
-        raise DumpCorruptError(f"Repoman backup: {where}: {error}") from error
-    return make_item(item_name, pairs)
+def items_from_repoman_stream(stream: Readable, key: str) -> Iterator[Item]:
+    """The items a ``repoman-cli restore`` of the backup file in ``stream`` writes, names recomputed.
 
-
-def _convert_backup(document: Mapping[str, object]) -> Iterator[Item]:
-    yield _meta_from_document(document["metadata"])
-    seen: dict[str, str] = {}
-    packages = _expect_mapping(document["packages"], "'packages'")
-    for name, dists in packages.items():
-        for dist, comps in _expect_mapping(dists, f"'packages'{_path(str(name))}").items():
-            for comp, archs in _expect_mapping(comps, f"'packages'{_path(str(name), str(dist))}").items():
-                arch_path = f"'packages'{_path(str(name), str(dist), str(comp))}"
-                for arch, entries in _expect_mapping(archs, arch_path).items():
-                    where = f"'packages'{_path(str(name), str(dist), str(comp), str(arch))}"
-                    if not isinstance(entries, list):
-                        raise DumpCorruptError(f"Repoman backup: {where} must be a list of package items")
-                    for index, entry in enumerate(entries):
-                        entry_path = f"{where}[{index}]"
-                        nest = (str(name), str(dist), str(comp), str(arch))
-                        item = _package_from_entry(entry, nest, entry_path)
-                        if item.name in seen:
-                            raise DumpCorruptError(
-                                f"Repoman backup: {entry_path} is the same package as {seen[item.name]} "
-                                f"(item {item.name})"
-                            )
-                        seen[item.name] = entry_path
-                        yield item
-
-
-def items_from_repoman_backup(document: Mapping[str, object]) -> Iterator[Item]:
-    """The items a ``repoman-cli restore`` of ``document`` writes, ``meta`` first; names are recomputed.
-
-    The whole document is checked before this returns, so a malformed file raises DumpCorruptError here,
-    before any item reaches a domain.
+    Items come as the file is read, ``meta`` when its object ends: a malformed file raises DumpCorruptError
+    (naming ``key``, the JSON path and the rule or limit) at the point where it goes wrong, after the items
+    before it. Callers that must not act on a bad file read it through once first (the restore plans first).
+    The stream is refused once it passes MAX_REPOMAN_FILE_BYTES, whatever size it claimed.
     """
-    if not isinstance(document, Mapping):
-        raise DumpCorruptError(
-            f"Repoman backup: the document must be a JSON object, not {type(document).__name__}"
-        )
-    keys = sorted(str(key) for key in document)
-    if keys != ["metadata", "packages"]:
-        raise DumpCorruptError(
-            f"Repoman backup: the document must have exactly the keys 'metadata' and 'packages' "
-            f"(repoman-cli restore refuses anything else); it has {keys}"
-        )
-    for _ in _convert_backup(document):
-        pass  # a full checking pass first: the second pass below is what the caller consumes
-    return _convert_backup(document)
-
-
-def _entry_from_item(item: Item) -> PackageEntry:
-    return {
-        attribute: values[0] if len(values) == 1 else list(values)
-        for attribute, values in item.attributes.items()
-    }
-
-
-def repoman_backup_from_items(items: Iterable[Item]) -> RepomanBackup:
-    """The backup document ``repoman-cli backup`` would print for a domain holding ``items``.
-
-    Every item must be the ``meta`` item or a package item (all of name, version, distribution, component
-    and architecture single-valued); anything else means the domain is not a Repoman domain and raises
-    InvalidRequestError. ``repoman-cli restore`` writes each package under the name recomputed from these
-    attributes, which is the item's own name for every item Repoman wrote.
-    """
-    metadata: dict[str, list[str]] | None = None
-    packages: dict[str, dict[str, dict[str, dict[str, list[PackageEntry]]]]] = {}
-    for item in items:
-        if item.name == META_ITEM_NAME:
-            metadata = {attribute: list(values) for attribute, values in item.attributes.items()}
-            continue
-        if not is_package_item(item):
-            missing = [
-                attribute for attribute in KEY_ATTRIBUTES if len(item.attributes.get(attribute, ())) != 1
-            ]
-            raise InvalidRequestError(
-                f"item {item.name[:80]!r} is not a Repoman package: {', '.join(missing)} missing or multi-valued"
-            )
-        name, _, dist, comp, arch = (item.attributes[attribute][0] for attribute in KEY_ATTRIBUTES)
-        packages.setdefault(name, {}).setdefault(dist, {}).setdefault(comp, {}).setdefault(arch, []).append(
-            _entry_from_item(item)
-        )
-    if metadata is None:
-        raise InvalidRequestError(
-            "no 'meta' item: without its configuration this is not a Repoman domain, and repoman-cli restore "
-            "would leave the repository unusable"
-        )
-
-    ordered: PackageTree = {}
-    for name in sorted(packages):
-        for dist in sorted(packages[name]):
-            for comp in sorted(packages[name][dist]):
-                for arch in sorted(packages[name][dist][comp]):
-                    entries = sorted(
-                        packages[name][dist][comp][arch],
-                        key=lambda entry: debian_version_key(str(entry["version"])),
-                    )
-                    ordered.setdefault(name, {}).setdefault(dist, {}).setdefault(comp, {})[arch] = entries
-    return {"metadata": metadata, "packages": ordered}
+    capped = CappedReader(stream, f"Repoman backup {key}", MAX_REPOMAN_FILE_BYTES, _WHY_FILE_CAP)
+    return _BackupReader(JsonEvents(capped, f"Repoman backup {key}"), key).items()

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import boto3
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
+from simpledb_backup.clients import lambda_client
 from simpledb_backup.errors import InvalidStateError, SimpleDBBackupError
 
 RemainingSeconds = Callable[[], float]
@@ -108,7 +108,7 @@ def event_payload(event: BaseModel) -> dict[str, Any]:
 
 def start_continuation(event: BaseModel, context: LambdaContext) -> None:
     """Invoke this same function asynchronously with ``event``."""
-    boto3.client("lambda").invoke(
+    lambda_client().invoke(
         FunctionName=context.invoked_function_arn,
         InvocationType="Event",
         Payload=json.dumps(event_payload(event)).encode(),

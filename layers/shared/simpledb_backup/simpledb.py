@@ -255,6 +255,10 @@ class SimpleDB:
     def create_domain(self, domain: str) -> None:
         self._call("CreateDomain", domain, lambda: self.client.create_domain(DomainName=domain))
 
+    def delete_domain(self, domain: str) -> None:
+        """Delete a domain and everything in it (idempotent: a domain that is gone is fine)."""
+        self._call("DeleteDomain", domain, lambda: self.client.delete_domain(DomainName=domain))
+
     def select_page(
         self, domain: str, expression: str, next_token: str | None
     ) -> tuple[list[Item], str | None]:

@@ -20,7 +20,7 @@ from simpledb_backup.config import Settings
 from simpledb_backup.restore.catalog import DumpCatalog
 from simpledb_backup.restore.lock import TargetLock
 from simpledb_backup.restore.prepare import Preparation
-from simpledb_backup.restore.runner import RestoreRunner
+from simpledb_backup.restore.runner import RestoreMetrics, RestoreRunner
 from simpledb_backup.restore.runs import RestoreRuns
 from simpledb_backup.restore.service import RestoreService
 from simpledb_backup.restore.sources import SourceOpener
@@ -30,23 +30,34 @@ from simpledb_backup.runtime import Clock, utc_datetime
 from simpledb_backup.s3store import BucketStore
 from simpledb_backup.simpledb import SimpleDB
 
-__all__ = ["RestoreService", "compose_restore_service"]
+__all__ = ["RestoreService", "compose_restore_runner", "compose_restore_service"]
 
 
-def compose_restore_service(
-    sdb: SimpleDB, store: BucketStore, settings: Settings, clock: Clock = utc_datetime
-) -> RestoreService:
-    """The restore service with its collaborators, as the function runs it."""
+def compose_restore_runner(
+    sdb: SimpleDB,
+    store: BucketStore,
+    settings: Settings,
+    clock: Clock = utc_datetime,
+    metrics: RestoreMetrics | None = None,
+) -> RestoreRunner:
+    """A restore run's collaborators, as the functions run them."""
     catalog = DumpCatalog(store)
     target = TargetDomain(sdb, settings.segments)
     runs = RestoreRuns(store)
-    sources = SourceOpener(store, catalog)
-    preparation = Preparation(target)
     backups = BackupService(sdb, store, settings.segments, settings.retention)
     stages = (
         SafetyBackupStage(backups),
         WriteStage(sdb, target, settings.restore_workers),
         VerifyStage(target),
     )
-    runner = RestoreRunner(sources, preparation, TargetLock(store, runs, clock), runs, stages)
-    return RestoreService(settings, catalog, sources, preparation, runner, runs)
+    lock = TargetLock(store, runs, clock)
+    return RestoreRunner(SourceOpener(store, catalog), Preparation(target), lock, runs, stages, metrics)
+
+
+def compose_restore_service(
+    sdb: SimpleDB, store: BucketStore, settings: Settings, clock: Clock = utc_datetime
+) -> RestoreService:
+    """The restore function's service: list, plan, restore and status over one runner."""
+    runner = compose_restore_runner(sdb, store, settings, clock)
+    catalog = runner.sources.catalog
+    return RestoreService(settings, catalog, runner.sources, runner.preparation, runner, runner.runs)

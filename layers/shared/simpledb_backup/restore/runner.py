@@ -46,6 +46,31 @@ _REQUEST_REFUSALS = (
 )
 
 
+class RestoreMetrics:
+    """The restore's outcome metrics, per target domain (the restore-failed alarm watches them)."""
+
+    def failed_before_start(self, target: str) -> None:
+        with domain_metrics(target) as metrics:
+            metrics.add(MetricName.RESTORE_FAILED, 1)
+
+    def ended(self, state: RestoreState, succeeded: bool) -> None:
+        """Once per run, when it ends: its items written and deleted over all invocations, and the outcome."""
+        with domain_metrics(state.target) as metrics:
+            metrics.add(MetricName.RESTORE_ITEMS_WRITTEN, state.written.items_written)
+            metrics.add(MetricName.RESTORE_ITEMS_DELETED, state.written.items_deleted)
+            metrics.add(MetricName.RESTORE_SUCCEEDED if succeeded else MetricName.RESTORE_FAILED, 1)
+
+
+class NoRestoreMetrics(RestoreMetrics):
+    """For runs whose caller records its own outcome (restore drills): no restore metric at all."""
+
+    def failed_before_start(self, target: str) -> None:
+        pass
+
+    def ended(self, state: RestoreState, succeeded: bool) -> None:
+        pass
+
+
 class RestoreRunner:
     def __init__(
         self,
@@ -54,11 +79,13 @@ class RestoreRunner:
         lock: TargetLock,
         runs: RestoreRuns,
         stages: tuple[SafetyBackupStage, WriteStage, VerifyStage],
+        metrics: RestoreMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sources, self.preparation, self.lock, self.runs = sources, preparation, lock, runs
         self.safety_backup, self.writer, self.verifier = stages
         self.monotonic = monotonic
+        self.metrics = metrics or RestoreMetrics()
         #: Fingerprint of the state this run saved last (or resumed from), which its lock keeps vouching for.
         self._last_saved: str | None = None
         self.stall_guard = StallGuard(
@@ -124,13 +151,13 @@ class RestoreRunner:
         except SimpleDBBackupError as error:
             if prepared is None:
                 if not isinstance(error, _REQUEST_REFUSALS):
-                    emit_restore_failed(request.target)
+                    self.metrics.failed_before_start(request.target)
                 raise
             self._fail(prepared.state, error)
             return restore_answer(prepared.state)
         except BaseException as error:
             if prepared is None:
-                emit_restore_failed(request.target)
+                self.metrics.failed_before_start(request.target)
             else:
                 self._fail(prepared.state, error)
             raise
@@ -212,28 +239,15 @@ class RestoreRunner:
                 "(it converges), and look at the sample of mismatching items",
             )
         self.runs.save(state)
-        emit_final_metrics(state, succeeded=verified)
+        self.metrics.ended(state, succeeded=verified)
         logger.info("restore finished", extra={"summary": restore_answer(state)})
 
     def _fail(self, state: RestoreState, error: BaseException) -> None:
         logger.error("restore failed", extra={"error": str(error), "error_type": type(error).__name__})
         kind = error.kind if isinstance(error, SimpleDBBackupError) else type(error).__name__
         state.status, state.error = "failed", RunError(kind=kind, message=str(error))
-        emit_final_metrics(state, succeeded=False)
+        self.metrics.ended(state, succeeded=False)
         try:
             self.runs.save(state)
         except SimpleDBBackupError as save_error:
             logger.warning("could not save the failed restore's status", extra={"error": str(save_error)})
-
-
-def emit_restore_failed(target: str) -> None:
-    with domain_metrics(target) as metrics:
-        metrics.add(MetricName.RESTORE_FAILED, 1)
-
-
-def emit_final_metrics(state: RestoreState, succeeded: bool) -> None:
-    """Once per run, when it ends: its items written and deleted over all invocations, and the outcome."""
-    with domain_metrics(state.target) as metrics:
-        metrics.add(MetricName.RESTORE_ITEMS_WRITTEN, state.written.items_written)
-        metrics.add(MetricName.RESTORE_ITEMS_DELETED, state.written.items_deleted)
-        metrics.add(MetricName.RESTORE_SUCCEEDED if succeeded else MetricName.RESTORE_FAILED, 1)

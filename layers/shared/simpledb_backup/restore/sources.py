@@ -5,24 +5,21 @@ only at the end of the stream) when it is not intact, so a restore reads it thro
 it writes anything.
 """
 
-import json
 from collections.abc import Iterator
 from contextlib import closing
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from simpledb_backup.dumpformat import read_dump
 from simpledb_backup.errors import (
     DumpCorruptError,
     DumpNotFoundError,
     InvalidRequestError,
-    LimitExceededError,
-    ObjectNotFoundError,
 )
 from simpledb_backup.events import PlanRequest, RestoreRunRequest
-from simpledb_backup.items import Item, validate_item
+from simpledb_backup.items import Item
 from simpledb_backup.keys import IMPORTS_PREFIX
 from simpledb_backup.native_export import NativeExport, read_native_export
-from simpledb_backup.repoman import items_from_repoman_backup
+from simpledb_backup.repoman import check_repoman_file_size, items_from_repoman_stream
 from simpledb_backup.restore.catalog import DumpCatalog
 from simpledb_backup.s3store import META_DIGEST, META_ITEMS, BucketStore, DumpVersion
 
@@ -70,7 +67,7 @@ class DumpSource:
 
 class RepomanFileSource:
     """A ``repoman-cli backup`` file under imports/: item names are recomputed as Repoman does, ``meta``
-    included (repoman.items_from_repoman_backup)."""
+    included (repoman.items_from_repoman_stream). The file is streamed, never loaded whole."""
 
     def __init__(self, store: BucketStore, key: str, version_id: str) -> None:
         self.store, self.key, self.version_id = store, key, version_id
@@ -79,30 +76,24 @@ class RepomanFileSource:
         return {"kind": "repoman", "key": self.key, "version_id": self.version_id}
 
     def items(self) -> Iterator[Item]:
-        raw = self.store.get_bytes(self.key, self.version_id)
-        try:
-            document = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise DumpCorruptError(
-                f"{self.key} is not a Repoman backup file: not valid JSON ({error})"
-            ) from error
-        for item in items_from_repoman_backup(document):
-            try:
-                validate_item(item)
-            except LimitExceededError as error:
-                raise DumpCorruptError(f"Repoman backup {self.key}: {error}") from error
-            yield item
+        version = self.store.head(self.key, self.version_id)
+        if version is not None:
+            check_repoman_file_size(self.key, version.size)  # an oversized file is refused unread
+        with closing(self.store.open(self.key, self.version_id)) as body:
+            yield from items_from_repoman_stream(body, self.key)
 
 
 class NativeExportSource:
     """An AWS native SimpleDB export (simpledbv2 StartDomainExport) under
     ``imports/.../AWSSimpleDB/<exportId>/<domain>/``. The first read verifies the manifests and every data
     file's MD5 and item count (native_export.read_native_export); later reads in the same invocation reuse
-    that verification, and each still re-checks every file's MD5."""
+    that verification, and each still re-checks every file's MD5 and count at its end. Every object is read
+    as a stream, at the S3 version the first read found, so all reads see the bytes that were verified."""
 
     def __init__(self, store: BucketStore, base_key: str, domain: str) -> None:
         self.store, self.base_key, self.domain = store, base_key.rstrip("/") + "/", domain
         self._export: NativeExport | None = None
+        self._versions: dict[str, str] = {}
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {"kind": "native-export", "key": self.base_key}
@@ -111,27 +102,25 @@ class NativeExportSource:
             described["export_arn"] = self._export.manifest.export_arn
         return described
 
-    def _read_object(self, key: str) -> bytes:
-        try:
-            return self.store.get_bytes(key)
-        except ObjectNotFoundError as error:
-            raise KeyError(key) from error  # what read_native_export expects for a missing object
+    def _open_object(self, key: str) -> IO[bytes]:
+        version_id = self._versions.get(key)
+        if version_id is None:
+            head = self.store.head(key)
+            if head is None:
+                raise KeyError(key)  # what read_native_export expects for a missing object
+            version_id = self._versions[key] = head.version_id
+        return self.store.open(key, version_id)
 
     def items(self) -> Iterator[Item]:
         if self._export is None:
-            export = read_native_export(self._read_object, self.base_key)
+            export = read_native_export(self._open_object, self.base_key)
             exported = export.manifest.domain_name
             if exported is not None and exported != self.domain:
                 raise InvalidRequestError(
                     f"source_key: {self.base_key} is an export of domain {exported!r}, not of {self.domain!r}"
                 )
             self._export = export
-        for item in self._export:
-            try:
-                validate_item(item)
-            except LimitExceededError as error:
-                raise DumpCorruptError(f"native export {self.base_key}: {error}") from error
-            yield item
+        yield from self._export
 
 
 class SourceOpener:

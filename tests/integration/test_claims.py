@@ -1,0 +1,41 @@
+"""claims.claim, the primitive behind the restore lock and the backup lease, when a conditional put's answer is
+lost: botocore replays the request, the replay fails its condition, and the claim must still know it won."""
+
+from typing import Any
+
+from simpledb_backup.claims import claim
+from simpledb_backup.s3store import BucketStore
+
+KEY = "locks/packages.lock"
+
+
+class LostAnswers(BucketStore):
+    """Every conditional put is applied, then replayed (as botocore does when the answer was lost): the caller
+    sees only the replay's answer."""
+
+    def put_if_absent(self, key: str, document: Any) -> str | None:
+        super().put_if_absent(key, document)
+        return super().put_if_absent(key, document)
+
+    def put_if_match(self, key: str, document: Any, etag: str) -> str | None:
+        super().put_if_match(key, document, etag)
+        return super().put_if_match(key, document, etag)
+
+
+def test_a_replayed_create_still_wins(s3_client: Any, bucket: str) -> None:
+    outcome = claim(LostAnswers(s3_client, bucket), KEY, {"run_id": "mine"}, lambda current: False)
+    assert outcome.etag is not None
+
+
+def test_a_replayed_takeover_still_wins(s3_client: Any, bucket: str) -> None:
+    BucketStore(s3_client, bucket).put_if_absent(KEY, {"run_id": "dead"})
+    outcome = claim(LostAnswers(s3_client, bucket), KEY, {"run_id": "mine"}, lambda current: True)
+    assert outcome.etag is not None
+    assert BucketStore(s3_client, bucket).get_json(KEY) == {"run_id": "mine"}
+
+
+def test_someone_else_s_claim_is_not_taken_for_ours(s3_client: Any, bucket: str) -> None:
+    BucketStore(s3_client, bucket).put_if_absent(KEY, {"run_id": "theirs"})
+    outcome = claim(LostAnswers(s3_client, bucket), KEY, {"run_id": "mine"}, lambda current: False)
+    assert outcome.etag is None
+    assert outcome.current == {"run_id": "theirs"}
