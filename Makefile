@@ -23,6 +23,7 @@ LATENCY_MS ?= 30
         build deploy alarms logs clean
 
 help:
+	@echo "make setup        install everything into .venv (the CLI: .venv/bin/simpledb-backup --help)"
 	@echo "make demo         run the nightly backup and a restore against an embedded local AWS"
 	@echo "make test         ruff, mypy, sam validate --lint, cfn-lint and pytest"
 	@echo "make local-aws    serve moto + the SimpleDB engine on 127.0.0.1:$(LOCAL_AWS_PORT)"
@@ -31,10 +32,11 @@ help:
 	@echo "make bench        backup/restore benchmark against a sequential baseline"
 	@echo "make deploy | alarms | logs FN=backup"
 
-$(VENV)/.installed: requirements-dev.txt
+# The project itself is installed too, editable, so that .venv/bin/simpledb-backup runs this checkout's code.
+$(VENV)/.installed: requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt --editable .
 	touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt

@@ -1,24 +1,32 @@
 """Run the Lambda handlers in-process, as `sam local invoke` would but without Docker.
 
-Used by `make invoke-local`, `make demo`, the benchmark and the tests. A handler that continues its work in
-a new invocation is run again here with its continuation event, as Lambda would run the asynchronous
-invocation it asked for.
+Used by `make invoke-local`, `simpledb-backup --local`, `make demo`, the benchmark and the tests. A handler that
+continues its work in a new invocation is run again here with its continuation event, as Lambda would run the
+asynchronous invocation it asked for.
+
+The functions' environment is events/env.json with the process environment on top (``DOMAIN_NAMES=... make
+invoke-local`` wins), and their output (Powertools writes logs and metric records to stdout) goes wherever
+``function_output`` sends it, so that a command's own stdout can carry only its answer.
 """
 
+import contextlib
 import importlib.util
 import json
+import logging
 import os
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO, cast
 
 from pydantic import BaseModel
 
+from simpledb_backup.events import BackupEvent
 from simpledb_backup.runtime import event_payload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,9 +35,11 @@ ENVIRONMENT_FILE = ROOT / "events" / "env.json"
 
 
 def function_environment(function: str) -> dict[str, str]:
-    """The function's environment for local runs, from events/env.json (also `sam local invoke --env-vars`)."""
+    """The function's environment for local runs: events/env.json (also `sam local invoke --env-vars`), where
+    a variable set in this process's environment wins."""
     document: dict[str, dict[str, str]] = json.loads(ENVIRONMENT_FILE.read_text())
-    return {**document.get("Parameters", {}), **document[FUNCTIONS[function]]}
+    defaults = {**document.get("Parameters", {}), **document[FUNCTIONS[function]]}
+    return {name: os.environ.get(name, value) for name, value in defaults.items()}
 
 
 @dataclass
@@ -77,6 +87,75 @@ def load_script(name: str) -> ModuleType:
     return load_module(ROOT / "scripts" / f"{name}.py", f"{name}_script")
 
 
+class _Continuations(threading.local):
+    """The asynchronous invocations the handler running in this thread asked for.
+
+    Per thread, because a command may run a restore's continuations in a background thread while it asks
+    the same function for the run's status in its own.
+    """
+
+    def __init__(self) -> None:
+        self.asked: list[dict[str, Any]] | None = None
+
+
+_continuations = _Continuations()
+
+
+def _continue_locally(event: BaseModel, context: object) -> None:
+    """Stands in for ``runtime.start_continuation``: queue the event for the chain this handler runs in."""
+    if _continuations.asked is None:
+        raise RuntimeError("a handler asked for a continuation outside localrun.Invocations")
+    _continuations.asked.append(event_payload(event))
+
+
+class Invocations:
+    """A handler's invocation, then each continuation it asks for: one invocation per ``next()``, which
+    returns its response.
+
+    The rest of a chain may run in another thread than the one that started it (one thread at a time), as
+    Lambda runs an asynchronous invocation while the caller goes on.
+    """
+
+    def __init__(
+        self,
+        function: str,
+        event: dict[str, Any],
+        context_factory: Callable[[], LocalContext] | None = None,
+        max_invocations: int = 100,
+    ) -> None:
+        self.function, self.max_invocations = function, max_invocations
+        self.handler: Any = cast(Any, load_handler(function))  # a handler module, given a stand-in below
+        self.handler.start_continuation = _continue_locally
+        self.make_context = context_factory or (
+            lambda: LocalContext(function_name=f"simpledb-backup-{function}")
+        )
+        self.pending = [event]
+        self.count = 0
+
+    @property
+    def continues(self) -> bool:
+        """Whether an invocation asked for another that has not run yet."""
+        return bool(self.pending)
+
+    def __iter__(self) -> "Invocations":
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        if not self.pending:
+            raise StopIteration
+        if self.count == self.max_invocations:
+            raise RuntimeError(f"{self.function} asked for more than {self.max_invocations} invocations")
+        asked: list[dict[str, Any]] = []
+        _continuations.asked = asked
+        try:
+            response: dict[str, Any] = self.handler.lambda_handler(self.pending.pop(0), self.make_context())
+        finally:
+            _continuations.asked = None
+        self.count += 1
+        self.pending += asked
+        return response
+
+
 def invoke(
     function: str,
     event: dict[str, Any],
@@ -84,23 +163,7 @@ def invoke(
     max_invocations: int = 100,
 ) -> list[dict[str, Any]]:
     """Invoke a handler, then each continuation it asks for; returns every invocation's response."""
-    handler: Any = load_handler(function)  # Any: its start_continuation is replaced below
-    continuations: list[dict[str, Any]] = []
-
-    def continue_locally(event: BaseModel, context: object) -> None:
-        continuations.append(event_payload(event))
-
-    handler.start_continuation = continue_locally
-    make_context = context_factory or (lambda: LocalContext(function_name=f"simpledb-backup-{function}"))
-    responses: list[dict[str, Any]] = []
-    pending = [event]
-    while pending:
-        if len(responses) == max_invocations:
-            raise RuntimeError(f"{function} asked for more than {max_invocations} invocations")
-        responses.append(handler.lambda_handler(pending.pop(0), make_context()))
-        pending += continuations
-        continuations.clear()
-    return responses
+    return list(Invocations(function, event, context_factory, max_invocations))
 
 
 FAKE_CREDENTIALS = {
@@ -111,10 +174,31 @@ FAKE_CREDENTIALS = {
 
 
 def use_function_environment(function: str) -> dict[str, str]:
-    """Put the function's environment (events/env.json) into this process, as Lambda would."""
+    """Put the function's environment (events/env.json under this process's own) into this process, as Lambda
+    would."""
     environment = function_environment(function)
     os.environ.update(environment)
     return environment
+
+
+@contextlib.contextmanager
+def function_output(stream: TextIO) -> Iterator[None]:
+    """Send what the functions print (Powertools logs and EMF metric records, both to stdout by default) to
+    ``stream`` instead, so that stdout carries only what the command itself prints.
+
+    Use it after ``use_function_environment``: Powertools' Logger reads POWERTOOLS_SERVICE_NAME and
+    POWERTOOLS_LOG_LEVEL when it is created, here at the latest.
+    """
+    from simpledb_backup.observability import logger
+
+    handler = logger.registered_handler
+    previous = handler.setStream(stream) if isinstance(handler, logging.StreamHandler) else None
+    try:
+        with contextlib.redirect_stdout(stream):
+            yield
+    finally:
+        if previous is not None and isinstance(handler, logging.StreamHandler):
+            handler.setStream(previous)
 
 
 def start_embedded_aws() -> Any:
@@ -138,3 +222,35 @@ def seed_local_stack(bucket: str, domain: str, item_count: int | None = None) ->
     bucket_summary = create_backup_bucket(boto3.client("s3"), bucket, ROOT / "template.yaml")
     written = fill_domain(boto3.client("sdb"), domain, repoman_domain_items(item_count))
     return {"bucket": bucket_summary, "domain": domain, "items": written}
+
+
+@contextlib.contextmanager
+def local_stack(function: str, output: TextIO, report: Callable[[str], None]) -> Iterator[dict[str, str]]:
+    """Everything a local invocation of ``function`` needs, for as long as the context lasts: the function's
+    environment (yielded), its output sent to ``output``, and AWS.
+
+    AWS is the endpoint in ``AWS_ENDPOINT_URL`` when it is set (for example `make local-aws`); otherwise an
+    embedded local AWS started here and seeded with the backup bucket and the first configured domain, plus a
+    first dump when the function is the restore function (so that every restore event has one to read). What
+    it did is told to ``report``, one line at a time.
+    """
+    environment = use_function_environment(function)
+    with function_output(output):
+        if os.environ.get("AWS_ENDPOINT_URL"):
+            yield environment
+            return
+        server = start_embedded_aws()
+        try:
+            report(f"embedded local AWS at {server.url}")
+            first_domain = environment["DOMAIN_NAMES"].split(",")[0]
+            seeded = seed_local_stack(environment["BACKUP_BUCKET"], first_domain, item_count=500)
+            report(
+                f"seeded bucket {seeded['bucket']['bucket']} and domain {first_domain} ({seeded['items']} items)"
+            )
+            if function == "restore":
+                invoke("backup", event_payload(BackupEvent(trigger="manual")))
+                report("made a first dump so that the restore has one to read")
+            yield environment
+        finally:
+            server.stop()
+            os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -3,42 +3,59 @@
 1. start the local AWS endpoint (moto's server with the project's SimpleDB engine);
 2. create the backup bucket as template.yaml declares it (versioning and lifecycle read from the template);
 3. fill a domain shaped exactly like Repoman's with real Debian package metadata (tests/fixtures/debian);
-4. run the nightly backup, change some packages, run it again;
-5. list the two dump versions with their counts;
-6. an accident deletes packages and damages `meta`; list, then plan a restore;
-7. restore the latest dump in exact mode;
-8. verify that the domain equals the chosen dump.
+4. run the nightly backup, give some packages a new build, run it again;
+5. ask what changed last night: `simpledb-backup diff --from previous --to latest`;
+6. list the dump versions: `simpledb-backup list`;
+7. an accident deletes packages and damages `meta`; plan an exact restore: `simpledb-backup plan`;
+8. restore the latest dump in exact mode: `simpledb-backup restore`, which shows the plan and asks for the
+   domain's name (a wrong name refuses and writes nothing; the right one restores);
+9. verify independently that the domain equals the chosen dump.
+
+Steps 5 to 8 run the operator's command line, `simpledb-backup --local`, against this demo's endpoint, exactly
+as an operator would type them; the functions' structured logs go to build/demo-logs.jsonl.
 """
 
 import argparse
 import contextlib
 import io
+import shlex
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / folder) for folder in ("layers/shared", "local")]
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / folder) for folder in ("cli", "layers/shared", "local")]
 
 import boto3  # noqa: E402
 
-from localrun import invoke, seed_local_stack, start_embedded_aws, use_function_environment  # noqa: E402
+from localrun import (  # noqa: E402
+    function_output,
+    invoke,
+    seed_local_stack,
+    start_embedded_aws,
+    use_function_environment,
+)
 from repomandata import mutate_packages, simulate_accident  # noqa: E402
 from simpledb_backup.dumpformat import read_dump  # noqa: E402
+from simpledb_backup.events import BackupEvent, DrillEvent  # noqa: E402
 from simpledb_backup.items import Item  # noqa: E402
 from simpledb_backup.keys import dump_key  # noqa: E402
-from simpledb_backup.observability import logger  # noqa: E402
+from simpledb_backup.runtime import event_payload  # noqa: E402
 from simpledb_backup.scan import scan_domain  # noqa: E402
 from simpledb_backup.simpledb import SimpleDB  # noqa: E402
+from simpledb_backup_cli.app import main as cli_main  # noqa: E402
 
-STEPS = 8
-LOG_FILE = Path(__file__).resolve().parent.parent / "build" / "demo-logs.jsonl"
+STEPS = 10
+LOG_FILE = ROOT / "build" / "demo-logs.jsonl"
 
 
 class Progress:
     def __init__(self) -> None:
         self.started = time.monotonic()
         self.step = 0
+        self.failed: list[str] = []
 
     def __call__(self, message: str) -> None:
         self.step += 1
@@ -61,17 +78,13 @@ def dump_items(bucket: str, domain: str, version_id: str) -> list[Item]:
 def function_output_to_log_file() -> Any:
     """The functions' structured logs and metric records go to LOG_FILE, so the demo's output stays readable."""
     LOG_FILE.parent.mkdir(exist_ok=True)
-    with LOG_FILE.open("a") as log_file, contextlib.redirect_stdout(log_file):
-        previous, logger.registered_handler.stream = logger.registered_handler.stream, log_file  # type: ignore[attr-defined]
-        try:
-            yield
-        finally:
-            logger.registered_handler.stream = previous  # type: ignore[attr-defined]
+    with LOG_FILE.open("a") as log_file, function_output(log_file):
+        yield
 
 
 def run_backup(progress: Progress) -> dict[str, Any]:
     with function_output_to_log_file():
-        [response] = invoke("backup", {"trigger": "schedule"})
+        [response] = invoke("backup", event_payload(BackupEvent(trigger="schedule")))
     dump = response["dumps"][0]
     progress.detail(
         f"version {dump['version_id']}: {dump['items']} items, {dump['attributes']} attributes, "
@@ -80,10 +93,43 @@ def run_backup(progress: Progress) -> dict[str, Any]:
     return dict(dump)
 
 
-def restore(event: dict[str, Any]) -> dict[str, Any]:
+def run_drill(progress: Progress, domain: str) -> None:
+    """What each domain's drill schedule does every week (the drill function, in-process)."""
+    use_function_environment("drill")
     with function_output_to_log_file():
-        responses = invoke("restore", event)
-    return dict(responses[-1])
+        answers = invoke("drill", event_payload(DrillEvent(trigger="schedule", domain=domain)))
+    answer = answers[-1]
+    drill = answer.get("drill", {})
+    scratch = drill.get("scratch_domain", "?")
+    progress.detail(
+        f"restored {answer.get('written', {}).get('items_written', 0)} items into {scratch} "
+        f"(a new domain: no confirm, no safety backup), in {answer.get('duration_seconds')} s"
+    )
+    verified = bool(answer.get("verification", {}).get("verified"))
+    progress.detail(f"verification: the scratch domain equals the dump: {verified}")
+    left = scratch in boto3.client("sdb").list_domains().get("DomainNames", [])
+    progress.detail(f"scratch domain deleted: {not left}; metrics DrillSucceeded, DrillDuration, DrillItems")
+    if not (drill.get("passed") and verified) or left:
+        progress.failed.append("the restore drill did not pass and clean up")
+
+
+def operator(arguments: Sequence[str], typed: str | None = None) -> int:
+    """Run `simpledb-backup --local ARGUMENTS` as an operator would type it, against this demo's local AWS (the
+    environment carries AWS_ENDPOINT_URL); ``typed`` is what the operator types when asked. In this process:
+    the command's entry point, without starting a Python for each step."""
+    print(f"\n      $ simpledb-backup --local {shlex.join(arguments)}", flush=True)
+    stdin = sys.stdin
+    sys.stdin = io.StringIO("" if typed is None else typed + "\n")
+    try:
+        return cli_main(["--local", "--log-file", str(LOG_FILE), *arguments])
+    finally:
+        sys.stdin = stdin
+
+
+def expect(progress: Progress, what: str, status: int, expected: int = 0) -> None:
+    if status != expected:
+        progress.failed.append(f"{what} (exit status {status}, expected {expected})")
+        progress.detail(f"!! {what} exited {status}, expected {expected}")
 
 
 def main() -> int:
@@ -117,13 +163,12 @@ def main() -> int:
         progress(f"{len(changes)} packages get a new build, then nightly backup #2")
         second = run_backup(progress)
 
+        progress("What changed last night? The diff of the two nightly dumps")
+        status = operator(["diff", domain, "--from", "previous", "--to", "latest"])
+        expect(progress, "diff", status)
+
         progress(f"Listing the dumps of {domain!r}")
-        listing = restore({"action": "list", "domain": domain})
-        for dump in listing["dumps"]:
-            progress.detail(
-                f"{dump['version_id']}  {dump['time']}  {dump['items']:>6} items  "
-                f"{dump['size_bytes']:>9,} bytes  trigger={dump['trigger']}"
-            )
+        expect(progress, "list", operator(["list", domain]))
 
         accident = simulate_accident(
             boto3.client("sdb"), domain, domain_items(domain), delete_count=25, seed=2
@@ -131,31 +176,32 @@ def main() -> int:
         progress(
             f"Accident: {len(accident.deleted)} packages deleted and 'meta' damaged; planning an exact restore"
         )
-        plan = restore({"action": "plan", "domain": domain, "mode": "exact"})
-        progress.detail(f"items: {plan['items']}")
-        progress.detail(f"attributes: {plan['attributes']}")
-        progress.detail(f"sample of items to create: {plan['samples']['create'][:3]}")
-        refused = restore({"action": "restore", "domain": domain, "mode": "exact"})
-        progress.detail(f"restore without confirm: {refused['status']}: {refused['error']['message']}")
+        expect(progress, "plan", operator(["plan", domain, "--mode", "exact"]))
 
-        progress("Restoring the latest dump in exact mode, with the confirmation it asked for")
-        result = restore({"action": "restore", "domain": domain, "mode": "exact", "confirm": domain})
-        safety = result["safety_backup"] or {}
-        progress.detail(f"{result['status']}: {result['message']}")
-        progress.detail(f"written: {result['written']}")
-        progress.detail(f"safety backup (trigger pre-restore): version {safety.get('version_id')}")
-        progress.detail(f"verification: {result['verification']}")
+        progress("Restoring the latest dump in exact mode: the command asks for the domain's name first")
+        progress.detail("a slip of the keyboard refuses, and nothing is written:")
+        restore = ["restore", domain, "--mode", "exact", "--samples", "3"]
+        expect(progress, "restore with a wrong name", operator(restore, typed="pakages"), 3)
+        progress.detail("the right name restores:")
+        expect(progress, "restore", operator(restore, typed=domain))
 
         progress("Checking independently that the domain equals the chosen dump")
-        equal = result["status"] == "complete" and domain_items(domain) == dump_items(
-            bucket, domain, second["version_id"]
-        )
+        equal = domain_items(domain) == dump_items(bucket, domain, second["version_id"])
         progress.detail(f"domain == dump {second['version_id']}: {equal}")
         progress.detail(f"first dump {first['version_id']} is still there to go further back")
+        if not equal:
+            progress.failed.append("the domain does not equal the dump")
+
+        progress(
+            f"Weekly restore drill of {domain!r}: its latest dump into a scratch domain, verified, deleted"
+        )
+        run_drill(progress, domain)
         print(
             f"\nDemo finished in {time.monotonic() - progress.started:.1f} s. The functions' logs: {LOG_FILE}"
         )
-        return 0 if equal else 1
+        for failure in progress.failed:
+            print(f"FAILED: {failure}", file=sys.stderr)
+        return 1 if progress.failed else 0
     finally:
         server.stop()
 

@@ -1,21 +1,19 @@
-"""Invoke a deployed function through the AWS API and pretty-print its answer (`make invoke`).
+"""Invoke a deployed function with a raw JSON event and print its answer (`make invoke`).
 
     python scripts/invoke_deployed.py --stack-name simpledb-backup restore events/restore-plan.json
     python scripts/invoke_deployed.py --stack-name simpledb-backup restore '{"action": "list", "domain": "packages"}'
 
-The event is a JSON file or inline JSON. The function's name is read from the stack's outputs
-(RestoreFunctionName / BackupFunctionName), or else from its resources (RestoreFunction / BackupFunction). The
-call waits as long as the function may run (its timeout is 15 minutes) and is never retried by the SDK: a
-restore must not be sent twice because a response was slow.
+The event is a JSON file or inline JSON, sent exactly as written, as the Lambda console would send it; the
+`simpledb-backup` command builds the events for you. Both find the function through the stack and invoke it
+the same way (simpledb_backup_cli.deployed): a read timeout longer than the function's, no SDK retries.
 
-Exit status: 0 the function answered; 1 the function raised an error (FunctionError); 2 a usage, credentials or
-stack lookup problem; 3 the function answered but refused the request or the restore failed.
+Exit status: 0 the function answered; 1 the function raised an error (FunctionError); 2 a usage, credentials,
+stack lookup or throttling problem; 3 the function answered but refused the request or the restore failed.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import sys
 from collections.abc import Sequence
@@ -23,25 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "local"))
-from awserrors import report_aws_errors
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / folder) for folder in ("cli", "layers/shared", "local")]
 
-#: function argument -> (stack output key, logical resource id)
-FUNCTIONS = {
-    "backup": ("BackupFunctionName", "BackupFunction"),
-    "restore": ("RestoreFunctionName", "RestoreFunction"),
-}
-#: Longer than the functions' 900-second timeout, so a long restore's answer is still read.
-READ_TIMEOUT_SECONDS = 960
-INVOKE_CONFIG = Config(
-    read_timeout=READ_TIMEOUT_SECONDS,
-    connect_timeout=10,
-    retries={"total_max_attempts": 1},
-    tcp_keepalive=True,
+from awserrors import report_aws_errors  # noqa: E402
+from simpledb_backup_cli.deployed import (  # noqa: E402
+    INVOKE_CONFIG,
+    READ_TIMEOUT_SECONDS,
+    STACK_NAMES,
+    function_name,
+    invoke_function,
 )
+from simpledb_backup_cli.errors import CliError  # noqa: E402
+
 REFUSED_OR_FAILED = {"refused", "failed"}
 
 
@@ -65,45 +58,6 @@ def load_event(argument: str) -> dict[str, Any]:
     return event
 
 
-def function_name(cloudformation: Any, stack_name: str, function: str) -> str:
-    """The deployed name of ``function`` (backup or restore) in the stack."""
-    output_key, logical_id = FUNCTIONS[function]
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-        for output in stacks[0].get("Outputs", []) if stacks else []:
-            if output.get("OutputKey") == output_key:
-                return str(output["OutputValue"])
-        detail = cloudformation.describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)
-    except ClientError as error:
-        message = error.response.get("Error", {}).get("Message", "")
-        if error.response.get("Error", {}).get("Code") == "ValidationError" and "does not exist" in message:
-            raise InvokeError(
-                f"stack '{stack_name}' (or its {logical_id}) does not exist in {cloudformation.meta.region_name} "
-                "(check --stack-name / STACK_NAME and the region)"
-            ) from error
-        raise
-    return str(detail["StackResourceDetail"]["PhysicalResourceId"])
-
-
-def invoke(
-    lambda_client: Any, name: str, event: dict[str, Any]
-) -> tuple[dict[str, Any] | Any, str | None, str]:
-    """(decoded answer, FunctionError or None, tail of the invocation's log)."""
-    response = lambda_client.invoke(
-        FunctionName=name,
-        InvocationType="RequestResponse",
-        LogType="Tail",
-        Payload=json.dumps(event).encode(),
-    )
-    raw = response["Payload"].read()
-    try:
-        answer = json.loads(raw) if raw else None
-    except json.JSONDecodeError:
-        answer = raw.decode("utf-8", "replace")
-    log_tail = base64.b64decode(response.get("LogResult", "")).decode("utf-8", "replace")
-    return answer, response.get("FunctionError"), log_tail
-
-
 def follow_up(answer: Any) -> str | None:
     """What to run next, for an answer that needs it."""
     if not isinstance(answer, dict):
@@ -111,7 +65,9 @@ def follow_up(answer: Any) -> str | None:
     if answer.get("status") == "continued" and answer.get("run_id"):
         status = {"action": "status", "domain": answer.get("domain"), "run_id": answer["run_id"]}
         return (
-            f"the restore continues in the background; ask for its status with the event {json.dumps(status)}"
+            "the restore continues in the background; follow it with "
+            f"`simpledb-backup status {answer.get('domain')} --run-id {answer['run_id']} --wait`, "
+            f"or ask for its status with the event {json.dumps(status)}"
         )
     error = answer.get("error")
     if answer.get("status") in REFUSED_OR_FAILED and isinstance(error, dict):
@@ -124,7 +80,7 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
     parser.add_argument("--stack-name", required=True)
     parser.add_argument("--region", help="defaults to the AWS CLI/SDK configuration (AWS_REGION, profile)")
     parser.add_argument("--logs", action="store_true", help="also print the tail of the invocation's log")
-    parser.add_argument("function", choices=sorted(FUNCTIONS))
+    parser.add_argument("function", choices=sorted(STACK_NAMES))
     parser.add_argument("event", help="a JSON file (events/...) or inline JSON")
     args = parser.parse_args(argv)
     session = session or boto3.Session(region_name=args.region)
@@ -135,12 +91,13 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
         name = function_name(cloudformation, args.stack_name, args.function)
         print(f"invoking {name} (waits up to {READ_TIMEOUT_SECONDS // 60} minutes)...", file=sys.stderr)
         lambda_client = session.client("lambda", region_name=args.region, config=INVOKE_CONFIG)
-        answer, function_error, log_tail = invoke(lambda_client, name, event)
+        invocation = invoke_function(lambda_client, name, event)
+        answer = invocation.payload
         print(json.dumps(answer, indent=2, ensure_ascii=False, default=str))
-        if args.logs or function_error:
-            print(f"--- log tail ---\n{log_tail}", file=sys.stderr)
-        if function_error:
-            print(f"error: the function raised an error ({function_error})", file=sys.stderr)
+        if args.logs or invocation.function_error:
+            print(f"--- log tail ---\n{invocation.log_tail}", file=sys.stderr)
+        if invocation.function_error:
+            print(f"error: the function raised an error ({invocation.function_error})", file=sys.stderr)
             return 1
         hint = follow_up(answer)
         if hint:
@@ -149,7 +106,7 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
             return 3
         return 0
 
-    return report_aws_errors(invoke_and_show, InvokeError)
+    return report_aws_errors(invoke_and_show, InvokeError, CliError)
 
 
 if __name__ == "__main__":

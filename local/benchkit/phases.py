@@ -93,5 +93,11 @@ def timed_restore_service(service: RestoreService, clock: PhaseClock) -> Restore
         monotonic=runner.monotonic,
     )
     return RestoreService(
-        service.settings, service.catalog, service.sources, service.preparation, timed_runner, service.runs
+        service.settings,
+        service.catalog,
+        service.sources,
+        service.preparation,
+        timed_runner,
+        service.runs,
+        service.differ,
     )

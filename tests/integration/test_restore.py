@@ -94,9 +94,29 @@ def test_plan_reports_every_change_and_writes_nothing(
     )
     assert plan["items"] == {"create": 1, "update": 1, "delete": 1, "unchanged": 62}
     assert plan["attributes"] == {"added": 0, "changed": 2, "removed": 1}
-    assert plan["samples"] == {
+    samples = plan["samples"]
+    assert samples["create"] == [
+        {"item": "a1", "attributes": {"distribution": "stable", "name": "alpha", "version": "1.0"}}
+    ]
+    assert samples["update"] == [
+        {
+            "item": "b1",
+            "attributes": {"distribution": "stable", "name": "beta", "tags": "x"},
+            "changes": {
+                "local_note": {"before": ["patched"], "after": []},
+                "tags": {"before": ["x"], "after": ["x", "y"]},
+                "version": {"before": ["2.1"], "after": ["2.0"]},
+            },
+        }
+    ]
+    assert samples["delete"] == [
+        {"item": "d1", "attributes": {"distribution": "stable", "name": "delta", "version": "0.1"}}
+    ]
+    assert len(samples["unchanged"]) == 2
+    assert plan["sample_names"]["unchanged"] == [entry["item"] for entry in samples["unchanged"]]
+    assert {key: plan["sample_names"][key] for key in ("create", "update", "delete")} == {
         "create": ["a1"],
-        "update": [{"item": "b1", "changed": ["tags", "version"], "removed": 1}],
+        "update": ["b1"],
         "delete": ["d1"],
     }
     assert plan["target_items"] == 64

@@ -1,5 +1,6 @@
 """scripts/invoke_deployed.py (`make invoke`): function lookup through the stack, the long read timeout without
-retries, pretty-printed answers and exit codes. CloudFormation and Lambda are botocore Stubbers (no network)."""
+retries, pretty-printed answers and exit codes; the lookup and the invocation are simpledb_backup_cli.deployed's,
+which `simpledb-backup --stack-name` uses too. CloudFormation and Lambda are botocore Stubbers (no network)."""
 
 import base64
 import io
@@ -127,7 +128,8 @@ def test_falls_back_to_the_stack_resource_and_accepts_inline_json(capsys: pytest
     code = script.main(["--stack-name", STACK, "restore", json.dumps(event)], session)
     captured = capsys.readouterr()
     assert code == 0
-    assert '"run_id": "restore-1"' in captured.err  # what to ask next
+    assert '"run_id": "restore-1"' in captured.err  # what to ask next, as an event for the console
+    assert "simpledb-backup status packages --run-id restore-1 --wait" in captured.err  # and as a command
 
 
 def test_a_function_error_exits_non_zero_with_the_log(capsys: pytest.CaptureFixture[str]) -> None:
@@ -170,3 +172,14 @@ def test_a_missing_stack_or_event_is_a_usage_error(
     assert "does not exist" in capsys.readouterr().err
     assert script.main(["--stack-name", STACK, "restore", str(tmp_path / "missing.json")], session) == 2
     assert "neither a JSON file nor inline JSON" in capsys.readouterr().err
+
+
+def test_a_throttled_invocation_is_a_usage_problem_with_advice(capsys: pytest.CaptureFixture[str]) -> None:
+    session = StubbedSession()
+    expect_stack(session, [{"OutputKey": "RestoreFunctionName", "OutputValue": FUNCTION}])
+    session.stubbers["lambda"].add_client_error(
+        "invoke", "TooManyRequestsException", "Rate Exceeded.", http_status_code=429
+    )
+    event = '{"action": "status", "domain": "packages", "run_id": "restore-20261126T030000Z-0123456789ab"}'
+    assert script.main(["--stack-name", STACK, "restore", event], session) == 2
+    assert "is busy (throttled: the restore function runs one invocation at a time" in capsys.readouterr().err

@@ -121,13 +121,19 @@ def test_backup_s3_access_is_limited_to_dumps_and_checkpoints(backup: dict[str, 
     assert backup["s3:PutObjectRetention"] == {f"{BUCKET_ARN}/dumps/*"}
     # ListBucket on the bucket (key names only) so that a missing key is a 404, not AccessDenied.
     assert backup["s3:ListBucket"] == {BUCKET_ARN}
+    # The item-drop baseline walks the dump key's versions; a bucket without versioning is refused.
+    assert backup["s3:GetObjectVersion"] == {f"{BUCKET_ARN}/dumps/*"}
+    assert backup["s3:ListBucketVersions"] == backup["s3:GetBucketVersioning"] == {BUCKET_ARN}
     assert {action for action in backup if action.startswith("s3:")} == {
         "s3:PutObject",
         "s3:GetObject",
+        "s3:GetObjectVersion",
         "s3:AbortMultipartUpload",
         "s3:ListMultipartUploadParts",
         "s3:PutObjectRetention",
         "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetBucketVersioning",
     }
 
 
@@ -149,6 +155,7 @@ def test_restore_s3_access(restore: dict[str, set[str]], three_domains: dict[str
     assert restore["s3:PutObjectRetention"] == {f"{BUCKET_ARN}/dumps/*"}
     assert restore["s3:AbortMultipartUpload"] == {f"{BUCKET_ARN}/dumps/*", f"{BUCKET_ARN}/checkpoints/*"}
     assert restore["s3:ListBucket"] == restore["s3:ListBucketVersions"] == {BUCKET_ARN}
+    assert restore["s3:GetBucketVersioning"] == {BUCKET_ARN}  # its safety dump refuses an unversioned bucket
     statements = role_statements(three_domains, "RestoreRole", THREE_DOMAINS)
     (listing,) = [s for s in statements if "s3:ListBucketVersions" in as_list(s["Action"])]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["dumps/*", "imports/*"]}}

@@ -133,16 +133,60 @@ def test_plan_summary_counts_and_samples() -> None:
     assert summary.to_dict() == {
         "items": {"create": 8, "update": 1, "delete": 1, "unchanged": 0},
         "attributes": {"added": 0, "changed": 1, "removed": 1},
-        "samples": {
-            "create": ["new0", "new1", "new2"],
-            "update": [{"item": "upd", "changed": ["a"], "removed": 1}],
-            "delete": ["gone"],
-        },
+        "writes": {"put": 9, "trim": 1, "delete": 1, "total": 11},
+        "sample_names": {"create": ["new0", "new1", "new2"], "update": ["upd"], "delete": ["gone"]},
     }
     assert summary.differences == 10
+    assert summary.sample_names() == ["new0", "new1", "new2"]
     merge = plan_changes(dump, snapshot_of(target), "merge", Subset()).to_dict()
     assert merge["items"] == {"create": 8, "update": 1, "delete": 0, "unchanged": 0, "kept_not_in_dump": 1}
     assert merge["attributes"] == {"added": 0, "changed": 1}
+    assert merge["writes"] == {"put": 9, "trim": 0, "delete": 0, "total": 9}
+
+
+def test_every_kind_of_change_is_sampled_with_its_item() -> None:
+    """Samples hold the Changes (the dump's item where there is one), for every kind, keep and unchanged
+    included; the target's version is what an adapter reads afterwards, by name, for update/delete/keep."""
+    dump = [
+        make_item("same", [("a", "1")]),
+        make_item("new", [("a", "1")]),
+        make_item("upd", [("a", "2")]),
+    ]
+    target = [
+        make_item("same", [("a", "1")]),
+        make_item("upd", [("a", "1")]),
+        make_item("extra", [("a", "9")]),
+    ]
+    merge = plan_changes(dump, snapshot_of(target), "merge", Subset(), sample_size=5)
+    assert {kind.value: [change.name for change in changes] for kind, changes in merge.samples.items()} == {
+        "create": ["new"],
+        "update": ["upd"],
+        "unchanged": ["same"],
+        "delete": [],
+        "keep": ["extra"],
+    }
+    assert merge.samples[ChangeKind.UPDATE][0].item == dump[2]
+    assert merge.samples[ChangeKind.KEEP][0].item is None  # only the target has it: read by name later
+    assert merge.names_to_read() == ["upd", "extra"]
+    assert merge.names_by_kind() == {
+        "create": ["new"],
+        "update": ["upd"],
+        "unchanged": ["same"],
+        "keep": ["extra"],
+    }
+    exact = plan_changes(dump, snapshot_of(target), "exact", Subset(), sample_size=5)
+    assert exact.names_by_kind()["delete"] == ["extra"]
+    assert "keep" not in exact.names_by_kind()
+
+
+def test_samples_stop_at_the_sample_size_while_counts_go_on() -> None:
+    dump = [make_item(f"n{index:02d}", [("a", "1")]) for index in range(30)]
+    summary = plan_changes(dump, snapshot_of([]), "exact", Subset(), sample_size=4)
+    assert summary.counts[ChangeKind.CREATE] == 30
+    assert [change.name for change in summary.samples[ChangeKind.CREATE]] == ["n00", "n01", "n02", "n03"]
+    nothing = plan_changes(dump, snapshot_of([]), "exact", Subset(), sample_size=0)
+    assert nothing.names_by_kind() == {}
+    assert nothing.names_to_read() == []
 
 
 # --- property: applying a plan the way the restore does makes a second plan empty ----------------------------

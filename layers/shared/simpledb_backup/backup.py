@@ -22,6 +22,7 @@ from simpledb_backup.claims import claim
 from simpledb_backup.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
 from simpledb_backup.errors import (
     BackupStalledError,
+    BucketNotVersionedError,
     ContinuationTakenError,
     DomainBeingRestoredError,
     ObjectNotFoundError,
@@ -51,14 +52,14 @@ from simpledb_backup.s3store import (
     META_TRIGGER,
     META_VALUES,
     PART_SIZE,
+    PRE_RESTORE_TRIGGER,
     BucketStore,
     Retention,
+    newest_dump,
 )
 from simpledb_backup.scan import Segment, make_segments, scan_segments, segment_count_for
 from simpledb_backup.simpledb import SimpleDB, select_expression
 
-#: The trigger of the safety backup a restore takes of its target before writing.
-PRE_RESTORE_TRIGGER = "pre-restore"
 STATE_OBJECT = "state.json"
 STAGING_OBJECT = "dump.jsonl.gz"
 LEASE_OBJECT = "lease.json"
@@ -275,13 +276,20 @@ class BackupService:
     def start(
         self, domain: str, trigger: str, where: str | None = None, label: str | None = None
     ) -> BackupState:
-        # Also fails fast with DomainNotFoundError / AccessDeniedError before anything is written.
+        """A new run, checked before anything is written: the domain exists and may be read
+        (DomainNotFoundError, AccessDeniedError) and the bucket keeps versions (BucketNotVersionedError).
+
+        The item-drop baseline is the newest schedule or manual dump of the same key, never a pre-restore
+        safety backup: after an accident and a partial restore, the next nightly dump is compared with the last
+        good nightly one, not with the damaged state the restore replaced.
+        """
         metadata = self.sdb.domain_metadata(domain)
+        self.require_versioning()
         started_at = utc_now()
         if trigger != PRE_RESTORE_TRIGGER:  # a restore's own safety backup runs under its lock
             self._refuse_if_being_restored(domain, None)
         key = dump_key(domain, label)
-        previous = self.store.head(key)
+        previous = newest_dump(self.store, key)
         run_id = new_run_id("backup")
         staging = checkpoint_key(run_id, STAGING_OBJECT)
         return BackupState(
@@ -297,6 +305,18 @@ class BackupService:
             segments=make_segments(segment_count_for(metadata, self.segments)),
             previous_item_count=previous.item_count if previous else None,
         )
+
+    def require_versioning(self) -> None:
+        """Refuse a bucket without versioning: each dump is a new version of one key per domain, so without
+        versioning every dump replaces the previous one and the version ids are all "null"."""
+        status = self.store.versioning_status()
+        if status != "Enabled":
+            state = f"versioning {status.lower()}" if status else "no versioning"
+            raise BucketNotVersionedError(
+                f"bucket {self.store.bucket!r} has {state}: each dump would replace the one before it. Enable "
+                f"it (aws s3api put-bucket-versioning --bucket {self.store.bucket} --versioning-configuration "
+                "Status=Enabled; template.yaml's bucket has it) and run the backup again"
+            )
 
     def _refuse_if_being_restored(self, domain: str, since: str | None) -> None:
         """DomainBeingRestoredError when a restore holds the domain's lock, or (``since`` given) began to write

@@ -24,6 +24,12 @@ class ConfigurationError(SimpleDBBackupError):
     kind = "configuration"
 
 
+class BucketNotVersionedError(ConfigurationError):
+    """The backup bucket does not have S3 versioning enabled: every dump would replace the one before it."""
+
+    kind = "bucket-not-versioned"
+
+
 class InvalidRequestError(RefusalError):
     """An event or request failed validation."""
 

@@ -10,7 +10,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, Self
 
 from aws_lambda_powertools.utilities.parser import parse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 from simpledb_backup.errors import InvalidRequestError
 from simpledb_backup.items import validate_domain_name
@@ -113,8 +122,10 @@ class ListRequest(_DomainRequest):
     """The dumps of a domain, newest first."""
 
     action: Literal["list"]
-    #: How many dumps to return.
+    #: How many dumps to return, of the full dump and of each subset.
     limit: Annotated[int, Field(ge=1, le=1000)] = 20
+    #: Only the dumps of this subset (its backup's ``label``).
+    label: Label | None = None
 
 
 class StatusRequest(_DomainRequest):
@@ -186,10 +197,68 @@ class RestoreRunRequest(_RestoreSpec):
         return self.model_copy(update={"run_id": run_id})
 
 
+class DumpSelector(_Event):
+    """One dump, by its version id or as the newest schedule or manual dump at or before a time."""
+
+    version_id: S3Name | None = None
+    as_of: datetime | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if (self.version_id is None) == (self.as_of is None):
+            raise ValueError("give exactly one of 'version_id' and 'as_of'")
+        return self
+
+    @property
+    def as_of_utc(self) -> datetime | None:
+        """``as_of`` with a time zone: a time without one is read as UTC."""
+        if self.as_of is None or self.as_of.tzinfo:
+            return self.as_of
+        return self.as_of.replace(tzinfo=UTC)
+
+
+def _dump_or(*names: str) -> WrapValidator:
+    """One of the given names, or a DumpSelector object; one readable message when it is neither (instead of
+    one per member of the union)."""
+    expected = ", ".join(f"{name!r}" for name in names) + ', {"version_id": "..."} or {"as_of": "<ISO time>"}'
+
+    def validate(value: object, _: ValidatorFunctionWrapHandler) -> object:
+        if isinstance(value, str) and value in names:
+            return value
+        if isinstance(value, DumpSelector):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"must be {expected}")
+        try:
+            return DumpSelector.model_validate(value)
+        except ValidationError as error:
+            raise ValueError(describe_validation_error(error).removeprefix("event: ")) from error
+
+    return WrapValidator(validate)
+
+
+DiffFrom = Annotated[Literal["latest", "previous"] | DumpSelector, _dump_or("latest", "previous")]
+DiffTo = Annotated[Literal["live", "latest"] | DumpSelector, _dump_or("live", "latest")]
+
+
+class DiffRequest(_DomainRequest):
+    """What changed between two dumps, or between a dump and the live domain. Writes nothing."""
+
+    action: Literal["diff"]
+    #: The older side: the latest dump (default), the one before it, or a dump by version id or time.
+    from_: Annotated[DiffFrom, Field(alias="from")] = "latest"
+    #: The newer side: the live domain (default), the latest dump, or a dump by version id or time.
+    to: DiffTo = "live"
+    #: "latest", "previous" and "as_of" pick among this subset's dumps instead of the full dump's.
+    label: Label | None = None
+    #: How many sample items the diff shows per kind of difference.
+    sample_size: Annotated[int, Field(ge=0, le=100)] = 5
+
+
 RestoreRequest = Annotated[
-    ListRequest | PlanRequest | RestoreRunRequest | StatusRequest, Field(discriminator="action")
+    ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest, Field(discriminator="action")
 ]
-ACTIONS = ("list", "plan", "restore", "status")
+ACTIONS = ("list", "plan", "restore", "status", "diff")
 
 
 def undo_request(target: str, version_id: str) -> RestoreRunRequest:
@@ -228,9 +297,13 @@ def parse_event[Model: BaseModel](model: type[Model], event: object) -> Model:
     return parsed
 
 
-def parse_restore_request(event: object) -> ListRequest | PlanRequest | RestoreRunRequest | StatusRequest:
+def parse_restore_request(
+    event: object,
+) -> ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest:
     """The restore function's request: the model of its ``action``."""
-    parsed: ListRequest | PlanRequest | RestoreRunRequest | StatusRequest = _parse(RestoreRequest, event)
+    parsed: ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest = _parse(
+        RestoreRequest, event
+    )
     return parsed
 
 

@@ -229,12 +229,18 @@ def compare(
         yield Change(leftover_kind, name)
 
 
-_SAMPLED_KINDS = (ChangeKind.CREATE, ChangeKind.UPDATE, ChangeKind.DELETE)
+#: The kinds whose samples say what a restore still has to write (verification reports these).
+_WRITING_KINDS = (ChangeKind.CREATE, ChangeKind.UPDATE, ChangeKind.DELETE)
 
 
 @dataclass
 class PlanSummary:
-    """Counts and a short sample of each kind of change; what ``plan`` returns and ``restore`` reports."""
+    """Counts and a short sample of each kind of change; what ``plan`` returns and ``restore`` reports.
+
+    The samples are the Changes themselves (the dump's item, where it has one): describing them in the
+    domain's terms needs the target's version of some of them too, which the snapshot does not hold, so an
+    adapter reads just those by name afterwards (``names_to_read``) and describe.py does the rest.
+    """
 
     mode: Mode
     sample_size: int = 5
@@ -242,9 +248,10 @@ class PlanSummary:
     attributes_added: int = 0
     attributes_changed: int = 0
     attributes_removed: int = 0
-    samples: dict[ChangeKind, list[Any]] = field(
-        default_factory=lambda: {kind: [] for kind in _SAMPLED_KINDS}
-    )
+    #: Item writes the restore makes: puts (BatchPut with Replace), trims of extra attributes, deletes.
+    items_to_put: int = 0
+    items_to_trim: int = 0
+    samples: dict[ChangeKind, list[Change]] = field(default_factory=lambda: {kind: [] for kind in ChangeKind})
 
     def add(self, change: Change) -> Change:
         self.counts[change.kind] += 1
@@ -252,23 +259,12 @@ class PlanSummary:
             self.attributes_added += len(change.added)
             self.attributes_changed += len(change.changed)
             self.attributes_removed += change.removed
-        sample = self.samples.get(change.kind)
-        if sample is not None and len(sample) < self.sample_size:
-            sample.append(self._describe(change))
+        self.items_to_put += change.needs_put
+        self.items_to_trim += change.needs_attribute_removal
+        sample = self.samples[change.kind]
+        if len(sample) < self.sample_size:
+            sample.append(change)
         return change
-
-    @staticmethod
-    def _describe(change: Change) -> Any:
-        if change.kind is not ChangeKind.UPDATE:
-            return change.name
-        described: dict[str, Any] = {"item": change.name}
-        if change.added:
-            described["added"] = list(change.added)
-        if change.changed:
-            described["changed"] = list(change.changed)
-        if change.removed:
-            described["removed"] = change.removed
-        return described
 
     def track(self, changes: Iterable[Change]) -> Iterator[Change]:
         """Pass changes through while counting them."""
@@ -278,15 +274,33 @@ class PlanSummary:
     @property
     def differences(self) -> int:
         """Items the target still has to receive to match the dump (zero after a verified restore)."""
-        return sum(self.counts[kind] for kind in (ChangeKind.CREATE, ChangeKind.UPDATE, ChangeKind.DELETE))
+        return sum(self.counts[kind] for kind in _WRITING_KINDS)
+
+    @property
+    def items_to_write(self) -> int:
+        """Item writes to make: each put, trim and delete of one item counts once."""
+        return self.items_to_put + self.items_to_trim + self.counts[ChangeKind.DELETE]
 
     def sample_names(self) -> list[str]:
-        names: list[str] = []
-        for kind in _SAMPLED_KINDS:
-            names += [entry["item"] if isinstance(entry, dict) else entry for entry in self.samples[kind]]
+        """Up to ``sample_size`` names of items still to create, update or delete."""
+        names = [change.name for kind in _WRITING_KINDS for change in self.samples[kind]]
         return names[: self.sample_size]
 
+    def names_by_kind(self) -> dict[str, list[str]]:
+        """The sampled item names of every kind that has any."""
+        return {
+            kind.value: [change.name for change in sample] for kind, sample in self.samples.items() if sample
+        }
+
+    def names_to_read(self) -> list[str]:
+        """Sampled items whose target version a description needs: the "before" of an update, and the items
+        only the target has (delete, keep)."""
+        kinds = (ChangeKind.UPDATE, ChangeKind.DELETE, ChangeKind.KEEP)
+        return [change.name for kind in kinds for change in self.samples[kind]]
+
     def to_dict(self) -> dict[str, Any]:
+        """Counts, attribute counts, item writes and the sampled names (the described samples come from
+        describe.py)."""
         counts = {
             "create": self.counts[ChangeKind.CREATE],
             "update": self.counts[ChangeKind.UPDATE],
@@ -301,9 +315,13 @@ class PlanSummary:
         return {
             "items": counts,
             "attributes": attributes,
-            "samples": {
-                kind.value: list(self.samples[kind]) for kind in _SAMPLED_KINDS if self.samples[kind]
+            "writes": {
+                "put": self.items_to_put,
+                "trim": self.items_to_trim,
+                "delete": self.counts[ChangeKind.DELETE],
+                "total": self.items_to_write,
             },
+            "sample_names": self.names_by_kind(),
         }
 
 

@@ -37,6 +37,8 @@ META_TRIGGER = "trigger"
 META_RUN_ID = "run-id"
 META_STARTED_AT = "started-at"
 META_LABEL = "label"
+#: The trigger of the safety backup a restore takes of its target before writing. "Latest" never means one.
+PRE_RESTORE_TRIGGER = "pre-restore"
 
 
 def _sha256_b64(data: bytes) -> str:
@@ -59,6 +61,8 @@ class DumpVersion:
     size: int
     is_latest: bool
     metadata: dict[str, str]
+    #: A subset dump's where clause, read from its header (the catalog fills it in; None for a full dump).
+    where: str | None = None
 
     @property
     def item_count(self) -> int | None:
@@ -69,15 +73,39 @@ class DumpVersion:
     def trigger(self) -> str | None:
         return self.metadata.get(META_TRIGGER)
 
+    @property
+    def label(self) -> str | None:
+        """A subset dump's label (its S3 metadata); None for a full dump."""
+        return self.metadata.get(META_LABEL)
+
+    @property
+    def is_pre_restore(self) -> bool:
+        return self.trigger == PRE_RESTORE_TRIGGER
+
     def summary(self) -> dict[str, Any]:
-        return {
+        summary: dict[str, Any] = {
             "version_id": self.version_id,
             "time": self.last_modified.isoformat(),
             "items": self.item_count,
             "size_bytes": self.size,
             "trigger": self.trigger,
             "latest": self.is_latest,
+            "pre_restore": self.is_pre_restore,
         }
+        if self.label is not None:
+            summary["label"] = self.label
+            summary["where"] = self.where
+        return summary
+
+
+@dataclass(frozen=True)
+class ListedVersion:
+    """One version as ListObjectVersions names it (no metadata: that takes a HeadObject)."""
+
+    key: str
+    version_id: str
+    last_modified: datetime
+    is_latest: bool
 
 
 _NOT_FOUND = {"NoSuchKey", "NoSuchVersion", "404", "NoSuchBucket"}
@@ -103,8 +131,9 @@ def _error_code(error: Exception) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-class BucketStore:
-    """The backup bucket: dumps, checkpoints, locks, restore status and imports."""
+class BucketClient:
+    """The bucket's client with the translation of its errors, and what the bucket says about itself and its
+    versions beyond one key: its versioning, a listing of every dump key of a domain, a dump's first bytes."""
 
     def __init__(self, client: Any, bucket: str) -> None:
         self.client = client
@@ -119,6 +148,47 @@ class BucketStore:
         if code in _NOT_FOUND:
             return ObjectNotFoundError(f"{what} not found in bucket {self.bucket!r} ({code})")
         return StorageError(f"S3 refused {what} in bucket {self.bucket!r}: {code}")
+
+    def iter_versions_under(self, prefix: str) -> Iterator[ListedVersion]:
+        """Every version of every key under ``prefix`` (one listing for a domain's full and subset dumps), in
+        S3's order: by key, and newest first within a key."""
+        paginator = self.client.get_paginator("list_object_versions")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for version in page.get("Versions", []):
+                    yield ListedVersion(
+                        str(version["Key"]),
+                        str(version["VersionId"]),
+                        version["LastModified"],
+                        bool(version["IsLatest"]),
+                    )
+        except _AWS_ERRORS as error:
+            raise self._fail(error, f"the versions under {prefix}") from error
+
+    def read_prefix(self, key: str, version_id: str, length: int) -> bytes:
+        """The first ``length`` bytes of one object version (a ranged GET), e.g. to read a dump's header."""
+        try:
+            answer = self.client.get_object(
+                Bucket=self.bucket, Key=key, VersionId=version_id, Range=f"bytes=0-{length - 1}"
+            )
+        except _AWS_ERRORS as error:
+            if _error_code(error) == "InvalidRange":  # an empty object
+                return b""
+            raise self._fail(error, f"{key} version {version_id}") from error
+        return bytes(answer["Body"].read())
+
+    def versioning_status(self) -> str:
+        """The bucket's versioning: "Enabled", "Suspended", or "" when it was never enabled
+        (GetBucketVersioning; needs s3:GetBucketVersioning on the bucket)."""
+        try:
+            answer = self.client.get_bucket_versioning(Bucket=self.bucket)
+        except _AWS_ERRORS as error:
+            raise self._fail(error, "the versioning configuration") from error
+        return str(answer.get("Status", ""))
+
+
+class BucketStore(BucketClient):
+    """The backup bucket: dumps, checkpoints, locks, restore status and imports."""
 
     # --- staged multipart upload -------------------------------------------------------------------------
     def start_upload(self, key: str) -> str:
@@ -281,20 +351,6 @@ class BucketStore:
         except _AWS_ERRORS as error:
             raise self._fail(error, f"the versions of {key}") from error
 
-    def list_versions(self, key: str, limit: int = 50) -> list[DumpVersion]:
-        """The newest ``limit`` dump versions of a key with their metadata, newest first."""
-        listed = sorted(self.iter_versions(key), key=lambda version: version[1], reverse=True)[:limit]
-        versions = []
-        for version_id, _, is_latest in listed:
-            head = self.head(key, version_id)
-            if head is not None:
-                versions.append(
-                    DumpVersion(
-                        head.key, head.version_id, head.last_modified, head.size, is_latest, head.metadata
-                    )
-                )
-        return versions
-
     # --- conditional writes -------------------------------------------------------------------------------
     def put_if_absent(self, key: str, document: Any) -> str | None:
         """Create ``key`` if no object exists there (If-None-Match: *); its ETag, or None when one already
@@ -391,3 +447,23 @@ class ResumableBody(io.RawIOBase):
         if not self.closed:
             self._body.close()
         super().close()
+
+
+def iter_dumps(store: BucketStore, key: str, as_of: datetime | None = None) -> Iterator[DumpVersion]:
+    """The versions of a dump key (at or before ``as_of``) that are not pre-restore safety backups, newest
+    first, each with its metadata (one HeadObject per version reached)."""
+    # S3 lists a key's versions newest first; LastModified has whole seconds, so the stable sort keeps S3's
+    # order between versions written within the same second.
+    newest_first = sorted(store.iter_versions(key), key=lambda listed: listed[1], reverse=True)
+    for version_id, modified, _ in newest_first:
+        if as_of is not None and modified > as_of:
+            continue
+        version = store.head(key, version_id)
+        if version is not None and not version.is_pre_restore:
+            yield version
+
+
+def newest_dump(store: BucketStore, key: str, as_of: datetime | None = None) -> DumpVersion | None:
+    """What "the latest dump" means everywhere: the newest schedule or manual version of a dump key (at or
+    before ``as_of``), never a pre-restore safety backup. None when there is none."""
+    return next(iter_dumps(store, key, as_of), None)

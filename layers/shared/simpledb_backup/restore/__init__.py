@@ -2,13 +2,15 @@
 
 One collaborator per job (docs/DESIGN.md):
 
-* ``catalog``  which dump: list a domain's dump versions; resolve a version id, a time, or the latest.
+* ``catalog``  which dump: list a domain's full and subset dumps; resolve a version id, a time, the latest
+               or the previous (the latest is the newest schedule or manual dump, never a safety backup).
 * ``sources``  where items come from: a dump version, a Repoman backup file, an AWS native export.
 * ``lock``     the target's lock (S3 conditional writes), taken over atomically when abandoned.
 * ``state``    a run's typed state; ``runs`` saves and loads it.
 * ``prepare``  step 1: verify the source while planning against the target, then the confirm rule.
 * ``stages``   steps 2-4: safety backup, write (``writer``: parallel batches), verify.
 * ``runner``   moves a run through the stages across invocations; refusal before step 2, failure after.
+* ``diff``     what changed between two dumps, or between a dump and the live domain.
 * ``answers``  what the function answers; ``service`` dispatches one request.
 
 The algorithm, so nothing is lost: verify the whole source before touching the target; take a safety backup of
@@ -18,6 +20,7 @@ a non-empty target; write with Replace so that writes converge; read the target 
 from simpledb_backup.backup import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.restore.catalog import DumpCatalog
+from simpledb_backup.restore.diff import DumpDiffer
 from simpledb_backup.restore.lock import TargetLock
 from simpledb_backup.restore.prepare import Preparation
 from simpledb_backup.restore.runner import RestoreMetrics, RestoreRunner
@@ -57,7 +60,8 @@ def compose_restore_runner(
 def compose_restore_service(
     sdb: SimpleDB, store: BucketStore, settings: Settings, clock: Clock = utc_datetime
 ) -> RestoreService:
-    """The restore function's service: list, plan, restore and status over one runner."""
+    """The restore function's service: list, plan, restore, status and diff over one runner."""
     runner = compose_restore_runner(sdb, store, settings, clock)
     catalog = runner.sources.catalog
-    return RestoreService(settings, catalog, runner.sources, runner.preparation, runner, runner.runs)
+    differ = DumpDiffer(catalog, store, sdb, settings.segments)
+    return RestoreService(settings, catalog, runner.sources, runner.preparation, runner, runner.runs, differ)

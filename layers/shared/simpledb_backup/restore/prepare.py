@@ -5,15 +5,25 @@ digest, SimpleDB's limits on every item), a Repoman file or native export item b
 restore against a compact snapshot of the target (planning.py). A corrupt, truncated or foreign source is
 refused here, and nothing has been written: ``prepare`` is the only way to obtain a ``PreparedRestore``, and the
 later stages take one, so no write can happen before the source has been verified and the confirm rule met.
+
+A subset dump holds only the items its where clause selected, so its restore covers only those: the clause
+becomes part of the request's subset (``items``/``match``), and an exact restore removes extra items inside
+the subset only. A clause the planner cannot evaluate (whereclause.py) is refused in exact mode.
+
+The plan's samples are described in the domain's terms (describe.py); the target's version of a sampled item
+is read afterwards by name (GetAttributes), at most three samples' worth, never by a second scan.
 """
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
+from simpledb_backup.describe import describe_plan_samples
 from simpledb_backup.dumpformat import DumpTotals, encode_item_line
-from simpledb_backup.errors import ConfirmationRequiredError
-from simpledb_backup.events import PlanRequest, RestoreRunRequest
+from simpledb_backup.errors import ConfirmationRequiredError, InvalidRequestError
+from simpledb_backup.events import PlanRequest, RestoreRunRequest, describe_validation_error
 from simpledb_backup.items import Item
 from simpledb_backup.observability import logger
 from simpledb_backup.planning import PlanSummary, Subset, TargetSnapshot, plan_changes
@@ -22,10 +32,70 @@ from simpledb_backup.restore.sources import RestoreSource
 from simpledb_backup.restore.state import RestoreState
 from simpledb_backup.restore.target import TargetDomain
 from simpledb_backup.runtime import utc_now
+from simpledb_backup.simpledb import SimpleDB
+from simpledb_backup.whereclause import SUPPORTED_FORMS, subset_from_where
 
 
 def subset_of(request: PlanRequest | RestoreRunRequest) -> Subset:
     return Subset.of(request.items, request.match)
+
+
+def read_items(sdb: SimpleDB, domain: str, names: Iterable[str]) -> dict[str, Item]:
+    """Items by name (GetAttributes with ConsistentRead), for describing sampled changes; a name the domain no
+    longer holds is left out."""
+    found: dict[str, Item] = {}
+    for name in dict.fromkeys(names):
+        item = sdb.get_item(domain, name)
+        if item is not None:
+            found[name] = item
+    return found
+
+
+Request = PlanRequest | RestoreRunRequest
+
+
+def _with_subset(request: Request, subset: Subset, where: str) -> Request:
+    """The request narrowed to the items ``subset`` (a subset dump's where clause) also selects."""
+    names = request.items
+    if subset.item_names is not None:
+        names = sorted(subset.item_names if names is None else set(names) & subset.item_names)
+    match = dict(request.match or {})
+    for attribute, value in subset.match:
+        if match.setdefault(attribute, value) != value:
+            names = []  # the request's match and the clause want different values: nothing is selected
+    if names == []:
+        raise InvalidRequestError(
+            f"the request's items/match and the subset dump's where clause ({where}) select no item together"
+        )
+    fields = {**request.model_dump(mode="json", exclude_none=True), "items": names, "match": match or None}
+    try:
+        return type(request).model_validate(fields)
+    except ValidationError as error:
+        raise InvalidRequestError(
+            f"the subset dump's where clause ({where}) cannot be used as the restore's subset: "
+            f"{describe_validation_error(error)}"
+        ) from error
+
+
+def scoped_to_source(request: Request, source: dict[str, Any]) -> tuple[Request, str | None]:
+    """The request a subset dump's restore really is: narrowed to its where clause. Also a note for the answer
+    when a merge restore of it cannot tell items outside the subset apart (they are only ever kept)."""
+    if source.get("kind") != "dump" or source.get("label") is None:
+        return request, None
+    where = str(source.get("where") or "")
+    subset = subset_from_where(where) if where else None
+    if subset is not None:
+        return _with_subset(request, subset, where), None
+    if request.mode == "exact":
+        raise InvalidRequestError(
+            f"an exact restore of subset dump {source.get('label')!r} must remove extra items inside its where "
+            f"clause only, and this clause cannot be evaluated here: {where!r} (supported: {SUPPORTED_FORMS}). "
+            "Restore it in merge mode, or give the subset with 'items'/'match' and restore a full dump"
+        )
+    return request, (
+        f"subset dump {source.get('label')!r}: its where clause cannot be evaluated here, so target items outside "
+        "it are counted as kept (a merge never removes them)"
+    )
 
 
 def totalled(items: Iterable[Item], totals: DumpTotals) -> Iterator[Item]:
@@ -39,6 +109,8 @@ def totalled(items: Iterable[Item], totals: DumpTotals) -> Iterator[Item]:
 class Planned:
     """A verified source compared with the target."""
 
+    #: The request as planned: a subset dump's where clause is part of its subset.
+    request: PlanRequest | RestoreRunRequest
     snapshot: TargetSnapshot
     summary: PlanSummary
     source_totals: DumpTotals
@@ -61,20 +133,26 @@ class Preparation:
 
     def plan(self, request: PlanRequest | RestoreRunRequest, source: RestoreSource) -> Planned:
         """Verify the source and compare it with the target; writes nothing."""
+        request, note = scoped_to_source(request, source.describe())
         subset = subset_of(request)
         snapshot = self.target.snapshot(request.target, subset)
         totals = DumpTotals()
         summary = plan_changes(
             totalled(source.items(), totals), snapshot, request.mode, subset, request.sample_size
         )
-        answer = plan_answer(request, source.describe(), snapshot, summary)
+        target_items = (
+            read_items(self.target.sdb, request.target, summary.names_to_read()) if snapshot.exists else {}
+        )
+        samples = describe_plan_samples(summary.samples, target_items, request.mode)
+        answer = plan_answer(request, source.describe(), snapshot, summary, samples, note)
         logger.info("restore planned", extra={"plan": answer})
-        return Planned(snapshot, summary, totals, answer)
+        return Planned(request, snapshot, summary, totals, answer)
 
     def prepare(self, request: RestoreRunRequest, run_id: str, source: RestoreSource) -> PreparedRestore:
         """Plan, then apply the confirmation rule: writing into an existing, non-empty domain needs
         ``"confirm": "<that domain>"``. Raises ConfirmationRequiredError (with the plan) otherwise."""
         planned = self.plan(request, source)
+        request = RestoreRunRequest.model_validate(planned.request.model_dump())
         snapshot = planned.snapshot
         non_empty = snapshot.exists and snapshot.item_count > 0
         if non_empty and request.confirm != request.target:
@@ -102,7 +180,10 @@ class Preparation:
             safety_backup_skipped=skip_safety_backup,
             target_created=not snapshot.exists,
             target_items_before=snapshot.item_count,
-            plan={name: planned.answer[name] for name in ("items", "attributes", "samples")},
+            plan={
+                name: planned.answer[name]
+                for name in ("items", "attributes", "writes", "samples", "sample_names")
+            },
             source_totals=planned.source_totals.to_state(),
         )
         return PreparedRestore(state)

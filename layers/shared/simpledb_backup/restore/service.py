@@ -4,16 +4,17 @@ from typing import Any
 
 from simpledb_backup.config import Settings
 from simpledb_backup.errors import InvalidRequestError
-from simpledb_backup.events import ListRequest, PlanRequest, RestoreRunRequest, StatusRequest
+from simpledb_backup.events import DiffRequest, ListRequest, PlanRequest, RestoreRunRequest, StatusRequest
 from simpledb_backup.restore.answers import list_answer, status_answer
 from simpledb_backup.restore.catalog import DumpCatalog
+from simpledb_backup.restore.diff import DumpDiffer
 from simpledb_backup.restore.prepare import Preparation
 from simpledb_backup.restore.runner import RestoreRunner
 from simpledb_backup.restore.runs import RestoreRuns
 from simpledb_backup.restore.sources import SourceOpener
 from simpledb_backup.runtime import Deadline
 
-Request = ListRequest | PlanRequest | RestoreRunRequest | StatusRequest
+Request = ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest
 
 
 class RestoreService:
@@ -25,17 +26,20 @@ class RestoreService:
         preparation: Preparation,
         runner: RestoreRunner,
         runs: RestoreRuns,
+        differ: DumpDiffer,
     ) -> None:
         self.settings, self.catalog, self.sources = settings, catalog, sources
-        self.preparation, self.runner, self.runs = preparation, runner, runs
+        self.preparation, self.runner, self.runs, self.differ = preparation, runner, runs, differ
 
     # No tracer.capture_method on the entry points: it logs every exception with its traceback, and most
     # exceptions here are refusals the operator reads in the answer. The stages are traced.
     def handle(self, request: Request, deadline: Deadline) -> dict[str, Any]:
         match request:
             case ListRequest():
-                versions = self.catalog.list(request.domain, request.limit)
+                versions = self.catalog.list(request.domain, request.limit, request.label)
                 return list_answer(request, versions, self.catalog.store.bucket)
+            case DiffRequest():
+                return self.differ.diff(request)
             case PlanRequest():
                 self.check_target(request.target)
                 return self.preparation.plan(request, self.sources.open(request)).answer

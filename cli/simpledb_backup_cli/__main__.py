@@ -1,0 +1,7 @@
+"""``python -m simpledb_backup_cli``: the same as the ``simpledb-backup`` console script."""
+
+import sys
+
+from simpledb_backup_cli.app import main
+
+sys.exit(main())

@@ -1,0 +1,195 @@
+"""`simpledb-backup --stack-name NAME`: the functions found through the stack's outputs, invoked through the
+Lambda API with a read timeout longer than a restore may run and no SDK retries; a restore that continues is
+followed by polling `status` (throttled polls waited out). CloudFormation and Lambda are botocore Stubbers: no
+AWS, no network."""
+
+import io
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.response import StreamingBody
+from botocore.stub import ANY, Stubber
+from clihelpers import DOMAIN
+
+from simpledb_backup_cli.app import Runtime, main
+from simpledb_backup_cli.deployed import DeployedFunctions
+
+STACK = "simpledb-backup"
+RESTORE = "simpledb-backup-restore"
+BACKUP = "simpledb-backup-backup"
+
+
+class StubbedSession:
+    """Hands out stubbed clients, remembers each client's botocore Config and every event sent to Lambda."""
+
+    def __init__(self) -> None:
+        self.clients: dict[str, Any] = {}
+        self.stubbers: dict[str, Stubber] = {}
+        self.configs: dict[str, Any] = {}
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        for service in ("cloudformation", "lambda"):
+            client = boto3.client(service, region_name="us-east-1")
+            self.clients[service] = client
+            self.stubbers[service] = Stubber(client)
+            self.stubbers[service].activate()
+        self.clients["lambda"].meta.events.register("provide-client-params.lambda.Invoke", self._sent)
+
+    def _sent(self, params: dict[str, Any], **_: Any) -> None:
+        self.events.append((params["FunctionName"], json.loads(params["Payload"])))
+
+    def client(self, service: str, region_name: str | None = None, config: Any = None) -> Any:
+        self.configs[service] = config
+        return self.clients[service]
+
+    def stack(self, name: str = STACK) -> None:
+        outputs = [
+            {"OutputKey": "RestoreFunctionName", "OutputValue": RESTORE},
+            {"OutputKey": "BackupFunctionName", "OutputValue": BACKUP},
+        ]
+        stack = {"StackName": name, "CreationTime": "2026-01-01T00:00:00Z", "StackStatus": "CREATE_COMPLETE"}
+        self.stubbers["cloudformation"].add_response(
+            "describe_stacks", {"Stacks": [{**stack, "Outputs": outputs}]}, {"StackName": name}
+        )
+
+    def answers(self, answer: Any, function: str = RESTORE, error: str | None = None) -> None:
+        data = json.dumps(answer).encode()
+        response: dict[str, Any] = {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(data), len(data))}
+        if error:
+            response["FunctionError"] = error
+        expected = {
+            "FunctionName": function,
+            "InvocationType": "RequestResponse",
+            "LogType": "Tail",
+            "Payload": ANY,
+        }
+        self.stubbers["lambda"].add_response("invoke", response, expected)
+
+    def throttles(self) -> None:
+        self.stubbers["lambda"].add_client_error(
+            "invoke", "TooManyRequestsException", "Rate Exceeded.", http_status_code=429
+        )
+
+
+def run(session: StubbedSession, capsys: pytest.CaptureFixture[str], *arguments: str, **runtime: Any) -> Any:
+    capsys.readouterr()
+    status = main(list(arguments), Runtime(session=session, **runtime))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def listing() -> dict[str, Any]:
+    return {
+        "action": "list",
+        "status": "ok",
+        "domain": DOMAIN,
+        "dumps": [],
+        "message": "no dumps of packages yet",
+    }
+
+
+def test_the_stacks_restore_function_is_invoked_with_a_long_timeout_and_no_retries(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    session = StubbedSession()
+    session.stack()
+    session.answers(listing())
+    status, out, _ = run(session, capsys, "list", DOMAIN, "--json")  # the default stack: simpledb-backup
+    assert status == 0
+    assert json.loads(out) == listing()
+    assert session.events == [(RESTORE, {"action": "list", "domain": DOMAIN})]
+    config = session.configs["lambda"]
+    assert config.read_timeout > 900  # the functions' timeout: a long restore's answer is still read
+    assert config.retries == {"total_max_attempts": 1}  # a restore is never sent twice
+    session.stubbers["lambda"].assert_no_pending_responses()
+
+
+def test_another_stack_and_the_backup_function(capsys: pytest.CaptureFixture[str]) -> None:
+    session = StubbedSession()
+    session.stack("other-stack")
+    answer = {"status": "ok", "dumps": [], "failures": [], "continues_with": None}
+    session.answers(answer, function=BACKUP)
+    status, out, _ = run(session, capsys, "--stack-name", "other-stack", "backup", DOMAIN, "--json")
+    assert status == 0
+    assert json.loads(out) == answer
+    assert session.events == [(BACKUP, {"trigger": "manual", "domains": [DOMAIN]})]
+
+
+def test_a_continued_restore_is_followed_through_throttled_polls(capsys: pytest.CaptureFixture[str]) -> None:
+    session = StubbedSession()
+    session.stack()
+    run_id = "restore-20261126T030000Z-0123456789ab"
+
+    def state(status: str, phase: str, written: int) -> dict[str, Any]:
+        return {
+            "action": "restore",
+            "status": status,
+            "run_id": run_id,
+            "domain": DOMAIN,
+            "target_domain": DOMAIN,
+            "phase": phase,
+            "written": {"items_written": written, "items_trimmed": 0, "items_deleted": 0},
+            "progress": {
+                "phase": phase,
+                "items_to_write": 300,
+                "items_written": written,
+                "elapsed_seconds": 9.5,
+            },
+            "message": f"restore of packages {status}",
+        }
+
+    session.answers(state("continued", "safety-backup", 0))
+    session.throttles()  # the restore's next invocation holds the function: the poll is throttled
+    session.answers(state("continued", "writing", 120))
+    session.answers(state("complete", "done", 300))
+    sleeps: list[float] = []
+    functions = DeployedFunctions(session, STACK, None, sleep=sleeps.append)
+    status, out, err = run(session, capsys, "restore", DOMAIN, "--yes", functions_factory=lambda _: functions)
+    assert status == 0, err
+    assert "complete: restore of packages complete" in out
+    status_event = {"action": "status", "domain": DOMAIN, "run_id": run_id}
+    assert session.events == [
+        (RESTORE, {"action": "restore", "domain": DOMAIN, "confirm": DOMAIN}),
+        (RESTORE, status_event),
+        (RESTORE, status_event),
+        (RESTORE, status_event),
+    ]
+    assert sleeps == [DeployedFunctions.POLL_SECONDS] * 3
+    lines = [line for line in err.splitlines() if "items written" in line]
+    assert lines == [
+        "safety-backup: 0 of 300 items written (10 s)",
+        "safety-backup: 0 of 300 items written (10 s) - the function is busy with the restore",
+        "writing: 120 of 300 items written (10 s)",
+        "done: 300 of 300 items written (10 s)",
+    ]
+
+
+def test_a_function_error_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    session = StubbedSession()
+    session.stack()
+    session.answers({"errorType": "StorageError", "errorMessage": "the bucket is gone"}, error="Unhandled")
+    status, out, err = run(session, capsys, "list", DOMAIN)
+    assert status == 1
+    assert out == ""
+    assert err.strip() == "error: the restore function raised StorageError: the bucket is gone"
+
+
+def test_a_missing_stack_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    session = StubbedSession()
+    session.stubbers["cloudformation"].add_client_error(
+        "describe_stacks", "ValidationError", "Stack with id nope does not exist"
+    )
+    status, _, err = run(session, capsys, "--stack-name", "nope", "list", DOMAIN)
+    assert status == 2
+    assert "stack 'nope' (or its RestoreFunction) does not exist in us-east-1" in err
+    assert "Traceback" not in err
+
+
+def test_a_throttled_first_call_is_exit_2_with_advice(capsys: pytest.CaptureFixture[str]) -> None:
+    session = StubbedSession()
+    session.stack()
+    session.throttles()
+    status, _, err = run(session, capsys, "restore", DOMAIN, "--yes")
+    assert status == 2
+    assert "is busy (throttled" in err

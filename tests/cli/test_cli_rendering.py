@@ -1,0 +1,211 @@
+"""The readable output and the events, pure: answers shaped as docs/ANSWERS.md gives them (packages named by
+name, version, distribution, component and architecture; before and after for updates), and the requests the
+options make."""
+
+import io
+from typing import Any
+
+import pytest
+from rich.console import Console, RenderableType
+
+from simpledb_backup_cli import render
+from simpledb_backup_cli.describe import change_lines, describe_item
+from simpledb_backup_cli.errors import CliError
+from simpledb_backup_cli.progress import RunProgress, run_progress
+from simpledb_backup_cli.requests import (
+    RestoreSpec,
+    diff_request,
+    match_values,
+    plan_request,
+    restore_request,
+    source_reference,
+    wire_event,
+)
+
+ZLIB = {
+    "item": "72c670bb8a20",
+    "package": "zlib1g",
+    "version": "1:1.2.13.dfsg-1",
+    "distribution": "stable",
+    "component": "main",
+    "architecture": "amd64",
+}
+LIBC_UPDATE = {
+    "item": "449fa79beb4f",
+    "package": "libc6",
+    "version": "2.36-9+deb12u4",
+    "distribution": "stable",
+    "component": "main",
+    "architecture": "arm64",
+    "changes": {
+        "version": {"before": ["2.36-9+deb12u3"], "after": ["2.36-9+deb12u4"]},
+        "control text": {"before": "1204 chars", "after": "1210 chars"},
+    },
+}
+META_UPDATE = {
+    "item": "meta",
+    "meta": {"dists": ["stable", "testing"], "comps": ["main"], "archs": ["amd64", "arm64"]},
+    "meta_changes": {"dists": {"added": ["testing"], "removed": ["sid"]}},
+    "changes": {"dists": {"before": ["stable", "sid"], "after": ["stable", "testing"]}},
+}
+OTHER = {"item": "user-17", "attributes": {"email": "a@example.org", "role": "admin"}}
+
+
+def text(renderable: RenderableType) -> str:
+    console = Console(file=io.StringIO(), width=160, color_system=None)
+    console.print(renderable)
+    output = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(output, str)
+    return output
+
+
+def test_items_are_described_in_the_domains_terms() -> None:
+    assert describe_item(ZLIB).plain == "zlib1g 1:1.2.13.dfsg-1 stable/main/amd64"
+    assert describe_item("72c670bb8a20").plain == "72c670bb8a20"  # a bare name stays a name
+    assert describe_item(OTHER).plain == "user-17  email=a@example.org, role=admin"
+    assert describe_item(META_UPDATE).plain == "meta: dists stable, testing; comps main; archs amd64, arm64"
+    assert [line.plain for line in change_lines(LIBC_UPDATE)] == [
+        "version: 2.36-9+deb12u3 → 2.36-9+deb12u4",
+        "control text: 1204 chars → 1210 chars",
+    ]
+    assert [line.plain for line in change_lines(META_UPDATE)] == [
+        "dists: stable, sid → stable, testing",
+        "dists: +testing -sid ",
+    ]
+    assert change_lines({"item": "x", "changes": {"tags": {"before": [], "after": ["a"]}}})[0].plain == (
+        "tags: (none) → a"
+    )
+
+
+def test_a_plan_is_grouped_by_change_with_before_and_after() -> None:
+    plan = {
+        "action": "plan",
+        "status": "planned",
+        "mode": "merge",
+        "message": "merge restore of packages into packages: 12 to create, 2 to update, ...",
+        "source": {"kind": "dump", "key": "dumps/packages/full.jsonl.gz", "version_id": "v2",
+                   "time": "2026-11-26T03:00:00+00:00", "items": 296, "trigger": "schedule", "latest": True},
+        "items": {"create": 12, "update": 2, "delete": 0, "unchanged": 280, "kept_not_in_dump": 1},
+        "attributes": {"added": 1, "changed": 3},
+        "samples": {"create": [ZLIB], "update": [LIBC_UPDATE, META_UPDATE], "keep": [OTHER]},
+        "sample_names": {"create": ["72c670bb8a20"]},
+    }  # fmt: skip
+    shown = text(render.plan_view(plan))
+    assert "source: dump v2 (2026-11-26 03:00:00 UTC, 296 items, trigger schedule, latest)" in shown
+    order = [shown.index(heading) for heading in ("Create (12)", "Update (2)", "Keep (in the target")]
+    assert order == sorted(order)
+    assert "  + zlib1g 1:1.2.13.dfsg-1 stable/main/amd64" in shown
+    assert "… and 11 more" in shown
+    assert "  ~ libc6 2.36-9+deb12u4 stable/main/arm64" in shown
+    assert "      version: 2.36-9+deb12u3 → 2.36-9+deb12u4" in shown
+    assert "  = user-17  email=a@example.org, role=admin" in shown
+    assert "attributes: 1 added, 3 changed" in shown
+
+
+def test_a_diff_names_both_ends() -> None:
+    diff = {
+        "action": "diff",
+        "status": "ok",
+        "domain": "packages",
+        "from": {"kind": "dump", "version_id": "v1", "time": "2026-11-25T03:00:00Z", "items": 296,
+                 "trigger": "schedule"},
+        "to": {"kind": "live", "domain": "packages"},
+        "items": {"added": 1, "changed": 1, "removed": 0, "unchanged": 295},
+        "samples": {"added": [ZLIB], "changed": [LIBC_UPDATE], "removed": []},
+        "message": "1 added, 1 changed since dump v1",
+    }  # fmt: skip
+    shown = text(render.diff_view(diff))
+    assert "from: dump v1 (2026-11-25 03:00:00 UTC, 296 items, trigger schedule)" in shown
+    assert "to:   the live domain packages" in shown
+    assert "Added (1)" in shown
+    assert "Changed (1)" in shown
+    assert "Removed" not in shown.split("Unchanged")[1]  # no samples: no section
+    assert "      control text: 1204 chars → 1210 chars" in shown
+
+
+def test_the_list_marks_latest_pre_restore_and_subset_dumps() -> None:
+    listing = {
+        "action": "list",
+        "status": "ok",
+        "domain": "packages",
+        "dumps": [
+            {"version_id": "v3", "time": "2026-11-26T09:00:00+00:00", "items": 271, "size_bytes": 123_456,
+             "trigger": "pre-restore", "latest": False, "kind": "full", "pre_restore": True},
+            {"version_id": "v2", "time": "2026-11-26T03:00:00+00:00", "items": 296, "size_bytes": 126_288,
+             "trigger": "schedule", "latest": True, "kind": "full", "pre_restore": False},
+            {"version_id": "s1", "time": "2026-11-26T04:00:00+00:00", "items": 40, "size_bytes": 900,
+             "trigger": "manual", "latest": True, "kind": "subset", "label": "stable",
+             "where": "`distribution` = 'stable'", "pre_restore": False},
+        ],
+    }  # fmt: skip
+    rows = {line.split()[0]: line for line in text(render.dumps_view(listing)).splitlines() if line.split()}
+    assert "pre-restore safety backup" in rows["v3"]
+    assert "latest" not in rows["v3"]
+    assert "latest" in rows["v2"]
+    assert "120.6 KB" in rows["v3"]
+    assert "subset stable where `distribution` = 'stable'" in rows["s1"]
+
+
+def test_progress_comes_from_the_answer_or_else_from_its_plan_and_writes() -> None:
+    contract = {"status": "continued", "phase": "writing",
+                "progress": {"phase": "writing", "items_to_write": 300, "items_written": 120, "elapsed_seconds": 42}}  # fmt: skip
+    assert run_progress(contract) == RunProgress("writing", 300, 120, 42.0)
+    counted = {
+        "status": "continued",
+        "phase": "writing",
+        "plan": {"items": {"create": 100, "update": 20, "delete": 5, "unchanged": 9}},
+        "written": {"items_written": 50, "items_deleted": 5},
+        "duration_seconds": 3.5,
+    }
+    assert run_progress(counted) == RunProgress("writing", 125, 55, 3.5)
+
+
+def test_the_options_make_the_functions_events() -> None:
+    spec = RestoreSpec(
+        domain="packages",
+        as_of="2026-11-26T03:00:00Z",
+        mode="exact",
+        target_domain="restored-packages",
+        items=("a1", "b1"),
+        match=("distribution=stable", "component=main"),
+    )
+    assert wire_event(restore_request(spec, confirm="restored-packages")) == {
+        "domain": "packages",
+        "action": "restore",
+        "as_of": "2026-11-26T03:00:00Z",
+        "target_domain": "restored-packages",
+        "mode": "exact",
+        "items": ["a1", "b1"],
+        "match": {"distribution": "stable", "component": "main"},
+        "confirm": "restored-packages",
+    }
+    assert wire_event(plan_request(RestoreSpec(domain="packages"))) == {
+        "domain": "packages",
+        "action": "plan",
+    }
+    with pytest.raises(CliError, match="give either 'version_id' or 'as_of', not both"):
+        plan_request(RestoreSpec(domain="packages", version_id="v", as_of="2026-01-01"))
+    with pytest.raises(CliError, match="domain: invalid domain name 'x'"):
+        plan_request(RestoreSpec(domain="x"))
+
+
+def test_diff_ends_and_matches_are_read_from_the_command_line() -> None:
+    assert source_reference("previous") == "previous"
+    assert source_reference("live") == "live"
+    assert source_reference("2026-11-26") == {"as_of": "2026-11-26"}
+    assert source_reference("2026-11-26T03:00:00Z") == {"as_of": "2026-11-26T03:00:00Z"}
+    assert source_reference("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY") == {
+        "version_id": "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"
+    }
+    assert match_values(("distribution=stable", "note=a=b")) == {"distribution": "stable", "note": "a=b"}
+    with pytest.raises(CliError, match="given twice"):
+        match_values(("distribution=stable", "distribution=testing"))
+
+
+def test_the_diff_event_is_the_contracts() -> None:
+    event: dict[str, Any] = wire_event(diff_request("packages", "previous", "latest", None))
+    assert event == {"action": "diff", "domain": "packages", "from": "previous", "to": "latest"}
+    by_version = wire_event(diff_request("packages", "v1", "2026-11-26T03:00:00Z", 3))
+    assert by_version["from"] == {"version_id": "v1"}
+    assert by_version["to"]["as_of"].startswith("2026-11-26T03:00:00")
+    assert by_version["sample_size"] == 3
