@@ -16,12 +16,12 @@ import pytest
 from restore_helpers import DOMAIN, as_dict, contents, dump, fill, package, writes
 
 import sdblocal
-from conftest import BUCKET
 from hostile.corpus import CASES, Case
 from localrun import invoke, load_handler
 from simpledb_backup import clients
 from simpledb_backup.items import Item
 
+BUCKET = "simpledb-backup-test"  # the shared fixtures' bucket (tests/conftest.py)
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 ACTIONS = ("plan", "restore")

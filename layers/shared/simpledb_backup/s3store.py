@@ -305,7 +305,8 @@ class BucketStore(BucketClient):
         """A streaming body of one object version; a download that breaks is resumed where it stopped."""
         return io.BufferedReader(ResumableBody(self, key, version_id), buffer_size=1 << 20)
 
-    def _get(self, key: str, version_id: str | None, offset: int) -> tuple[IO[bytes], str]:
+    def get_from(self, key: str, version_id: str | None, offset: int) -> tuple[IO[bytes], str]:
+        """A streaming body of an object version from ``offset`` on, and the version id it has."""
         arguments: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if version_id:
             arguments["VersionId"] = version_id
@@ -417,7 +418,8 @@ class ResumableBody(io.RawIOBase):
     def __init__(self, store: BucketStore, key: str, version_id: str | None) -> None:
         super().__init__()
         self.store, self.key = store, key
-        self._body, self.version_id = store._get(key, version_id, 0)
+        self._body: IO[bytes] | None = None  # set before the request, so a failed one still closes cleanly
+        self._body, self.version_id = store.get_from(key, version_id, 0)
         self._offset, self._resumes = 0, 0
 
     def readable(self) -> bool:
@@ -425,6 +427,8 @@ class ResumableBody(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         while True:
+            if self._body is None:
+                raise ValueError("read from a closed download")
             try:
                 data = self._body.read(len(buffer))
             except _STREAM_ERRORS as error:
@@ -440,11 +444,12 @@ class ResumableBody(io.RawIOBase):
             raise StorageError(
                 f"the download of {self.key} kept breaking ({self._resumes - 1} resumes): {error}"
             ) from error
-        self._body.close()
-        self._body, _ = self.store._get(self.key, self.version_id or None, self._offset)
+        if self._body is not None:
+            self._body.close()
+        self._body, _ = self.store.get_from(self.key, self.version_id or None, self._offset)
 
     def close(self) -> None:
-        if not self.closed:
+        if not self.closed and self._body is not None:
             self._body.close()
         super().close()
 

@@ -5,8 +5,6 @@ goes through a retry policy (``ratecontrol``), which paces, retries and gives up
 """
 
 import base64
-import threading
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -39,6 +37,10 @@ from simpledb_backup.ratecontrol import (
     RetryPolicy,
     is_throttle,
 )
+from simpledb_backup.selectparse import PARSED_ITEMS as _PARSED_ITEMS
+from simpledb_backup.selectparse import adapter_select as _adapter_select
+from simpledb_backup.selectparse import parse_select_quickly as _parse_select_quickly
+from simpledb_backup.selectparse import parse_select_response as parse_select_response
 
 T = TypeVar("T")
 
@@ -143,100 +145,6 @@ def item_from_wire(wire: dict[str, Any]) -> Item:
             for pair in wire.get("Attributes", [])
         ),
     )
-
-
-def _local_name(tag: str) -> str:
-    return tag.rpartition("}")[2]
-
-
-def _element_text(element: ElementTree.Element, encoded: bool) -> str:
-    return _decode(element.text or "", "base64" if encoded else None)
-
-
-def _pair_from_element(element: ElementTree.Element) -> tuple[str, str]:
-    name = value = None
-    name_encoded = value_encoded = False
-    for child in element:
-        tag = _local_name(child.tag)
-        if tag == "Name":
-            name, name_encoded = child, name_encoded or child.get("encoding") == "base64"
-        elif tag == "Value":
-            value, value_encoded = child, value_encoded or child.get("encoding") == "base64"
-        elif tag == "AlternateNameEncoding":
-            name_encoded = name_encoded or child.text == "base64"
-        elif tag == "AlternateValueEncoding":
-            value_encoded = value_encoded or child.text == "base64"
-    if name is None or value is None:
-        raise ValueError("an Attribute without Name or Value")
-    return _element_text(name, name_encoded), _element_text(value, value_encoded)
-
-
-def _item_from_element(element: ElementTree.Element) -> Item:
-    name = None
-    name_encoded = False
-    pairs = []
-    for child in element:
-        tag = _local_name(child.tag)
-        if tag == "Name":
-            name, name_encoded = child, name_encoded or child.get("encoding") == "base64"
-        elif tag == "AlternateNameEncoding":
-            name_encoded = name_encoded or child.text == "base64"
-        elif tag == "Attribute":
-            pairs.append(_pair_from_element(child))
-    if name is None:
-        raise ValueError("an Item without Name")
-    return make_item(_element_text(name, name_encoded), pairs)
-
-
-def parse_select_response(body: bytes) -> tuple[list[Item], str | None]:
-    """Items and NextToken of a SelectResponse document.
-
-    botocore's generic parser walks the response shape in Python and spends several times what ElementTree
-    needs for a 1 MB page; a backup reads thousands of pages, so Select responses are parsed here directly.
-    The body comes from the SimpleDB endpoint (over TLS in AWS), the source botocore's own parser trusts.
-    """
-    root = ElementTree.fromstring(body)  # noqa: S314 - a response of the SimpleDB API, as for botocore
-    items: list[Item] = []
-    next_token = None
-    for result in root:
-        if _local_name(result.tag) != "SelectResult":
-            continue
-        for element in result:
-            tag = _local_name(element.tag)
-            if tag == "Item":
-                items.append(_item_from_element(element))
-            elif tag == "NextToken":
-                next_token = element.text
-    return items, next_token
-
-
-_SELECT_BODY_STUB = (
-    b'<?xml version="1.0"?><SelectResponse xmlns="http://sdb.amazonaws.com/doc/2009-04-15/">'
-    b"<SelectResult/></SelectResponse>"
-)
-_PARSED_ITEMS = "SimpleDBBackupItems"
-# Set while this adapter's own Select runs: botocore parses in the calling thread, so the hook below touches
-# only those calls, never a Select someone else makes with the same client.
-_adapter_select = threading.local()
-
-
-def _parse_select_quickly(
-    response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
-) -> None:
-    """botocore's before-parse hook: parse a successful Select page here and hand botocore an empty one.
-
-    Anything unexpected leaves the response untouched, so botocore parses it (or reports its error) as usual.
-    """
-    if not getattr(_adapter_select, "active", False) or response_dict.get("status_code") != 200:
-        return
-    try:
-        items, next_token = parse_select_response(response_dict["body"])
-    except (ElementTree.ParseError, ValueError, KeyError, TypeError):
-        return
-    customized_response_dict[_PARSED_ITEMS] = items
-    if next_token:
-        customized_response_dict["NextToken"] = next_token
-    response_dict["body"] = _SELECT_BODY_STUB
 
 
 @dataclass(frozen=True)
