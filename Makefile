@@ -29,7 +29,7 @@ help:
 	@echo "make local-aws    serve moto + the SimpleDB engine on 127.0.0.1:$(LOCAL_AWS_PORT)"
 	@echo "make invoke-local FN=backup|restore EVENT=events/<file>.json"
 	@echo "make invoke       FN=restore EVENT=events/<file>.json  (deployed stack)"
-	@echo "make bench        backup/restore benchmark against a sequential baseline"
+	@echo "make bench        backup/restore benchmark against a sequential baseline, throttling and slow-Select scenarios"
 	@echo "make deploy | alarms | logs FN=backup"
 
 # The project itself is installed too, editable, so that .venv/bin/simpledb-backup runs this checkout's code.

@@ -35,7 +35,14 @@ from benchkit.filling import DomainFiller  # noqa: E402
 from benchkit.machine import code_version, machine_facts  # noqa: E402
 from benchkit.results import JobResult, SizeReport  # noqa: E402
 from benchkit.session import ALL_JOBS, SCENARIOS, Options, Place, SizeSession  # noqa: E402
-from benchkit.tables import growth_table, measurements_table, targets_table  # noqa: E402
+from benchkit.tables import (  # noqa: E402
+    backup_cpu_table,
+    growth_table,
+    measurements_table,
+    slow_select_table,
+    targets_table,
+    throttling_table,
+)
 from simpledb_backup.config import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,15 +115,22 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="write caps (calls/s per domain) to restore under, comma-separated; '' for none",
     )
     parser.add_argument(
-        "--cap-items", type=integers, default=[20000], help="the sizes at which the write caps run"
+        "--cap-items",
+        type=integers,
+        default=[20000],
+        help="the sizes at which the write caps, and the uncapped restore with the shared backoff, run",
     )
     parser.add_argument(
-        "--select-cap", type=float, default=5.0, help="Select cap (calls/s per domain) to back up under; 0: none"
+        "--select-cap",
+        type=float,
+        default=5.0,
+        help="Select cap (calls/s per domain) to back up under; 0: none",
     )
     parser.add_argument("--cap-repeat", type=int, default=1, help="runs of each capped job")
     parser.add_argument(
         "--slow-latency-ms", type=float, default=250.0, help="the slow Select latency scenario; 0: none"
     )
+    parser.add_argument("--slow-repeat", type=int, default=2, help="runs of each backup at the slow latency")
     parser.add_argument(
         "--slow-sweep-segments",
         type=integers,
@@ -154,6 +168,7 @@ def measure(args: argparse.Namespace) -> list[SizeReport]:
         select_cap=args.select_cap,
         cap_repeat=args.cap_repeat,
         slow_latency_ms=args.slow_latency_ms,
+        slow_repeat=args.slow_repeat,
         slow_sweep_segments=args.slow_sweep_segments,
     )
     machine = machine_facts()
@@ -213,9 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     printed = [measurements_table(reports), targets_table(reports)]
     if len(reports) > 1:
         printed.append(growth_table(reports))
+    printed += [throttling_table(reports), backup_cpu_table(reports), slow_select_table(reports)]
     for table in printed:
-        print()
-        print(table)
+        if table.count("\n") > 1:  # a header without rows: nothing measured for it
+            print()
+            print(table)
     print()
     if not writes:
         log(f"done in {time.monotonic() - started:.0f} s (docs not written)")

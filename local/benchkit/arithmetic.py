@@ -370,6 +370,56 @@ def cpu_ms_per_select_mb(result: JobResult) -> float | None:
 
 
 @dataclass(frozen=True)
+class SelectCpu:
+    """Where a backup's CPU went, per MB of the Select XML its client received (ms/MB).
+
+    ``calls``: within the Select calls (botocore building, signing and sending each request, reading its
+    answer; for the sequential loop, botocore's parse too), the adapter's own parser excluded; ``parse``: the
+    adapter's parser (its before-parse hook); ``rest``: everything else in the process (items to dump lines,
+    digest, compression, the S3 upload, the queues and threads between them).
+    """
+
+    key: str
+    pages: int
+    xml_mb: float
+    client_ms: float
+    calls_ms: float
+    parse_ms: float
+    rest_ms: float
+    engine_ms: float
+
+
+def select_cpu(report: SizeReport, key: str) -> SelectCpu | None:
+    result = report.jobs.get(key)
+    if result is None or result.failed:
+        return None
+    received = select_xml_bytes(result)
+    if not received:
+        return None
+    megabytes = received / MB
+    lane = lane_summary(result, "Select")
+    call_cpu, parse_cpu = lane.get("call_cpu", 0.0), lane.get("parse_cpu", 0.0)
+    return SelectCpu(
+        key=key,
+        pages=result.calls.get("Select", 0),
+        xml_mb=megabytes,
+        client_ms=1000 * result.cpu_seconds / megabytes,
+        calls_ms=1000 * (call_cpu - parse_cpu) / megabytes,
+        parse_ms=1000 * parse_cpu / megabytes,
+        rest_ms=1000 * (result.cpu_seconds - call_cpu) / megabytes,
+        engine_ms=1000 * result.server_cpu_seconds / megabytes,
+    )
+
+
+SELECT_ACTIONS = frozenset({"Select"})
+
+
+def default_burst(cap: float) -> float:
+    """The burst of an engine cap set without one: one second of calls, at least one (sdblocal.throttle)."""
+    return max(1.0, cap)
+
+
+@dataclass(frozen=True)
 class CapUse:
     """How one run used a cap: its accepted calls' rate over its lane's window, and its throttled share.
 
@@ -382,10 +432,13 @@ class CapUse:
     operation: str
     lane: str  # the metered calls: "write" (the four write actions) or "Select"
     cap: float  # calls/s per domain
+    burst: float  # calls a full bucket lets through at once
     calls: int  # every call of the lane, throttled ones included
     throttled: int
     seconds: float  # the window; 0 when the run failed
     learned_rate: float | None  # the rate controller's rate for the lane at the end, calls/s
+    #: The same lane's rate in our run of the same operation without a cap: whether the cap binds at all.
+    uncapped_rate: float | None = None
     error: str | None = None
 
     @property
@@ -399,12 +452,27 @@ class CapUse:
 
     @property
     def share_of_cap(self) -> float | None:
+        """The accepted calls' rate over the cap (above 1 by up to the burst over the window)."""
         rate = self.rate
         return rate / self.cap if rate is not None else None
 
     @property
+    def share_of_allowance(self) -> float | None:
+        """The accepted calls over all the bucket could admit in the window: its burst and the cap's refill."""
+        if self.rate is None:
+            return None
+        return self.accepted / (self.cap * self.seconds + self.burst)
+
+    @property
     def throttled_share(self) -> float | None:
         return self.throttled / self.calls if self.calls else None
+
+
+def lane_rate(result: JobResult, lane: str, actions: frozenset[str]) -> float | None:
+    """Calls of a lane per second over its window (every call: an uncapped run has no throttled ones)."""
+    seconds = lane_summary(result, lane).get("seconds", 0.0)
+    calls = sum(count for action, count in result.calls.items() if action in actions)
+    return calls / seconds if seconds > 0 and not result.failed else None
 
 
 def cap_use(report: SizeReport, key: str) -> CapUse | None:
@@ -416,20 +484,23 @@ def cap_use(report: SizeReport, key: str) -> CapUse | None:
         return None
     # The lanes are named alike by the wire recorder and the rate controller (ratecontrol.default_lane).
     lane, actions = (
-        ("write", THROTTLED_WRITE_ACTIONS) if name.condition == WRITE_CAP else ("Select", {"Select"})
+        ("write", THROTTLED_WRITE_ACTIONS) if name.condition == WRITE_CAP else ("Select", SELECT_ACTIONS)
     )
     rates = (result.extra.get("policy") or {}).get("rates") or {}
     learned = rates.get(lane)
+    uncapped = report.job(operation, OURS)
     return CapUse(
         key=key,
         arm=name.arm,
         operation=operation,
         lane=lane,
         cap=name.value,
+        burst=default_burst(name.value),
         calls=sum(count for action, count in result.calls.items() if action in actions),
         throttled=sum(count for action, count in result.throttled.items() if action in actions),
         seconds=lane_summary(result, lane).get("seconds", 0.0) if not result.failed else 0.0,
         learned_rate=float(learned) if learned is not None else None,
+        uncapped_rate=lane_rate(uncapped, lane, actions) if uncapped is not None else None,
         error=result.error,
     )
 

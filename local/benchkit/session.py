@@ -3,7 +3,8 @@
 Our backup runs first, interleaved with the sequential one: the restores read the dump version it published.
 Then our restore, interleaved with the per-item restore (a sample) and with our restore under today's shared
 backoff, each into a new domain dropped after the run. Then the scenarios of issue 12, each group interleaved:
-the restore under each write cap (at the sizes given), with the rate controller and with the shared backoff;
+the restore under each write cap (at the sizes given, where the shared backoff's uncapped restore runs too),
+with the rate controller and with the shared backoff;
 the backup under a Select cap, both policies; the backup and the sequential one at a slow Select latency, and
 the segment sweep at that latency. Last, the segment sweep (our backup with other maximum segment counts,
 informative). Every job carries its conditions (latency, caps); the runner sets them on the engine before
@@ -61,7 +62,26 @@ class Options:
     select_cap: float = 0.0  # calls/s: the backup under it, both policies; 0: not run
     cap_repeat: int = 1  # runs of each capped job
     slow_latency_ms: float = 0.0  # the backup and the sequential one at this latency; 0: not run
+    slow_repeat: int = 1  # runs of each backup at the slow latency, interleaved
     slow_sweep_segments: Sequence[int] = ()  # our backup at the slow latency with these maximum segments
+
+
+def conditions_for(run: str, options: Options) -> dict[str, Any]:
+    """The JobSpec fields a run's name sets: the engine's latency and caps (the benchmark's latency and no cap
+    unless the run names others), the retry policy, and for ours with either policy the maximum segments."""
+    name = RunName.parse(run)
+    conditions: dict[str, Any] = {"latency_ms": options.latency_ms}
+    if name.condition == WRITE_CAP:
+        conditions["write_calls_per_second"] = name.value
+    elif name.condition == SELECT_CAP:
+        conditions["select_calls_per_second"] = name.value
+    elif name.condition == LATENCY:
+        conditions["latency_ms"] = name.value
+    if name.arm == LEGACY:
+        conditions["policy"] = SHARED_BACKOFF
+    if name.arm in (OURS, LEGACY):
+        conditions["segments"] = options.segments
+    return conditions
 
 
 @dataclass(frozen=True)
@@ -86,20 +106,6 @@ class SizeSession:
         self.on_start, self.on_result = on_start, on_result
 
     def _spec(self, profile: DomainProfile, operation: str, run: str, **fields: Any) -> JobSpec:
-        """A job under the conditions its run names (the benchmark's latency and no cap unless it names
-        others); ours and the shared backoff arm run the product's maximum segments unless given."""
-        name = RunName.parse(run)
-        conditions: dict[str, Any] = {"latency_ms": self.options.latency_ms}
-        if name.condition == WRITE_CAP:
-            conditions["write_calls_per_second"] = name.value
-        elif name.condition == SELECT_CAP:
-            conditions["select_calls_per_second"] = name.value
-        elif name.condition == LATENCY:
-            conditions["latency_ms"] = name.value
-        if name.arm == LEGACY:
-            conditions["policy"] = SHARED_BACKOFF
-        if name.arm in (OURS, LEGACY):
-            conditions["segments"] = self.options.segments
         return JobSpec(
             operation,
             run,
@@ -107,7 +113,7 @@ class SizeSession:
             bucket=self.place.bucket,
             domain=self.place.domain,
             domain_items=profile.items,
-            **{**conditions, **fields},
+            **{**conditions_for(run, self.options), **fields},
         )
 
     def _measure(self, report: SizeReport, planned: list[Planned]) -> None:
@@ -155,7 +161,8 @@ class SizeSession:
         if job_key(RESTORE, BASELINE) in wanted:
             sample = min(options.baseline_sample, profile.items) if options.baseline_sample else None
             planned.append(self._restore(profile, BASELINE, version_id, 1, sample))
-        if job_key(RESTORE, LEGACY) in wanted:
+        # Today's shared backoff without a cap runs where the caps do (the issue's restore scenario).
+        if job_key(RESTORE, LEGACY) in wanted and profile.items in options.cap_items:
             planned.append(self._restore(profile, LEGACY, version_id, options.repeat))
         return planned
 

@@ -13,7 +13,6 @@ from benchkit.arithmetic import (
     cap_uses,
     counted_calls,
     cpu_microseconds_per_item,
-    cpu_ms_per_select_mb,
     data_mb_per_second,
     growth,
     is_sampled,
@@ -26,7 +25,7 @@ from benchkit.arithmetic import (
     projected_calls,
     projected_wall_seconds,
     restore_budget,
-    select_xml_bytes,
+    select_cpu,
     streams_used,
 )
 from benchkit.results import (
@@ -426,12 +425,14 @@ def throttling_table(reports: Sequence[SizeReport]) -> str:
         "items",
         "run",
         "cap calls/s",
+        "uncapped calls/s",
         "calls",
         "throttled",
         "throttled share",
         "window s",
         "accepted calls/s",
         "of cap",
+        "of allowance",
         "wall s",
         "learned rate /s",
     ]
@@ -444,51 +445,56 @@ def throttling_table(reports: Sequence[SizeReport]) -> str:
                     items_cell(report.profile.items),
                     run_label(report, use.key),
                     f"{use.cap:g}",
+                    optional(use.uncapped_rate, lambda rate: f"{rate:.1f}"),
                     f"{use.calls:,}",
                     f"{use.throttled:,}",
                     share_cell(use.throttled_share),
                     "failed" if use.error else f"{use.seconds:.1f}",
                     optional(use.rate, lambda rate: f"{rate:.1f}"),
                     share_cell(use.share_of_cap),
+                    share_cell(use.share_of_allowance),
                     NONE if use.error else f"{result.wall_seconds:.1f}",
                     optional(use.learned_rate, lambda rate: f"{rate:.1f}"),
                 ]
             )
-    return markdown_table(headers, rows, "rlrrrrrrrrr")
+    return markdown_table(headers, rows, "rlrrrrrrrrrrr")
 
 
 def backup_cpu_table(reports: Sequence[SizeReport]) -> str:
-    """The backup's CPU per MB of the Select XML it received: ours against the sequential botocore loop."""
+    """The backup's CPU per MB of the Select XML it received, and where it went: ours against the sequential
+    botocore loop."""
     headers = [
         "items",
         "run",
         "Select pages",
         "Select XML MB",
-        "CPU s client",
         "client ms/MB",
-        "CPU s engine",
+        "Select calls ms/MB",
+        "adapter's parser ms/MB",
+        "rest ms/MB",
         "engine ms/MB",
     ]
     rows = []
     for report in by_size(reports):
         for run in (OURS, BASELINE):
-            result = report.job(BACKUP, run)
-            received = select_xml_bytes(result) if result is not None else None
-            if result is None or not received:
+            key = f"{BACKUP}/{run}"
+            cpu = select_cpu(report, key)
+            if cpu is None:
                 continue
             rows.append(
                 [
                     items_cell(report.profile.items),
-                    run_label(report, f"{BACKUP}/{run}"),
-                    f"{result.calls.get('Select', 0):,}",
-                    f"{received / MB:.1f}",
-                    f"{result.cpu_seconds:.2f}",
-                    optional(cpu_ms_per_select_mb(result), lambda ms: f"{ms:.1f}"),
-                    f"{result.server_cpu_seconds:.2f}",
-                    f"{1000 * result.server_cpu_seconds / (received / MB):.1f}",
+                    run_label(report, key),
+                    f"{cpu.pages:,}",
+                    f"{cpu.xml_mb:.1f}",
+                    f"{cpu.client_ms:.1f}",
+                    f"{cpu.calls_ms:.1f}",
+                    f"{cpu.parse_ms:.1f}",
+                    f"{cpu.rest_ms:.1f}",
+                    f"{cpu.engine_ms:.1f}",
                 ]
             )
-    return markdown_table(headers, rows, "rlrrrrrr")
+    return markdown_table(headers, rows, "rlrrrrrrr")
 
 
 def slow_select_table(reports: Sequence[SizeReport]) -> str:
