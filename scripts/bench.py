@@ -13,6 +13,7 @@ Select latency. Prints the tables and rewrites the tables of docs/PERFORMANCE.md
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / folder) for folder in ("layers/shared", "local")]
@@ -154,7 +155,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def measure(args: argparse.Namespace) -> list[SizeReport]:
+def measure(
+    args: argparse.Namespace, on_size: Callable[[list[SizeReport]], None] | None = None
+) -> list[SizeReport]:
+    """Every size in turn; ``on_size`` gets the sizes measured so far after each (a long run keeps them)."""
     options = Options(
         latency_ms=args.latency_ms,
         segments=args.segments,
@@ -201,6 +205,8 @@ def measure(args: argparse.Namespace) -> list[SizeReport]:
                 log(f"WARNING: the product code changed during this size ({before} → {after}): rerun")
                 report.commit = f"{before}→{after}"
             reports.append(report)
+            if on_size is not None:
+                on_size(reports)
             log(f"engine RSS {engine.rss_mb():.0f} MB")
     return reports
 
@@ -224,7 +230,14 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{args.output}: {error}")
             return 2
     started = time.monotonic()
-    reports = measure(args)
+
+    def keep(measured: list[SizeReport]) -> None:
+        # Read again: the words around the tables may have been edited by hand during a long run.
+        current = args.output.read_text()
+        args.output.write_text(update_document(current, merge_reports(load_reports(current), measured)))
+        log(f"wrote {args.output} ({len(measured)} size(s) so far)")
+
+    reports = measure(args, keep if writes else None)
     printed = [measurements_table(reports), targets_table(reports)]
     if len(reports) > 1:
         printed.append(growth_table(reports))
@@ -237,7 +250,6 @@ def main(argv: list[str] | None = None) -> int:
     if not writes:
         log(f"done in {time.monotonic() - started:.0f} s (docs not written)")
         return 0
-    args.output.write_text(update_document(document, merge_reports(load_reports(document), reports)))
     log(f"done in {time.monotonic() - started:.0f} s; wrote {args.output}")
     return 0
 
