@@ -1,5 +1,5 @@
 """The shared backoff the SimpleDB adapter used before the adaptive rate controller, kept as the benchmark's
-baseline (local/ is never deployed). It implements ``simpledb_backup.ratecontrol.RetryPolicy``.
+baseline (local/ is never deployed). It implements ``simpledb_backup.aws.ratecontrol.RetryPolicy``.
 
 When any worker sees a 503 the shared delay doubles, and every worker waits it before its next call;
 successes halve it again. It neither learns a sustainable rate nor ramps up, gives up after a number of
@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from botocore.exceptions import ClientError
 
-from simpledb_backup.ratecontrol import RetryStats, is_throttle
+from simpledb_backup.aws.ratecontrol import RetryStats, is_throttle
 
 T = TypeVar("T")
 

@@ -102,7 +102,7 @@ _continuations = _Continuations()
 
 
 def _continue_locally(event: BaseModel, context: object) -> None:
-    """Stands in for ``runtime.start_continuation``: queue the event for the chain this handler runs in."""
+    """Stands in for ``aws.continuation.start_continuation``: queue the event for the chain this handler runs in."""
     if _continuations.asked is None:
         raise RuntimeError("a handler asked for a continuation outside localrun.Invocations")
     _continuations.asked.append(event_payload(event))

@@ -1,5 +1,5 @@
 """Writing AWS native SimpleDB exports (``simpledbv2 StartDomainExport``) for the tests and the demo (local
-tooling, never deployed): the layout ``simpledb_backup.native_export`` reads, with a JSON Lines file manifest
+tooling, never deployed): the layout ``simpledb_backup.formats.native_export`` reads, with a JSON Lines file manifest
 and base64 MD5s (docs/SOURCES.md).
 """
 
@@ -10,14 +10,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from simpledb_backup.errors import InvalidRequestError
-from simpledb_backup.items import Item
-from simpledb_backup.native_export import (
+from simpledb_backup.formats.native_export import (
     DATA_DIRECTORY,
     EXPORT_ROOT,
     MANIFEST_FILES_NAME,
     MANIFEST_SUMMARY_NAME,
     STARTED_MARKER_NAME,
 )
+from simpledb_backup.items import Item
 
 # The export ID of AWS's own documentation example, used when none is given.
 EXAMPLE_EXPORT_ID = "3eb4eaed-872b-4e08-b4b6-ff6999a83e01"
@@ -52,7 +52,7 @@ def write_native_export(
     account_id: str = "111122223333",
     bucket: str = "export-bucket",
 ) -> dict[str, bytes]:
-    """The objects (key → bytes) a SUCCEEDED export of ``items`` consists of, in the layout simpledb_backup.native_export reads."""
+    """The objects (key → bytes) a SUCCEEDED export of ``items`` consists of, in the layout simpledb_backup.formats.native_export reads."""
     if items_per_file < 1:
         raise InvalidRequestError(f"items_per_file must be at least 1, not {items_per_file}")
     base = export_base_key(prefix, export_id, domain_name)

@@ -1,6 +1,6 @@
 """Authoring Repoman data, as ``apt-repoman`` 1.0.7 writes it: for the demo, the tests, the benchmark and
 ``scripts/dump_to_repoman.py`` (local tooling, never deployed; the restore function only reads Repoman files,
-with ``simpledb_backup.repoman``).
+with ``simpledb_backup.formats.repoman``).
 
 Everything here mirrors ``apt_repoman/repodb.py`` and ``apt_repoman/cli.py`` of the 1.0.7 release
 (docs/SOURCES.md quotes the lines): the control text Repoman stores for a package and its ``controltxt<N>``
@@ -16,14 +16,14 @@ from email import message_from_string
 from typing import NamedTuple, TypedDict
 
 from simpledb_backup.errors import InvalidRequestError
-from simpledb_backup.items import Item, make_item
-from simpledb_backup.repoman import (
+from simpledb_backup.formats.repoman import (
     CONTROL_TEXT_PREFIX,
     KEY_ATTRIBUTES,
     META_ITEM_NAME,
     is_package_item,
     repoman_item_name,
 )
+from simpledb_backup.items import Item, make_item
 
 CONTROL_TEXT_CHUNK_CHARS = 256  # Repoman's max_elems: 256 characters are at most 1024 UTF-8 bytes
 
@@ -142,7 +142,7 @@ def repoman_control_text(control_file: str) -> str:
     pydpkg 1.3.3 (Repoman's pinned dependency) parses the control file with ``email.message_from_string``,
     re-sets every header, and Repoman stores ``message.as_string()``. This gives the same text, including
     the round trip's quirks under Python 3: a blank line is appended, and a field with non-ASCII characters
-    comes out as RFC 2047 encoded words (``=?utf-8?...?=``). tests/unit/test_repoman.py checks it against
+    comes out as RFC 2047 encoded words (``=?utf-8?...?=``). tests/unit/formats/test_repoman.py checks it against
     the plain round trip.
     """
     try:

@@ -29,9 +29,9 @@ from repomanauthoring import (
     parse_control_fields,
     split_control_text,
 )
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.formats.repoman import KEY_ATTRIBUTES, META_ITEM_NAME, is_package_item, repoman_item_name
 from simpledb_backup.items import MAX_BATCH_ITEMS, Item, make_item
-from simpledb_backup.repoman import KEY_ATTRIBUTES, META_ITEM_NAME, is_package_item, repoman_item_name
-from simpledb_backup.simpledb import SimpleDB
 
 FIXTURE_PATH = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "debian" / "Packages"
 

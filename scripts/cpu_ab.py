@@ -55,11 +55,11 @@ from repomandata import repoman_domain_items  # noqa: E402
 from sdblocal.engine import SimpleDBEngine  # noqa: E402
 from sdblocal.model import PutAttribute  # noqa: E402
 from sdblocal.responses import OPERATIONS, success_document  # noqa: E402
-from simpledb_backup import dumpformat  # noqa: E402
-from simpledb_backup.dumpformat import DumpEncoder, DumpTotals, encode_item_line  # noqa: E402
+from simpledb_backup.aws.selectparse import parse_select_response  # noqa: E402
+from simpledb_backup.aws.simpledb import item_from_wire  # noqa: E402
+from simpledb_backup.formats import dumpformat  # noqa: E402
+from simpledb_backup.formats.dumpformat import DumpEncoder, DumpTotals, encode_item_line  # noqa: E402
 from simpledb_backup.items import Item, make_item  # noqa: E402
-from simpledb_backup.selectparse import parse_select_response  # noqa: E402
-from simpledb_backup.simpledb import item_from_wire  # noqa: E402
 
 DOMAIN = "cpu-ab"
 MB = 1e6
@@ -367,8 +367,8 @@ IMPORTS = [
     "lxml.etree",
     "orjson",
     "isal.isal_zlib",
-    "simpledb_backup.selectparse",
-    "simpledb_backup.dumpformat",
+    "simpledb_backup.aws.selectparse",
+    "simpledb_backup.formats.dumpformat",
 ]
 
 
@@ -383,7 +383,7 @@ def import_times(runs: int = 5) -> dict[str, float]:
                 "-X",
                 "importtime",
                 "-c",
-                "import simpledb_backup.selectparse, simpledb_backup.dumpformat",
+                "import simpledb_backup.aws.selectparse, simpledb_backup.formats.dumpformat",
             ],
             check=True,
             capture_output=True,

@@ -38,13 +38,13 @@ from localrun import (  # noqa: E402
     use_function_environment,
 )
 from repomandata import mutate_packages, simulate_accident  # noqa: E402
-from simpledb_backup.dumpformat import read_dump  # noqa: E402
+from simpledb_backup.aws.keys import dump_key  # noqa: E402
+from simpledb_backup.aws.simpledb import SimpleDB  # noqa: E402
+from simpledb_backup.backup.scan import scan_domain  # noqa: E402
 from simpledb_backup.events import BackupEvent, DrillEvent  # noqa: E402
+from simpledb_backup.formats.dumpformat import read_dump  # noqa: E402
 from simpledb_backup.items import Item  # noqa: E402
-from simpledb_backup.keys import dump_key  # noqa: E402
 from simpledb_backup.runtime import event_payload  # noqa: E402
-from simpledb_backup.scan import scan_domain  # noqa: E402
-from simpledb_backup.simpledb import SimpleDB  # noqa: E402
 from simpledb_backup_cli.app import main as cli_main  # noqa: E402
 
 STEPS = 10

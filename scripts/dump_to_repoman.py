@@ -31,17 +31,17 @@ from urllib.parse import parse_qs, unquote, urlsplit
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent / folder) for folder in ("layers/shared", "local")]
 
 from repomanauthoring import RepomanBackup, repoman_backup_from_items  # noqa: E402
-from simpledb_backup.dumpformat import DumpHeader, read_dump  # noqa: E402
+from simpledb_backup.aws.keys import dump_key  # noqa: E402
+from simpledb_backup.aws.s3store import BucketStore, DumpVersion, newest_dump  # noqa: E402
 from simpledb_backup.errors import (  # noqa: E402
     DumpCorruptError,
     InvalidRequestError,
     ObjectNotFoundError,
     SimpleDBBackupError,
 )
+from simpledb_backup.formats.dumpformat import DumpHeader, read_dump  # noqa: E402
+from simpledb_backup.formats.repoman import META_ITEM_NAME  # noqa: E402
 from simpledb_backup.items import Item  # noqa: E402
-from simpledb_backup.keys import dump_key  # noqa: E402
-from simpledb_backup.repoman import META_ITEM_NAME  # noqa: E402
-from simpledb_backup.s3store import BucketStore, DumpVersion, newest_dump  # noqa: E402
 
 EXIT_OK = 0
 EXIT_BAD_DUMP = 1

@@ -10,16 +10,17 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from simpledb_backup.clients import s3_client, sdb_client
+from simpledb_backup.aws.clients import s3_client, sdb_client
+from simpledb_backup.aws.continuation import start_continuation
+from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.config import Settings
 from simpledb_backup.drill import compose_restore_drill
 from simpledb_backup.errors import RefusalError
 from simpledb_backup.events import DrillEvent, parse_event
 from simpledb_backup.observability import logger, tracer
 from simpledb_backup.restore.answers import refusal
-from simpledb_backup.runtime import Deadline, start_continuation
-from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SimpleDB
+from simpledb_backup.runtime import Deadline
 
 
 @cache

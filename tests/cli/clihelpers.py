@@ -14,7 +14,7 @@ from rich.console import Console
 
 import sdblocal
 from localrun import function_output, load_handler
-from simpledb_backup import clients
+from simpledb_backup.aws import clients
 from simpledb_backup_cli.app import Runtime, main
 from simpledb_backup_cli.functions import Functions, LocalFunctions
 

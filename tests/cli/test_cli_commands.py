@@ -12,9 +12,9 @@ from clihelpers import DOMAIN, CliRun, writes
 import sdblocal
 from localrun import LocalContext, function_output, load_handler
 from repomandata import mutate_packages, simulate_accident
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.scan import scan_domain
 from simpledb_backup.items import Attributes, Item
-from simpledb_backup.scan import scan_domain
-from simpledb_backup.simpledb import SimpleDB
 from simpledb_backup_cli.describe import describe_item
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")

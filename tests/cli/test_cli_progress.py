@@ -14,9 +14,9 @@ from rich.console import Console
 import sdblocal
 from localrun import Invocations, LocalContext
 from repomandata import fill_domain, repoman_domain_items
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.scan import scan_domain
 from simpledb_backup.items import Item
-from simpledb_backup.scan import scan_domain
-from simpledb_backup.simpledb import SimpleDB
 from simpledb_backup_cli.functions import FunctionName, LocalFunctions
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")

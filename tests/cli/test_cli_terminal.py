@@ -19,8 +19,8 @@ from clihelpers import DOMAIN, ROOT, LoopbackAws, writes
 from pexpect import fdpexpect
 
 import sdblocal
-from simpledb_backup.scan import scan_domain
-from simpledb_backup.simpledb import SimpleDB
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.scan import scan_domain
 
 pytestmark = pytest.mark.server
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

@@ -18,7 +18,8 @@ from typing import Any
 from nativeexportwriter import write_native_export
 from repomanauthoring import repoman_backup_from_items
 from repomandata import repoman_domain_items
-from simpledb_backup.dumpformat import (
+from simpledb_backup.backup.scan import segment_bounds
+from simpledb_backup.formats.dumpformat import (
     DIGEST_ALGORITHM,
     MAX_LINE_BYTES,
     MAX_SEGMENTS,
@@ -26,7 +27,6 @@ from simpledb_backup.dumpformat import (
     line_digest,
 )
 from simpledb_backup.items import Item
-from simpledb_backup.scan import segment_bounds
 
 DOMAIN = "packages"
 REPOMAN_KEY = "imports/hostile/repoman-backup.json"

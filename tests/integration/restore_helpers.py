@@ -4,15 +4,15 @@ from collections.abc import Iterable
 from typing import Any
 
 import sdblocal
-from simpledb_backup.backup import BackupService
+from simpledb_backup.aws.ratecontrol import RateController, RateSettings
+from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.simpledb import SimpleDB, plan_put_batches, select_expression
+from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.events import parse_restore_request
 from simpledb_backup.items import Attributes, Item, make_item
-from simpledb_backup.ratecontrol import RateController, RateSettings
 from simpledb_backup.restore import RestoreService, compose_restore_service
 from simpledb_backup.runtime import Clock, Deadline, utc_datetime
-from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SimpleDB, plan_put_batches, select_expression
 
 DOMAIN = "packages"
 NEW_DOMAIN = "restored-packages"

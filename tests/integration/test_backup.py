@@ -9,16 +9,16 @@ import pytest
 
 import sdblocal
 from localrun import LocalContext, invoke
-from simpledb_backup import backup as backup_module
-from simpledb_backup.backup import BackupService
-from simpledb_backup.dumpformat import read_dump
+from simpledb_backup.aws.keys import dump_key
+from simpledb_backup.aws.ratecontrol import RateController, RateSettings
+from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup import service as backup_module
+from simpledb_backup.backup.service import BackupService
 from simpledb_backup.errors import BackupFailedError, ThrottledError
+from simpledb_backup.formats.dumpformat import read_dump
 from simpledb_backup.items import Item, make_item
-from simpledb_backup.keys import dump_key
-from simpledb_backup.ratecontrol import RateController, RateSettings
 from simpledb_backup.runtime import Deadline
-from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SimpleDB
 
 DOMAIN = "packages"
 

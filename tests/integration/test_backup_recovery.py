@@ -12,15 +12,15 @@ from restore_helpers import fill
 
 from callhooks import fail_calls_after
 from repomandata import repoman_domain_items
-from simpledb_backup.backup import BackupService
-from simpledb_backup.backup_request import BackupRequestOutcome, run_backup_request
-from simpledb_backup.dumpformat import read_dump
+from simpledb_backup.aws.keys import dump_key
+from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.request import BackupRequestOutcome, run_backup_request
+from simpledb_backup.backup.service import BackupService
 from simpledb_backup.events import BackupEvent
+from simpledb_backup.formats.dumpformat import read_dump
 from simpledb_backup.items import Item
-from simpledb_backup.keys import dump_key
 from simpledb_backup.runtime import Clock, Deadline, utc_datetime
-from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SimpleDB
 
 DOMAIN = "packages"
 

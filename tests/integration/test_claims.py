@@ -3,8 +3,8 @@ lost: botocore replays the request, the replay fails its condition, and the clai
 
 from typing import Any
 
-from simpledb_backup.claims import claim
-from simpledb_backup.s3store import BucketStore
+from simpledb_backup.aws.claims import claim
+from simpledb_backup.aws.s3store import BucketStore
 
 KEY = "locks/packages.lock"
 

@@ -16,11 +16,11 @@ import sdblocal
 from crashkit import KILLED, run_child
 from localrun import function_environment, invoke, load_handler
 from repomandata import fill_domain, repoman_domain_items
-from simpledb_backup import clients
-from simpledb_backup.dumpformat import read_dump
+from simpledb_backup.aws import clients
+from simpledb_backup.aws.keys import dump_key, lock_key
+from simpledb_backup.aws.simpledb import SimpleDB, select_expression
+from simpledb_backup.formats.dumpformat import read_dump
 from simpledb_backup.items import Attributes
-from simpledb_backup.keys import dump_key, lock_key
-from simpledb_backup.simpledb import SimpleDB, select_expression
 from stackbucket import create_backup_bucket
 
 pytestmark = pytest.mark.server

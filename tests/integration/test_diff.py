@@ -13,14 +13,14 @@ from restore_helpers import DOMAIN, fill, forever, request, service, writes
 import sdblocal
 from localrun import LocalContext, load_handler
 from repomandata import delete_items, mutate_packages, put_items, repoman_domain_items
-from simpledb_backup import clients
-from simpledb_backup.backup import BackupService
+from simpledb_backup.aws import clients
+from simpledb_backup.aws.keys import dump_key
+from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.service import BackupService
 from simpledb_backup.errors import DumpCorruptError, DumpNotFoundError, InvalidRequestError
+from simpledb_backup.formats.repoman import KEY_ATTRIBUTES, META_ITEM_NAME, repoman_item_name
 from simpledb_backup.items import Item, make_item
-from simpledb_backup.keys import dump_key
-from simpledb_backup.repoman import KEY_ATTRIBUTES, META_ITEM_NAME, repoman_item_name
-from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SimpleDB
 
 PACKAGE_FIELDS = ("package", "version", "distribution", "component", "architecture")
 

@@ -11,7 +11,7 @@ import pytest
 from restore_helpers import DOMAIN, fill, original_domain
 
 from localrun import LocalContext, invoke, load_handler
-from simpledb_backup import clients
+from simpledb_backup.aws import clients
 from simpledb_backup.config import Settings
 from simpledb_backup.drill import scratch_domain
 

@@ -18,7 +18,7 @@ from restore_helpers import DOMAIN, as_dict, contents, dump, fill, package, writ
 import sdblocal
 from hostile.corpus import CASES, Case
 from localrun import invoke, load_handler
-from simpledb_backup import clients
+from simpledb_backup.aws import clients
 from simpledb_backup.items import Item
 
 BUCKET = "simpledb-backup-test"  # the shared fixtures' bucket (tests/conftest.py)

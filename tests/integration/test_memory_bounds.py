@@ -30,9 +30,9 @@ import pytest
 
 from hostile.bombs import gzip_bomb, repeated_file, write
 from hostile.memory_child import LATEST_UPLOAD, RESULT_PREFIX
-from simpledb_backup.boundedio import MAX_JSON_DEPTH, MAX_JSON_RUN_BYTES
-from simpledb_backup.dumpformat import MAX_LINE_BYTES
-from simpledb_backup.repoman import MAX_REPOMAN_FILE_BYTES
+from simpledb_backup.formats.boundedio import MAX_JSON_DEPTH, MAX_JSON_RUN_BYTES
+from simpledb_backup.formats.dumpformat import MAX_LINE_BYTES
+from simpledb_backup.formats.repoman import MAX_REPOMAN_FILE_BYTES
 
 CHILD = Path(__file__).resolve().parents[1] / "hostile" / "memory_child.py"
 PEAK_LIMIT_KB = 300 * 1000  # 300 MB

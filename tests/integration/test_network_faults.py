@@ -14,11 +14,11 @@ from restore_helpers import DOMAIN, as_dict, contents, fill, original_domain
 
 from faults import NetworkFaults, read_timeout
 from localrun import invoke, load_handler
-from simpledb_backup import clients
-from simpledb_backup.dumpformat import read_dump
+from simpledb_backup.aws import clients
+from simpledb_backup.aws.keys import dump_key
+from simpledb_backup.aws.s3store import BucketStore, ResumableBody
 from simpledb_backup.errors import StorageError
-from simpledb_backup.keys import dump_key
-from simpledb_backup.s3store import BucketStore, ResumableBody
+from simpledb_backup.formats.dumpformat import read_dump
 
 OTHER = "other-domain"
 

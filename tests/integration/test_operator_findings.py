@@ -27,19 +27,19 @@ from repomandata import (
     repoman_domain_items,
     simulate_accident,
 )
-from simpledb_backup.backup import BackupService
-from simpledb_backup.backup_request import run_backup_request
+from simpledb_backup.aws.keys import dump_key
+from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.request import run_backup_request
+from simpledb_backup.backup.service import BackupService
 from simpledb_backup.events import BackupEvent
-from simpledb_backup.items import Item
-from simpledb_backup.keys import dump_key
-from simpledb_backup.repoman import (
+from simpledb_backup.formats.repoman import (
     KEY_ATTRIBUTES,
     META_ITEM_NAME,
     items_from_repoman_stream,
     repoman_item_name,
 )
-from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SimpleDB
+from simpledb_backup.items import Item
 
 PACKAGE_FIELDS = ("package", "version", "distribution", "component", "architecture")
 STABLE = "`distribution` = 'stable'"

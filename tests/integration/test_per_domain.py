@@ -12,7 +12,7 @@ from restore_helpers import fill, original_domain  # "missing-domain" is configu
 
 from localrun import LocalContext, invoke, load_handler
 from repomandata import repoman_domain_items
-from simpledb_backup import clients
+from simpledb_backup.aws import clients
 from simpledb_backup.errors import BackupFailedError
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

@@ -26,6 +26,7 @@ from restore_helpers import (
 
 import sdblocal
 from callhooks import answer_calls, fail_calls_after
+from simpledb_backup.aws.keys import dump_key, lock_key
 from simpledb_backup.errors import (
     ConfirmationRequiredError,
     DumpCorruptError,
@@ -34,7 +35,6 @@ from simpledb_backup.errors import (
     RestoreInProgressError,
 )
 from simpledb_backup.items import Attributes
-from simpledb_backup.keys import dump_key, lock_key
 from simpledb_backup.restore.lock import LOCK_GRACE_SECONDS
 from simpledb_backup.runtime import utc_datetime
 

@@ -24,7 +24,7 @@ import sdblocal
 from localrun import LocalContext, invoke, load_handler
 from repomanauthoring import repoman_backup_from_items
 from repomandata import repoman_domain_items
-from simpledb_backup import clients
+from simpledb_backup.aws import clients
 from simpledb_backup.events import parse_restore_request
 
 # metrics.log_metrics warns when an invocation adds no metric to the shared collector: the restore's metrics are

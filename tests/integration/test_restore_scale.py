@@ -24,11 +24,11 @@ from restore_helpers import (
 )
 
 import sdblocal
+from simpledb_backup.aws.keys import dump_key, lock_key, status_key
+from simpledb_backup.aws.simpledb import SimpleDB, plan_put_batches
 from simpledb_backup.items import Item
-from simpledb_backup.keys import dump_key, lock_key, status_key
 from simpledb_backup.restore.writer import take_full_batches
 from simpledb_backup.runtime import Deadline
-from simpledb_backup.simpledb import SimpleDB, plan_put_batches
 
 
 def numbered(count: int, **attributes: str) -> list[Item]:

@@ -12,8 +12,8 @@ from nativeexportwriter import export_base_key, write_native_export
 from repomanauthoring import repoman_backup_from_items
 from repomandata import repoman_domain_items
 from simpledb_backup.errors import DumpCorruptError, DumpNotFoundError, InvalidRequestError
+from simpledb_backup.formats.repoman import META_ITEM_NAME, repoman_item_name
 from simpledb_backup.items import Item
-from simpledb_backup.repoman import META_ITEM_NAME, repoman_item_name
 
 REPOMAN_KEY = "imports/packages-repoman-backup.json"
 EXPORT_ID = "3eb4eaed-872b-4e08-b4b6-ff6999a83e01"

@@ -7,14 +7,14 @@ from botocore.config import Config
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simpledb_backup.items import Item, make_item
-from simpledb_backup.simpledb import (
+from simpledb_backup.aws.simpledb import (
     SimpleDB,
     _adapter_select,
     _parse_select_quickly,
     item_from_wire,
     parse_select_response,
 )
+from simpledb_backup.items import Item, make_item
 
 text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=20)
 names = text.filter(lambda value: 0 < len(value.encode()) <= 1024)

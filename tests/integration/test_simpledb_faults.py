@@ -22,10 +22,10 @@ from faults import (
     read_timeout,
 )
 from legacy_backoff import SharedBackoff
+from simpledb_backup.aws.ratecontrol import RateController, RateSettings
+from simpledb_backup.aws.simpledb import SimpleDB, select_expression
 from simpledb_backup.errors import DomainNotFoundError, NetworkError, ThrottledError
 from simpledb_backup.items import Item, make_item
-from simpledb_backup.ratecontrol import RateController, RateSettings
-from simpledb_backup.simpledb import SimpleDB, select_expression
 
 DOMAIN = "packages"
 EXPRESSION = select_expression(DOMAIN)  # 100 items a page, SimpleDB's default limit

@@ -26,16 +26,16 @@ from restore_helpers import (
 
 import sdblocal
 from callhooks import fail_calls_after
-from simpledb_backup.backup import BackupService
-from simpledb_backup.backup_request import run_backup_request
+from simpledb_backup.aws.keys import dump_key, last_restore_key, lock_key, status_key
+from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.request import run_backup_request
+from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.errors import InvalidRequestError, InvalidStateError, RestoreInProgressError
 from simpledb_backup.events import BackupEvent, parse_event
-from simpledb_backup.keys import dump_key, last_restore_key, lock_key, status_key
 from simpledb_backup.restore.lock import LockHolder, RunLookup, TargetLock
 from simpledb_backup.runtime import Deadline, utc_datetime
-from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SimpleDB
 
 
 def rejected(code: str = "InvalidParameterValue") -> ClientError:

@@ -6,13 +6,13 @@ stops at its first invocation with a message that names the variable.
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from simpledb_backup.errors import ConfigurationError
 from simpledb_backup.items import validate_domain_name
-from simpledb_backup.s3store import Retention
 
 #: Environment variable for each field.
 ENVIRONMENT_NAMES = {
@@ -28,6 +28,14 @@ ENVIRONMENT_NAMES = {
 #: Restore drills restore into ``<prefix><domain>`` and nowhere else (template.yaml's Drill mapping and the drill
 #: role's IAM): no configured domain and no restore target may carry it.
 DRILL_DOMAIN_PREFIX = "simpledb-backup-drill-"
+
+
+@dataclass(frozen=True)
+class Retention:
+    """S3 Object Lock retention of published dump versions (DUMP_RETENTION_DAYS / DUMP_RETENTION_MODE)."""
+
+    days: int
+    mode: str  # GOVERNANCE or COMPLIANCE
 
 
 class Settings(BaseModel):

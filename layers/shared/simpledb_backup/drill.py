@@ -10,6 +10,8 @@ watch. A large domain's drill continues across invocations like a restore.
 
 from typing import Any
 
+from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.config import DRILL_DOMAIN_PREFIX, Settings
 from simpledb_backup.errors import InvalidRequestError, SimpleDBBackupError
 from simpledb_backup.events import DrillEvent, RestoreRunRequest
@@ -17,8 +19,6 @@ from simpledb_backup.observability import MetricName, domain_metrics, logger
 from simpledb_backup.restore import compose_restore_runner
 from simpledb_backup.restore.runner import NoRestoreMetrics, RestoreRunner
 from simpledb_backup.runtime import Deadline
-from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SimpleDB
 
 
 def scratch_domain(domain: str) -> str:

@@ -3,11 +3,10 @@ the hand-off to the next invocation.
 
 Lambda stops an invocation at its timeout (15 minutes at most). A backup or restore that needs longer stops at
 a safe point while ``Deadline.out_of_time()`` still leaves a margin, saves its state in S3 as a typed model,
-and invokes its own function with InvocationType Event (``start_continuation``): Lambda queues that invocation
+and invokes its own function with InvocationType Event (``aws.continuation.start_continuation``): Lambda queues that invocation
 and retries it on throttling, and a failure lands in the OnFailure destination (template.yaml).
 """
 
-import json
 import re
 import uuid
 from collections.abc import Callable
@@ -18,7 +17,6 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from simpledb_backup.clients import lambda_client
 from simpledb_backup.errors import InvalidStateError, SimpleDBBackupError
 
 RemainingSeconds = Callable[[], float]
@@ -104,12 +102,3 @@ def load_state[State: BaseModel](model: type[State], document: object, where: st
 def event_payload(event: BaseModel) -> dict[str, Any]:
     """An event model as the JSON a function is invoked with: only the fields that were set."""
     return event.model_dump(mode="json", exclude_unset=True, exclude_none=True)
-
-
-def start_continuation(event: BaseModel, context: LambdaContext) -> None:
-    """Invoke this same function asynchronously with ``event``."""
-    lambda_client().invoke(
-        FunctionName=context.invoked_function_arn,
-        InvocationType="Event",
-        Payload=json.dumps(event_payload(event)).encode(),
-    )

@@ -15,9 +15,9 @@ from benchkit.arithmetic import SELECT_PAGE_ITEMS
 from benchkit.jobs.child import JobOutcome, run_child
 from benchkit.jobs.wire import WireRecorder
 from benchkit.results import JobSpec
-from simpledb_backup.dumpformat import DumpEncoder, DumpHeader
+from simpledb_backup.aws.simpledb import item_from_wire, quote_name
+from simpledb_backup.formats.dumpformat import DumpEncoder, DumpHeader
 from simpledb_backup.items import Item
-from simpledb_backup.simpledb import item_from_wire, quote_name
 
 
 def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:

@@ -15,9 +15,9 @@ from benchkit.jobs.wire import WireRecorder
 from benchkit.results import SHARED_BACKOFF, JobSpec
 from legacy_backoff import SharedBackoff
 from localrun import load_handler
-from simpledb_backup.backup import BackupService
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.service import BackupService
 from simpledb_backup.runtime import Deadline
-from simpledb_backup.simpledb import SimpleDB
 
 #: The run is measured whole, in one invocation: it never runs short of time. Finite, because the restore's
 #: lock expires that long after it is taken.

@@ -13,8 +13,8 @@ from botocore.config import Config
 
 from benchkit.jobs.child import JobOutcome, run_child
 from benchkit.results import JobSpec
-from simpledb_backup.dumpformat import read_dump
-from simpledb_backup.keys import dump_key
+from simpledb_backup.aws.keys import dump_key
+from simpledb_backup.formats.dumpformat import read_dump
 
 
 def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:

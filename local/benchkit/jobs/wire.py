@@ -9,7 +9,7 @@ Figures the engine's call counts cannot give:
 * the **CPU of the calls**, in the threads that made them (``time.thread_time``): of each whole call
   (building, signing and sending the request, reading and parsing the answer) from botocore's ``before-call``
   to its ``after-call``, and of the before-parse hooks alone (the adapter's own Select parser, which hands
-  botocore an empty page: simpledb_backup.simpledb).
+  botocore an empty page: simpledb_backup.aws.simpledb).
 
 The hooks are registered per operation, the recorder's first (``register_first``) and last around the
 before-parse hooks of the adapter: botocore calls the handlers of a more specific event name first, whatever

@@ -17,7 +17,9 @@ The algorithm, so nothing is lost: verify the whole source before touching the t
 a non-empty target; write with Replace so that writes converge; read the target back and compare.
 """
 
-from simpledb_backup.backup import BackupService
+from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.restore.catalog import DumpCatalog
 from simpledb_backup.restore.diff import DumpDiffer
@@ -30,8 +32,6 @@ from simpledb_backup.restore.sources import SourceOpener
 from simpledb_backup.restore.stages import SafetyBackupStage, VerifyStage, WriteStage
 from simpledb_backup.restore.target import TargetDomain
 from simpledb_backup.runtime import Clock, utc_datetime
-from simpledb_backup.s3store import BucketStore
-from simpledb_backup.simpledb import SimpleDB
 
 __all__ = ["RestoreService", "compose_restore_runner", "compose_restore_service"]
 

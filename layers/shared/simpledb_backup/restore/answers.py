@@ -7,13 +7,13 @@ continuation) is built from the event models.
 import json
 from typing import Any
 
+from simpledb_backup.aws.keys import dump_key
+from simpledb_backup.aws.s3store import DumpVersion
 from simpledb_backup.errors import ConfirmationRequiredError, RefusalError
 from simpledb_backup.events import DiffRequest, ListRequest, PlanRequest, RestoreRunRequest, status_request
-from simpledb_backup.keys import dump_key
-from simpledb_backup.planning import PlanSummary, Subset, TargetSnapshot
+from simpledb_backup.restore.planning import PlanSummary, Subset, TargetSnapshot
 from simpledb_backup.restore.state import RestoreState
 from simpledb_backup.runtime import event_payload
-from simpledb_backup.s3store import DumpVersion
 
 
 def dump_entry(version: DumpVersion) -> dict[str, Any]:

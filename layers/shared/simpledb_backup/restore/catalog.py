@@ -16,11 +16,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from simpledb_backup.dumpformat import read_dump
-from simpledb_backup.errors import DumpCorruptError, DumpNotFoundError, ObjectNotFoundError
-from simpledb_backup.keys import DUMPS_PREFIX, dump_key
-from simpledb_backup.observability import logger
-from simpledb_backup.s3store import (
+from simpledb_backup.aws.keys import DUMPS_PREFIX, dump_key
+from simpledb_backup.aws.s3store import (
     PRE_RESTORE_TRIGGER,
     BucketStore,
     DumpVersion,
@@ -28,6 +25,9 @@ from simpledb_backup.s3store import (
     iter_dumps,
     newest_dump,
 )
+from simpledb_backup.errors import DumpCorruptError, DumpNotFoundError, ObjectNotFoundError
+from simpledb_backup.formats.dumpformat import read_dump
+from simpledb_backup.observability import logger
 
 __all__ = ["PRE_RESTORE_TRIGGER", "DumpCatalog"]
 

@@ -17,20 +17,27 @@ from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, cast
 
-from simpledb_backup.describe import Description, describe_change, describe_item, describe_missing
+from simpledb_backup.aws.s3store import BucketStore, DumpVersion
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.scan import scan_domain
 from simpledb_backup.errors import DomainNotFoundError, InvalidRequestError
 from simpledb_backup.events import DiffRequest, DumpSelector
 from simpledb_backup.items import Item
 from simpledb_backup.observability import logger
-from simpledb_backup.planning import Change, ChangeKind, PlanSummary, Subset, TargetSnapshot, plan_changes
 from simpledb_backup.restore.answers import diff_answer
 from simpledb_backup.restore.catalog import DumpCatalog
+from simpledb_backup.restore.describe import Description, describe_change, describe_item, describe_missing
+from simpledb_backup.restore.planning import (
+    Change,
+    ChangeKind,
+    PlanSummary,
+    Subset,
+    TargetSnapshot,
+    plan_changes,
+)
 from simpledb_backup.restore.prepare import read_items
 from simpledb_backup.restore.sources import DumpSource
-from simpledb_backup.s3store import BucketStore, DumpVersion
-from simpledb_backup.scan import scan_domain
-from simpledb_backup.simpledb import SimpleDB
-from simpledb_backup.whereclause import SUPPORTED_FORMS, subset_from_where
+from simpledb_backup.restore.whereclause import SUPPORTED_FORMS, subset_from_where
 
 
 @dataclass(frozen=True)

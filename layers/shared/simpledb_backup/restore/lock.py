@@ -12,12 +12,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from simpledb_backup.claims import claim
+from simpledb_backup.aws.claims import claim
+from simpledb_backup.aws.keys import last_restore_key, lock_key
+from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.errors import RestoreInProgressError
-from simpledb_backup.keys import last_restore_key, lock_key
 from simpledb_backup.observability import logger
 from simpledb_backup.runtime import Clock, utc_datetime, utc_now
-from simpledb_backup.s3store import BucketStore
 
 #: A lock outlives its invocation's remaining time by this much before another restore may take it over.
 LOCK_GRACE_SECONDS = 120.0

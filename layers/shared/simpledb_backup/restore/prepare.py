@@ -20,20 +20,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simpledb_backup.describe import describe_plan_samples
-from simpledb_backup.dumpformat import DumpTotals, encode_item_line
+from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.errors import ConfirmationRequiredError, InvalidRequestError
 from simpledb_backup.events import PlanRequest, RestoreRunRequest, describe_validation_error
+from simpledb_backup.formats.dumpformat import DumpTotals, encode_item_line
 from simpledb_backup.items import Item
 from simpledb_backup.observability import logger
-from simpledb_backup.planning import PlanSummary, Subset, TargetSnapshot, plan_changes
 from simpledb_backup.restore.answers import plan_answer
+from simpledb_backup.restore.describe import describe_plan_samples
+from simpledb_backup.restore.planning import PlanSummary, Subset, TargetSnapshot, plan_changes
 from simpledb_backup.restore.sources import RestoreSource
 from simpledb_backup.restore.state import RestoreState
 from simpledb_backup.restore.target import TargetDomain
+from simpledb_backup.restore.whereclause import SUPPORTED_FORMS, subset_from_where
 from simpledb_backup.runtime import utc_now
-from simpledb_backup.simpledb import SimpleDB
-from simpledb_backup.whereclause import SUPPORTED_FORMS, subset_from_where
 
 
 def subset_of(request: PlanRequest | RestoreRunRequest) -> Subset:

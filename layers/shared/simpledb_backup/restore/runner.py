@@ -14,6 +14,7 @@ safety backup to undo it with.
 import time
 from collections.abc import Callable
 
+from simpledb_backup.aws.keys import lock_key
 from simpledb_backup.errors import (
     ConfirmationRequiredError,
     DumpNotFoundError,
@@ -24,7 +25,6 @@ from simpledb_backup.errors import (
     SimpleDBBackupError,
 )
 from simpledb_backup.events import RestoreRunRequest
-from simpledb_backup.keys import lock_key
 from simpledb_backup.observability import MetricName, domain_metrics, logger
 from simpledb_backup.restore.answers import restore_answer
 from simpledb_backup.restore.lock import TargetLock

@@ -4,12 +4,12 @@ import hashlib
 import json
 from typing import Any
 
+from simpledb_backup.aws.keys import status_key
+from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.errors import InvalidRequestError, ObjectNotFoundError, SimpleDBBackupError
-from simpledb_backup.keys import status_key
 from simpledb_backup.restore.answers import continuation_request
 from simpledb_backup.restore.state import ENDED, RestoreState
 from simpledb_backup.runtime import event_payload, is_run_id, load_state, state_document, utc_now
-from simpledb_backup.s3store import BucketStore
 
 
 class RestoreRuns:

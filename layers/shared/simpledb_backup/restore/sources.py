@@ -9,19 +9,19 @@ from collections.abc import Iterator
 from contextlib import closing
 from typing import IO, Any, Protocol
 
-from simpledb_backup.dumpformat import read_dump
+from simpledb_backup.aws.keys import IMPORTS_PREFIX
+from simpledb_backup.aws.s3store import META_DIGEST, META_ITEMS, BucketStore, DumpVersion
 from simpledb_backup.errors import (
     DumpCorruptError,
     DumpNotFoundError,
     InvalidRequestError,
 )
 from simpledb_backup.events import PlanRequest, RestoreRunRequest
+from simpledb_backup.formats.dumpformat import read_dump
+from simpledb_backup.formats.native_export import NativeExport, read_native_export
+from simpledb_backup.formats.repoman import check_repoman_file_size, items_from_repoman_stream
 from simpledb_backup.items import Item
-from simpledb_backup.keys import IMPORTS_PREFIX
-from simpledb_backup.native_export import NativeExport, read_native_export
-from simpledb_backup.repoman import check_repoman_file_size, items_from_repoman_stream
 from simpledb_backup.restore.catalog import DumpCatalog
-from simpledb_backup.s3store import META_DIGEST, META_ITEMS, BucketStore, DumpVersion
 
 
 class RestoreSource(Protocol):

@@ -11,20 +11,20 @@
 from dataclasses import asdict
 from typing import Any
 
-from simpledb_backup.backup import BackupService
-from simpledb_backup.dumpformat import DumpTotals
+from simpledb_backup.aws.simpledb import SimpleDB, plan_put_batches
+from simpledb_backup.backup.service import BackupService
 from simpledb_backup.events import RestoreRunRequest, undo_request
+from simpledb_backup.formats.dumpformat import DumpTotals
 from simpledb_backup.items import MAX_BATCH_ITEMS, Item
 from simpledb_backup.observability import logger, tracer
-from simpledb_backup.planning import ChangeKind, compare, plan_changes
 from simpledb_backup.restore.catalog import PRE_RESTORE_TRIGGER
+from simpledb_backup.restore.planning import ChangeKind, compare, plan_changes
 from simpledb_backup.restore.prepare import PreparedRestore, subset_of
 from simpledb_backup.restore.sources import RestoreSource
 from simpledb_backup.restore.state import SafetyBackup
 from simpledb_backup.restore.target import TargetDomain
 from simpledb_backup.restore.writer import ParallelWriter, take_full_batches
 from simpledb_backup.runtime import Deadline, event_payload
-from simpledb_backup.simpledb import SimpleDB, plan_put_batches
 
 
 class SafetyBackupStage:

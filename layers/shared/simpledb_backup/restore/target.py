@@ -4,12 +4,12 @@ and its creation."""
 import time
 from collections.abc import Callable
 
-from simpledb_backup.dumpformat import DumpTotals, encode_item_line
+from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.backup.scan import scan_domain
 from simpledb_backup.errors import DomainNotFoundError
+from simpledb_backup.formats.dumpformat import DumpTotals, encode_item_line
 from simpledb_backup.observability import logger
-from simpledb_backup.planning import Subset, TargetSnapshot
-from simpledb_backup.scan import scan_domain
-from simpledb_backup.simpledb import SimpleDB
+from simpledb_backup.restore.planning import Subset, TargetSnapshot
 
 DOMAIN_CREATION_WAIT_SECONDS = 60.0
 

@@ -3,9 +3,9 @@
 from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from simpledb_backup.aws.simpledb import SimpleDB, plan_put_batches
 from simpledb_backup.items import Item
 from simpledb_backup.restore.state import WriteCounts
-from simpledb_backup.simpledb import SimpleDB, plan_put_batches
 
 
 class ParallelWriter:
