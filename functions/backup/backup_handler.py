@@ -13,11 +13,9 @@ from simpledb_backup.aws.clients import s3_client, sdb_client
 from simpledb_backup.aws.continuation import start_continuation
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
-from simpledb_backup.backup.request import run_backup_request
+from simpledb_backup.backup.request import answer_backup_event
 from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
-from simpledb_backup.errors import BackupFailedError
-from simpledb_backup.events import BackupEvent, parse_event
 from simpledb_backup.observability import logger, tracer
 from simpledb_backup.runtime import Deadline
 
@@ -42,9 +40,8 @@ def backup_service() -> BackupService:
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse_event(BackupEvent, event)
-    outcome = run_backup_request(
-        request,
+    outcome = answer_backup_event(
+        event,
         backup_service(),
         settings().domain_names,
         Deadline.of_context(context, settings().continuation_margin_seconds),
@@ -52,9 +49,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     summary = outcome.summary()
     logger.info("backup finished", extra={"summary": summary})
-    if outcome.failures and not outcome.continuation:
-        raise BackupFailedError(
-            "backup failed for "
-            + "; ".join(f"{failure['domain']}: {failure['message']}" for failure in outcome.failures)
-        )
+    outcome.raise_if_failed()  # a failed domain is a Lambda error, which the alarms see; a refusal is not
     return summary
