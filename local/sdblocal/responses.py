@@ -27,7 +27,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from . import controls, errors
 from .engine import SimpleDBEngine
 from .model import DeleteAttribute, Expected, PutAttribute
-from .select import parse
+from .select import PageShape, parse
 from .xmltext import element, escape
 
 NAMESPACE = "http://sdb.amazonaws.com/doc/2009-04-15/"
@@ -257,7 +257,13 @@ def _batch_delete(backend: SimpleDBEngine, params: Params, size: int) -> None:
 def _select(backend: SimpleDBEngine, params: Params, _size: int) -> str:
     _boolean(params, "ConsistentRead")
     expression = _required(params, "SelectExpression")
-    outcome = backend.select(expression, params.get("NextToken"))
+    next_token = params.get("NextToken")
+    parse(expression)  # a malformed expression is refused before it uses up a quirk (parses are cached)
+    quirks = controls.select_quirks(next_token)
+    if quirks.refuse_token:
+        raise errors.invalid_next_token()  # as the service answers a token that has expired
+    shape = PageShape(quirks.max_items or None, quirks.empty, quirks.utf16_order)
+    outcome = backend.select(expression, next_token, shape)
     body = "".join(outcome.fragments)
     return body + (f"<NextToken>{outcome.next_token}</NextToken>" if outcome.next_token else "")
 
