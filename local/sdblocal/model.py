@@ -45,7 +45,7 @@ _SCAN_CHUNK = 512
 
 
 def utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def utf16_key(text: str) -> bytes:
@@ -82,12 +82,16 @@ class Expected:
 class Item:
     """An immutable snapshot of one item: attribute name -> its values, in the order they were added."""
 
-    __slots__ = ("attrs", "name", "pair_count")
+    __slots__ = ("attrs", "name", "pair_count", "xml")
 
     def __init__(self, name: str, attrs: Mapping[str, Sequence[str]]) -> None:
         self.name = name
         self.attrs: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in attrs.items() if v}
         self.pair_count = sum(len(v) for v in self.attrs.values())
+        # The item's ``<Item>`` element with every pair, as ``select *`` answers it: rendered by the
+        # first Select that returns the item whole and kept, since the snapshot never changes (a write
+        # stores a new Item). Two threads may both render it; they write the same text.
+        self.xml: str | None = None
 
     def values(self, attribute: str) -> tuple[str, ...]:
         return self.attrs.get(attribute, ())

@@ -79,3 +79,8 @@ class RemoteControls:
 
     def reset_counts(self) -> None:
         self._call("POST", "reset-counts")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the server's process has used (``GET /_sdblocal/cpu``)."""
+        answer: dict[str, float] = self._call("GET", "cpu")
+        return float(answer["cpu_seconds"])

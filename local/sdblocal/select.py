@@ -118,14 +118,13 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class SelectOutcome:
-    items: list[tuple[str, list[tuple[str, str]]]]
+    names: list[str]  # the items' names, in page order
     next_token: str | None
     fragments: list[str]  # each item's <Item> element, as measured against the 1 MB cap
 
 
 def _count_outcome(count: int, token: str | None) -> SelectOutcome:
-    pairs = [("Count", str(count))]
-    return SelectOutcome([("Domain", pairs)], token, [item_xml("Domain", pairs)])
+    return SelectOutcome(["Domain"], token, [item_xml("Domain", [("Count", str(count))])])
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -639,13 +638,17 @@ def _sorted_after[K: (str, bytes)](
         yield item, key, True
 
 
-def _project(query: Query, item: Item) -> list[tuple[str, str]]:
-    if query.output == "itemname":
-        return []
+def _fragment(query: Query, item: Item) -> str:
+    """The item's ``<Item>`` element for this query's output list."""
     if query.output == "all":
-        return item.pairs()
+        xml = item.xml
+        if xml is None:
+            xml = item.xml = item_xml(item.name, item.pairs())
+        return xml
+    if query.output == "itemname":
+        return item_xml(item.name, [])
     wanted = set(query.attributes)
-    return [(n, v) for n, v in item.pairs() if n in wanted]
+    return item_xml(item.name, [(n, v) for n, v in item.pairs() if n in wanted])
 
 
 def execute(
@@ -686,7 +689,7 @@ def execute(
     limit = query.limit or DEFAULT_LIMIT
     if shape.max_items is not None:
         limit = min(limit, shape.max_items)
-    page: list[tuple[str, list[tuple[str, str]]]] = []
+    page: list[str] = []
     fragments: list[str] = []
     size = 0
     for number, (item, key, matched) in enumerate(candidates, 1):
@@ -695,13 +698,12 @@ def execute(
         if not matched:
             scanned = (item, key)
             continue
-        pairs = _project(query, item)
-        fragment = item_xml(item.name, pairs)
+        fragment = _fragment(query, item)
         item_size = wire_size(fragment)
         if len(page) == limit or (page and size + item_size > MAX_PAGE_BYTES):
             assert scanned is not None
             return SelectOutcome(page, _token(query, *scanned), fragments)
-        page.append((item.name, pairs))
+        page.append(item.name)
         fragments.append(fragment)
         size += item_size
         scanned = (item, key)
