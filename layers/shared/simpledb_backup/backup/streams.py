@@ -5,7 +5,7 @@ caller's work on each page in its own thread (the backup encodes and compresses 
 result to the consuming thread through a bounded queue. The consumer commits each page to its cells (cursor,
 done), so a checkpoint taken between two pages is exact, and decides how many streams run:
 
-* The scan is first cut into as many runs as the memory budget allows streams and three quarters of its split
+* The scan is first cut into as many runs as the memory budget allows streams and nine tenths of its split
   budget pays for (scan.split_budget: every run ends on a part-filled page), of whole numbers of pages less a
   fifth by the plan's estimate, so each ends on a nearly full page. The runs wait for streams.
 * ``StreamCount`` starts a few streams and doubles them each time the pages per second rose by a fifth over the
@@ -40,16 +40,19 @@ RISE = 1.2
 MIN_ROUND_SECONDS = 0.05
 #: A run is split only when at least this many pages are left in it.
 MIN_SPLIT_PAGES = 2.5
-#: The share of the split budget kept for splitting runs that turn out larger than estimated.
-STEAL_SHARE = 0.25
+#: The share of the split budget kept for splitting runs that turn out larger than estimated (the rest cuts the
+#: scan up front, where an even spread of names makes the estimate good).
+STEAL_SHARE = 0.1
 #: How many pages of a run's own reading weigh as much as the plan's estimate of its pages per cell.
 PRIOR_PAGES = 4.0
 UNEVEN_PRIOR_PAGES = 0.25
 #: A shortened run is aimed to end this much of a page short of a whole number of pages.
 SPLIT_MARGIN_PAGES = 0.2
-#: Refused NextTokens a run tolerates in a row without reading an item in between, and in all.
+#: Refused NextTokens a run tolerates in a row without reading an item in between, and in all: a few, and one
+#: for every four pages it read (an expired token now and then is the service's right; every token is not).
 TOKEN_REFUSALS_IN_A_ROW = 3
 TOKEN_REFUSALS_PER_RUN = 10
+PAGES_PER_REFUSAL = 4
 
 Work = Callable[[list[Item]], Any]
 
@@ -163,17 +166,18 @@ class StreamPool[Payload]:
         per_cell: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.sdb, self.domain, self.where = sdb, domain, where
         self.segments, self.layout, self.make_work = segments, layout, make_work
         self.count = StreamCount(settings.max_streams, layout.streams, clock)
         self.cells = _Cells(segments, layout)
         self._queue: queue.Queue[_Message] = queue.Queue(maxsize=settings.queued_pages)
         self._stop = threading.Event()
+        self._stream = _Stream(sdb, domain, where, self.cells, self._queue, self._stop)
         self._runs: list[Run] = []
         #: Runs waiting for a stream, started before any split.
         self._waiting = self._initial_runs(per_cell)
-        #: The most streams that ran at once.
+        #: The most streams that ran at once, and how many runs were started.
         self.peak_streams = 0
+        self.runs_started = 0
 
     def _initial_runs(self, per_cell: bool) -> list[Run]:
         """Runs over the unfinished cells: one per cell (``per_cell``), else one per stretch of consecutive
@@ -239,7 +243,10 @@ class StreamPool[Payload]:
         work = self.make_work(run)
         run.start_offset = self.cells.offset(run.after, run.first)
         self._runs.append(run)
-        thread = threading.Thread(target=self._read, args=(run, work), name="select-stream", daemon=True)
+        self.runs_started += 1
+        thread = threading.Thread(
+            target=self._stream.read, args=(run, work), name="select-stream", daemon=True
+        )
         thread.start()
         self.peak_streams = max(self.peak_streams, sum(not each.finished for each in self._runs))
 
@@ -284,10 +291,10 @@ class StreamPool[Payload]:
         boundary = start
         for _ in range(parts - 1):
             boundary += (whole - SPLIT_MARGIN_PAGES) / per_cell
-            cell = math.ceil(boundary)
-            if cell >= run.end or cell <= self._waiting[-1].first:
+            cell, last = math.ceil(boundary), self._waiting[-1]
+            if not last.first < cell < last.end:
                 break
-            self._cut(self._waiting[-1], cell, start=False)
+            self._cut(last, cell, start=False)
 
     def _cut(self, run: Run, cell: int, start: bool = True) -> Run:
         """Split ``run`` at ``cell``: it keeps the cells before, a new run takes the rest (started, or waiting)."""
@@ -354,9 +361,24 @@ class StreamPool[Payload]:
                     return run, boundary
         return None
 
-    # --- a stream's side ---------------------------------------------------------------------------------------
 
-    def _read(self, run: Run, work: Work) -> None:
+class _Stream:
+    """What a stream's thread does: read its run page by page, work on each page, hand it to the consumer."""
+
+    def __init__(
+        self,
+        sdb: SimpleDB,
+        domain: str,
+        where: str | None,
+        cells: _Cells,
+        handed: "queue.Queue[_Message]",
+        stop: threading.Event,
+    ) -> None:
+        self.sdb, self.domain, self.where, self.cells = sdb, domain, where, cells
+        self.segments = cells.segments
+        self._queue, self._stop = handed, stop
+
+    def read(self, run: Run, work: Work) -> None:
         try:
             self._read_pages(run, work)
         except BaseException as error:  # handed to the consuming thread, which raises it
@@ -365,7 +387,7 @@ class StreamPool[Payload]:
     def _read_pages(self, run: Run, work: Work) -> None:
         token: str | None = None
         expression, upper = "", None
-        refusals = refusals_in_a_row = 0
+        refusals = refusals_in_a_row = pages = 0
         while not self._stop.is_set():
             with run.lock:
                 current_upper, after = self.cells.upper(run.end), run.after
@@ -379,10 +401,12 @@ class StreamPool[Payload]:
                 items, token = self.sdb.select_page(self.domain, expression, token)
             except NextTokenRefusedError as error:
                 refusals, refusals_in_a_row = refusals + 1, refusals_in_a_row + 1
-                if refusals_in_a_row >= TOKEN_REFUSALS_IN_A_ROW or refusals >= TOKEN_REFUSALS_PER_RUN:
+                allowed = TOKEN_REFUSALS_PER_RUN + pages // PAGES_PER_REFUSAL
+                if refusals_in_a_row >= TOKEN_REFUSALS_IN_A_ROW or refusals > allowed:
                     raise self._refused_too_often(run, refusals) from error
                 token = None
                 continue
+            pages += 1
             if items:
                 refusals_in_a_row = 0
             if self._stop.is_set():

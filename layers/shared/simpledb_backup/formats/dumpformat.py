@@ -548,7 +548,8 @@ class DumpEncoder:
         return self._compress(_encode_line(header.to_record()) + b"\n")
 
     def write_items(self, items: list[Item]) -> bytes:
-        """Items in the order a reader will meet them; DumpRuleError, naming the line, for one it would refuse."""
+        """Items in the order a reader will meet them; DumpRuleError, naming the line, for one it would refuse
+        (then nothing of ``items`` counts as written)."""
         if self._order is None:
             raise ValueError("write_header comes first")
         try:
@@ -556,14 +557,14 @@ class DumpEncoder:
         except DumpRuleError as error:
             raise error.at_line(self.totals.items + 2 + (error.offset or 0)) from error
         lines = []
-        for item in items:
+        for offset, item in enumerate(items):
             try:
                 self._order.check(item.name)
             except DumpRuleError as error:
-                raise error.at_line(self.totals.items + 2) from error
-            line = encode_item_line(item)
+                raise error.at_line(self.totals.items + 2 + offset) from error
+            lines.append(encode_item_line(item))
+        for item, line in zip(items, lines, strict=True):
             self.totals.add(item, line)
-            lines.append(line)
         self.collation = self._order.collation
         lines.append(b"")
         return self._compress(b"\n".join(lines))
