@@ -296,10 +296,14 @@ class StreamPool[Payload]:
                 break
             self._cut(last, cell, start=False)
 
-    def _cut(self, run: Run, cell: int, start: bool = True) -> Run:
-        """Split ``run`` at ``cell``: it keeps the cells before, a new run takes the rest (started, or waiting)."""
-        rest = Run(cell, run.end, None)
+    def _cut(self, run: Run, cell: int, start: bool = True) -> Run | None:
+        """Split ``run`` at ``cell``: it keeps the cells before, a new run takes the rest (started, or waiting).
+        Decided under the run's lock: None, and nothing changes, once its stream has worked past ``cell``."""
         with run.lock:
+            reached = self.cells.index(run.after) if run.after is not None else run.first - 1
+            if not reached < cell < run.end:
+                return None
+            rest = Run(cell, run.end, None)
             run.end = cell
             run.split_at_pages = run.pages
         self.layout.splits_left -= 1
@@ -320,9 +324,8 @@ class StreamPool[Payload]:
             if self.layout.splits_left <= 0:
                 return
             split = self._best_split()
-            if split is None:
+            if split is None or self._cut(*split) is None:
                 return
-            self._cut(*split)
 
     def _pages_per_cell(self, run: Run) -> float:
         """The run's pages per cell between its first item and its last so far, weighed with the plan's

@@ -253,9 +253,10 @@ _ATTRIBUTES = itemgetter(1)
 _SURELY_SHORT = MAX_VALUE_BYTES // 4
 
 
-def _within_limits(items: Sequence[Item]) -> bool:
-    """A sufficient test that every item passes ``validate_item``, over a whole page at C speed: the rule stays
-    ``validate_item``'s, which decides for a page this cannot clear (and names the item).
+def _within_limits(items: Sequence[Item]) -> tuple[bool, int, int]:
+    """A sufficient test that every item passes ``validate_item``, over a whole page at C speed, and the page's
+    attribute and value counts, which it finds on the way. The rule stays ``validate_item``'s, which decides for
+    a page this cannot clear (and names the item).
 
     Text that is all ASCII has one byte per character; other text is valid UTF-8 when it encodes, and then at
     most 4 bytes per character. An item with one value per attribute has as many pairs as attributes.
@@ -264,6 +265,7 @@ def _within_limits(items: Sequence[Item]) -> bool:
     names = list(map(_NAME, items))
     attribute_names = list(chain.from_iterable(maps))
     values = list(chain.from_iterable(chain.from_iterable(map(dict.values, maps))))
+    counts = len(attribute_names), len(values)
     text = "".join(names) + "".join(attribute_names) + "".join(values)
     limit = MAX_VALUE_BYTES
     if not text.isascii():
@@ -271,12 +273,12 @@ def _within_limits(items: Sequence[Item]) -> bool:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:
-            return False
+            return False, *counts
     if len(values) == len(attribute_names):
         pairs = max(map(len, maps), default=0)
     else:
         pairs = max(sum(map(len, attributes.values())) for attributes in maps)
-    return (
+    within = (
         min(map(len, maps), default=1) > 0
         and pairs <= MAX_PAIRS_PER_ITEM
         and min(map(len, names), default=1) > 0
@@ -285,6 +287,7 @@ def _within_limits(items: Sequence[Item]) -> bool:
         and max(map(len, attribute_names), default=0) <= min(limit, MAX_NAME_BYTES)
         and max(map(len, values), default=0) <= limit
     )
+    return within, *counts
 
 
 def check_item(item: Item) -> None:
@@ -295,15 +298,18 @@ def check_item(item: Item) -> None:
         raise DumpRuleError(RULE_LIMITS, item.name, str(error)) from error
 
 
-def check_items(items: Sequence[Item]) -> None:
-    """``check_item`` for every item of a page; the error's ``offset`` is the first failing item's position."""
-    if _within_limits(items):
-        return
+def check_items(items: Sequence[Item]) -> tuple[int, int]:
+    """``check_item`` for every item of a page; the error's ``offset`` is the first failing item's position.
+    Returns the page's attribute and value counts (the trailer's sums)."""
+    within, attributes, values = _within_limits(items)
+    if within:
+        return attributes, values
     for offset, item in enumerate(items):
         try:
             check_item(item)
         except DumpRuleError as error:
             raise DumpRuleError(error.rule, error.item, error.detail, offset=offset) from error
+    return attributes, values
 
 
 # --- header, totals, trailer --------------------------------------------------------------------------------
@@ -501,23 +507,17 @@ class PageEncoder:
     def encode(self, items: Sequence[Item]) -> EncodedPage:
         """The page's lines compressed as one member; DumpRuleError (with the item's ``offset``) for an item the
         reader would refuse, before anything of the page is kept."""
-        check_items(items)
+        attributes, values = check_items(items)
         check = self.order.check
-        totals = DumpTotals()
         lines = []
-        digest = 0
         for offset, item in enumerate(items):
             try:
                 check(item.name)
             except DumpRuleError as error:
                 raise DumpRuleError(error.rule, error.item, error.detail, offset=offset) from error
-            line = encode_item_line(item)
-            digest += line_digest(line)
-            totals.attributes += len(item.attributes)
-            totals.values += item.pair_count
-            lines.append(line)
-        totals.items = len(lines)
-        totals.digest = digest % _DIGEST_MODULUS
+            lines.append(encode_item_line(item))
+        digest = sum(map(line_digest, lines)) % _DIGEST_MODULUS
+        totals = DumpTotals(len(lines), attributes, values, digest)
         lines.append(b"")
         last = items[-1].name if items else ""
         return EncodedPage(_gzip_member(b"\n".join(lines)), totals, self.order.collation, last)
