@@ -101,19 +101,29 @@ def test_names_in_utf16_order_back_up_and_restore_equal(sdb_client: Any, s3_clie
 # --- answers that break a rule --------------------------------------------------------------------------------
 
 
-def tamper_select_pages(client: Any, tamper: Any) -> None:
-    """Change the items of each Select page the adapter parsed, after the call (botocore's public
-    ``after-call`` event): ``tamper(items, next_token_was_sent)`` returns the page's new items."""
+@pytest.fixture
+def tamper_select_pages() -> Iterator[Any]:
+    """``tamper(items, next_token_was_sent)`` changes the items of each Select page the backup function's
+    adapter parsed, after the call (botocore's public ``after-call`` event); removed after the test, since the
+    function's client outlives it."""
+    client = load_handler("backup").backup_service().sdb.client
+    registered: list[tuple[str, Any]] = []
 
-    def sent(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["with_token"] = bool(params["body"].get("NextToken"))
+    def install(tamper: Any) -> None:
+        def sent(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["with_token"] = bool(params["body"].get("NextToken"))
 
-    def received(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        if PARSED_ITEMS in parsed:
-            parsed[PARSED_ITEMS] = tamper(parsed[PARSED_ITEMS], context.get("with_token", False))
+        def received(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            if PARSED_ITEMS in parsed:
+                parsed[PARSED_ITEMS] = tamper(parsed[PARSED_ITEMS], context.get("with_token", False))
 
-    client.meta.events.register("before-call.sdb.Select", sent)
-    client.meta.events.register("after-call.sdb.Select", received)
+        registered.extend([("before-call.sdb.Select", sent), ("after-call.sdb.Select", received)])
+        for event, handler in registered[-2:]:
+            client.meta.events.register(event, handler)
+
+    yield install
+    for event, handler in registered:
+        client.meta.events.unregister(event, handler)
 
 
 def failing_backup(capfd: pytest.CaptureFixture[str]) -> tuple[str, set[tuple[str, str]]]:
@@ -138,14 +148,14 @@ def nothing_published(s3_client: Any, bucket: str) -> None:
 
 @pytest.mark.usefixtures("backup_environment")
 def test_an_item_without_attributes_fails_the_backup_loudly_and_publishes_nothing(
-    sdb_client: Any, s3_client: Any, bucket: str, capfd: pytest.CaptureFixture[str]
+    sdb_client: Any, s3_client: Any, bucket: str, capfd: pytest.CaptureFixture[str], tamper_select_pages: Any
 ) -> None:
     fill(sdb_client, DOMAIN, [make_item(f"item-{index:03d}", [("n", str(index))]) for index in range(30)])
 
     def strip_one(items: list[Item], _: bool) -> list[Item]:
         return [Item(item.name, {}) if item.name == "item-017" else item for item in items]
 
-    tamper_select_pages(load_handler("backup").backup_service().sdb.client, strip_one)
+    tamper_select_pages(strip_one)
     message, metrics = failing_backup(capfd)
     assert (
         "line 19 of the dump breaks the rule 'simpledb-limits': item 'item-017' has no attributes" in message
@@ -157,7 +167,7 @@ def test_an_item_without_attributes_fails_the_backup_loudly_and_publishes_nothin
 
 @pytest.mark.usefixtures("backup_environment")
 def test_an_item_repeated_on_the_next_page_fails_the_backup_loudly_and_publishes_nothing(
-    sdb_client: Any, s3_client: Any, bucket: str, capfd: pytest.CaptureFixture[str]
+    sdb_client: Any, s3_client: Any, bucket: str, capfd: pytest.CaptureFixture[str], tamper_select_pages: Any
 ) -> None:
     fill(sdb_client, DOMAIN, [make_item(f"item-{index:03d}", [("n", str(index))]) for index in range(30)])
     sdblocal.controls.configure(select_page_items=10)
@@ -168,7 +178,7 @@ def test_an_item_repeated_on_the_next_page_fails_the_backup_loudly_and_publishes
         previous[:] = items
         return page
 
-    tamper_select_pages(load_handler("backup").backup_service().sdb.client, repeat_last)
+    tamper_select_pages(repeat_last)
     message, metrics = failing_backup(capfd)
     assert (
         "line 12 of the dump breaks the rule 'ascending-names': item 'item-009' appears a second time"
@@ -250,7 +260,10 @@ def test_ordinary_names_get_as_many_streams_as_hex_digests(
         assert result.items == 500
         runs[domain], pages[domain] = begun[0], sdblocal.controls.call_counts()["Select"]
         sdb_client.meta.events.unregister("before-call.sdb.Select")  # the counter goes with its domain
-    assert runs["user-names"] == runs["hex-names"] >= 6  # the two probes and at least four runs
+    # Both cut into as many runs up front (the two probes, then a run per ~4 pages the budget pays for); a
+    # stream that finishes early may split one more, whichever names.
+    assert min(runs.values()) >= 2 + 6
+    assert abs(runs["user-names"] - runs["hex-names"]) <= 1
     assert max(pages.values()) <= 20 + 3 + 2  # the fewest pages, 3 more at most, and the estimate's slack
 
 

@@ -261,6 +261,8 @@ class BackupRun:
             return False
         if not self.state.header_written:
             self._start_dump()
+            if self.deadline.out_of_time():
+                return all(segment.done for segment in self.state.segments)
         pool = StreamPool[EncodedPage](
             self.sdb,
             self.state.domain,

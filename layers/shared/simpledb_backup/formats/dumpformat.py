@@ -549,9 +549,9 @@ class DumpEncoder:
 
     def write_items(self, items: list[Item]) -> bytes:
         """Items in the order a reader will meet them; DumpRuleError, naming the line, for one it would refuse
-        (then nothing of ``items`` counts as written)."""
+        (then nothing of ``items`` counts as written). Without a header, one segment holds every name."""
         if self._order is None:
-            raise ValueError("write_header comes first")
+            self._order = NameOrder((), collation=self.collation)
         try:
             check_items(items)
         except DumpRuleError as error:
