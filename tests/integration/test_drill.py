@@ -26,6 +26,7 @@ def drills(
     monkeypatch.setenv("DOMAIN_NAMES", DOMAIN)
     clients.sdb_client.cache_clear()
     clients.s3_client.cache_clear()
+    clients.kms_client.cache_clear()
     for function in ("backup", "restore", "drill"):
         load_handler(function).settings.cache_clear()
     load_handler("backup").backup_service.cache_clear()
@@ -43,6 +44,7 @@ def drills(
     boto3.DEFAULT_SESSION = None
     clients.sdb_client.cache_clear()
     clients.s3_client.cache_clear()
+    clients.kms_client.cache_clear()
 
 
 def metrics(captured: str) -> list[dict[str, Any]]:

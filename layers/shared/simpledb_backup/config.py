@@ -24,6 +24,7 @@ ENVIRONMENT_NAMES = {
     "continuation_margin_seconds": "CONTINUATION_MARGIN_SECONDS",
     "dump_retention_days": "DUMP_RETENTION_DAYS",
     "dump_retention_mode": "DUMP_RETENTION_MODE",
+    "state_key_id": "STATE_KEY_ID",
 }
 #: Restore drills restore into ``<prefix><domain>`` and nowhere else (template.yaml's Drill mapping and the drill
 #: role's IAM): no configured domain and no restore target may carry it.
@@ -57,6 +58,10 @@ class Settings(BaseModel):
     #: S3 Object Lock retention of each published dump version, in days; 0 for none.
     dump_retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
     dump_retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    #: The KMS HMAC key that seals restore and drill states and locks (aws.statemac): its ARN, id or alias.
+    #: The functions need it (aws.statemac.StateMac refuses to start without it); tools that neither restore
+    #: nor read restores' marks may leave it empty.
+    state_key_id: str = ""
 
     @field_validator("domain_names", mode="before")
     @classmethod
