@@ -32,7 +32,7 @@ from restore_helpers import (
 
 import sdblocal
 from callhooks import fail_calls_after
-from localrun import invoke, load_handler
+from localrun import ROOT, invoke, load_handler
 from simpledb_backup.aws import clients
 from simpledb_backup.aws.keys import dump_key, last_restore_key, lock_key, status_key
 from simpledb_backup.aws.restoremarks import RestoreMarks
@@ -43,7 +43,6 @@ from simpledb_backup.backup.request import run_backup_request
 from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.errors import (
-    ConfigurationError,
     InvalidRequestError,
     RestoreInProgressError,
     UnverifiedStateError,
@@ -53,6 +52,9 @@ from simpledb_backup.items import Item
 from simpledb_backup.restore.lock import LockHolder, RunLookup, TargetLock
 from simpledb_backup.restore.state import RestoreState
 from simpledb_backup.runtime import Deadline, state_document, utc_datetime
+from statekey import create_state_key, state_key_properties
+
+TEMPLATE = ROOT / "template.yaml"
 
 
 def rejected(code: str = "InvalidParameterValue") -> ClientError:
@@ -324,9 +326,12 @@ def test_states_and_locks_are_sealed_and_a_parked_restore_resumes(
     assert contents(sdb_client, DOMAIN) == as_dict(original_domain())
 
 
-def test_without_a_state_key_the_restore_does_not_start() -> None:
-    with pytest.raises(ConfigurationError, match="STATE_KEY_ID is not set"):
-        StateMac(object(), "")
+def test_the_local_state_key_is_made_as_the_template_declares_it(aws: None) -> None:
+    kms = boto3.client("kms")
+    made = create_state_key(kms, "alias/made-here", TEMPLATE)
+    assert (made["key_spec"], made["key_usage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
+    assert create_state_key(kms, "alias/made-here", TEMPLATE) == made  # a rerun finds the same key
+    assert state_key_properties(TEMPLATE)["Description"].startswith("simpledb-backup: seals restore")
 
 
 # --- 7. two restores taking over the same expired lock: exactly one wins ---------------------------------------
