@@ -222,15 +222,10 @@ def test_no_role_but_the_drill_role_may_delete_a_domain(three_domains: dict[str,
 
 def test_drill_s3_access(drill: dict[str, set[str]], three_domains: dict[str, Any]) -> None:
     assert drill["s3:GetObjectVersion"] == {f"{BUCKET_ARN}/dumps/*"}
-    assert drill["s3:GetObject"] == {f"{BUCKET_ARN}/{prefix}/*" for prefix in ("dumps", "restores", "locks")}
-    assert (
-        drill["s3:PutObject"]
-        == drill["s3:DeleteObject"]
-        == {
-            f"{BUCKET_ARN}/restores/*",
-            f"{BUCKET_ARN}/locks/*",
-        }
-    )
+    assert drill["s3:GetObject"] == {f"{BUCKET_ARN}/{prefix}/*" for prefix in ("dumps", "drills", "locks")}
+    # Drill runs are stored apart from restore runs: no access to restores/ at all.
+    assert drill["s3:PutObject"] == {f"{BUCKET_ARN}/drills/*", f"{BUCKET_ARN}/locks/*"}
+    assert drill["s3:DeleteObject"] == {f"{BUCKET_ARN}/locks/*"}
     assert drill["s3:ListBucket"] == drill["s3:ListBucketVersions"] == {BUCKET_ARN}
     assert {action for action in drill if action.startswith("s3:")} == {
         "s3:GetObject",
