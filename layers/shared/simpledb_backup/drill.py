@@ -29,7 +29,9 @@ from simpledb_backup.errors import InvalidRequestError, RestoreInProgressError, 
 from simpledb_backup.events import DrillEvent, RestoreRunRequest
 from simpledb_backup.observability import MetricName, domain_metrics, logger
 from simpledb_backup.restore import compose_restore_runner
+from simpledb_backup.restore.lock import TargetLock
 from simpledb_backup.restore.runner import NoRestoreMetrics, RestoreRunner
+from simpledb_backup.restore.runs import RestoreRuns
 from simpledb_backup.runtime import Deadline, event_payload
 
 #: How long the lock taken to clean a scratch domain up may be held: one DeleteDomain and its retries.
@@ -41,8 +43,11 @@ def scratch_domain(domain: str) -> str:
 
 
 class RestoreDrill:
-    def __init__(self, runner: RestoreRunner, sdb: SimpleDB, settings: Settings) -> None:
-        self.runner, self.sdb, self.settings = runner, sdb, settings
+    def __init__(
+        self, runner: RestoreRunner, lock: TargetLock, runs: RestoreRuns, sdb: SimpleDB, settings: Settings
+    ) -> None:
+        """``lock`` and ``runs`` are the runner's own: the drill holds the same lock between its runs."""
+        self.runner, self.lock, self.runs, self.sdb, self.settings = runner, lock, runs, sdb, settings
 
     def run(self, event: DrillEvent, deadline: Deadline) -> dict[str, Any]:
         """Drill ``event.domain`` as far as this invocation allows; the answer is the restore's, plus the drill.
@@ -92,15 +97,15 @@ class RestoreDrill:
     def _under_lock(self, domain: str, scratch: str, work: Callable[[], None]) -> None:
         """Do ``work`` on the scratch domain while holding its lock, under a run id of its own; raises
         RestoreInProgressError when another drill holds it (the scratch domain is that drill's)."""
-        lock = self.runner.lock
-        run_id = self.runner.runs.new_run_id()
-        lock.acquire(
-            lock.holder_for(run_id, domain, scratch, {"kind": "drill-cleanup"}, CLEANUP_LOCK_SECONDS)
+        run_id = self.runs.new_run_id()
+        holder = self.lock.holder_for(
+            run_id, domain, scratch, {"kind": "drill-cleanup"}, CLEANUP_LOCK_SECONDS
         )
+        self.lock.acquire(holder)
         try:
             work()
         finally:
-            lock.release(scratch)
+            self.lock.release(scratch)
 
     def _delete_leftover(self, scratch: str) -> None:
         if self.sdb.domain_exists(scratch):
@@ -120,9 +125,9 @@ class RestoreDrill:
         }
 
     def _held_by_another(self, domain: str, scratch: str) -> str:
-        where = f"s3://{self.runner.lock.documents.bucket}/{lock_key(scratch)}"
+        where = f"s3://{self.lock.documents.bucket}/{lock_key(scratch)}"
         try:
-            holder = self.runner.lock.holder(scratch)
+            holder = self.lock.holder(scratch)
         except SimpleDBBackupError:
             holder = None  # only the message is poorer: the skip itself stands
         if holder is None:  # released meanwhile
@@ -179,4 +184,4 @@ def compose_restore_drill(
 ) -> RestoreDrill:
     """A drill runs the restore's own runner, with the drill's runs and metrics instead of the restore's."""
     runner = compose_restore_runner(sdb, store, settings, metrics=NoRestoreMetrics(), mac=mac, kind="drill")
-    return RestoreDrill(runner, sdb, settings)
+    return RestoreDrill(runner, runner.lock, runner.runs, sdb, settings)
