@@ -398,3 +398,25 @@ def test_a_restore_run_id_is_no_drill_run_id(sdb_client: Any, s3_client: Any, bu
     answer = restore_drill(sdb_client, s3_client, bucket).run(event, forever)
     assert answer["status"] == "failed"
     assert "is not a drill run id" in answer["error"]["message"]
+
+
+def test_the_scratch_prefix_is_a_setting_carrying_the_stack_name(
+    sdb_client: Any, s3_client: Any, bucket: str
+) -> None:
+    fill(sdb_client, DOMAIN, original_domain())
+    dump(sdb_client, s3_client, bucket)
+    configured = settings(bucket, drill_scratch_prefix="my-stack-drill-", restore_target_pattern="my-stack-*")
+    drill = compose_restore_drill(
+        SimpleDB(sdb_client, fast_rate_control()), BucketStore(s3_client, bucket), configured, state_mac()
+    )
+    calls = simpledb_calls(sdb_client)
+    answer = drill.run(DrillEvent(domain=DOMAIN), forever)
+    assert answer["drill"] == {"domain": DOMAIN, "scratch_domain": "my-stack-drill-packages", "passed": True}
+    assert {domain for _, domain in calls} == {"my-stack-drill-packages"}
+    assert "my-stack-drill-packages" not in domains(sdb_client)
+    with pytest.raises(ValueError, match="scratch domains"):
+        Settings(
+            backup_bucket=bucket, domain_names=("my-stack-drill-x",), drill_scratch_prefix="my-stack-drill-"
+        )
+    assert configured.may_restore_into("my-stack-restored")
+    assert not configured.may_restore_into("my-stack-drill-packages")  # the pattern matches, the prefix wins

@@ -27,6 +27,7 @@ from simpledb_backup.aws.statemac import StateMac
 from simpledb_backup.config import DRILL_DOMAIN_PREFIX, Settings
 from simpledb_backup.errors import InvalidRequestError, RestoreInProgressError, SimpleDBBackupError
 from simpledb_backup.events import DrillEvent, RestoreRunRequest
+from simpledb_backup.items import validate_domain_name
 from simpledb_backup.observability import MetricName, domain_metrics, logger
 from simpledb_backup.restore import compose_restore_runner
 from simpledb_backup.restore.lock import TargetLock
@@ -38,8 +39,9 @@ from simpledb_backup.runtime import Deadline, event_payload
 CLEANUP_LOCK_SECONDS = 300.0
 
 
-def scratch_domain(domain: str) -> str:
-    return f"{DRILL_DOMAIN_PREFIX}{domain}"
+def scratch_domain(domain: str, prefix: str = DRILL_DOMAIN_PREFIX) -> str:
+    """The domain a drill of ``domain`` restores into (``prefix``: Settings.drill_scratch_prefix)."""
+    return f"{prefix}{domain}"
 
 
 class RestoreDrill:
@@ -86,7 +88,7 @@ class RestoreDrill:
             raise InvalidRequestError(
                 f"domain: {domain!r} is not a configured domain ({', '.join(self.settings.domain_names)})"
             )
-        scratch = scratch_domain(domain)
+        scratch = validate_domain_name(scratch_domain(domain, self.settings.drill_scratch_prefix))
         # Belt and braces: configuration already refuses both (config.Settings).
         if scratch in self.settings.domain_names or self.settings.may_restore_into(scratch):
             raise InvalidRequestError(
