@@ -19,6 +19,8 @@ import re
 from urllib.parse import parse_qsl
 
 _SEPARATOR = b"\xff"  # never a byte of UTF-8
+_SEPARATOR_TEXT = "\udcff"  # 0xFF decoded with surrogateescape
+_NOT_UTF8 = re.compile("[\udc80-\udcfe]")
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 # With as many "=" as fields, a field without one means another has two.
 _SECOND_EQUALS = re.compile(rb"=[^&]*=")
@@ -42,11 +44,9 @@ def decode_form(body: bytes) -> dict[str, str]:
     ):
         return _slow(body)
     marked = body.replace(b"&", _SEPARATOR).replace(b"=", _SEPARATOR).replace(b"+", b" ").replace(b"%", b"=")
-    parts = binascii.a2b_qp(marked).split(_SEPARATOR)
-    if len(parts) != 2 * fields:  # an escape decoded to 0xFF
-        return _slow(body)
-    try:
-        texts = [part.decode("utf-8") for part in parts]
-    except UnicodeDecodeError:
+    # surrogateescape keeps each 0xFF as U+DCFF; any other byte that is not UTF-8 becomes U+DC80-U+DCFE.
+    text = binascii.a2b_qp(marked).decode("utf-8", "surrogateescape")
+    texts = text.split(_SEPARATOR_TEXT)
+    if len(texts) != 2 * fields or _NOT_UTF8.search(text):  # an escape decoded to 0xFF, or not UTF-8
         return _slow(body)
     return dict(zip(texts[0::2], texts[1::2], strict=True))
