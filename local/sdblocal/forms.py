@@ -36,11 +36,7 @@ def decode_form(body: bytes) -> dict[str, str]:
     if not body:
         return {}
     fields = body.count(b"&") + 1
-    if (
-        body.count(b"=") != fields
-        or _SECOND_EQUALS.search(body)
-        or _BAD_ESCAPE.search(body)
-    ):
+    if body.count(b"=") != fields or _SECOND_EQUALS.search(body) or _BAD_ESCAPE.search(body):
         return _slow(body)
     marked = body.replace(b"&", _SEPARATOR).replace(b"=", _SEPARATOR).replace(b"+", b" ").replace(b"%", b"=")
     try:
