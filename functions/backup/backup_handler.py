@@ -11,12 +11,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from simpledb_backup.aws.clients import kms_client, s3_client, sdb_client
 from simpledb_backup.aws.continuation import start_continuation
+from simpledb_backup.aws.ratecontrol import RateController, RateSettings
 from simpledb_backup.aws.restoremarks import RestoreMarks
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.aws.statemac import SealedDocuments, StateMac
 from simpledb_backup.backup.request import answer_backup_event
-from simpledb_backup.backup.service import BackupService
+from simpledb_backup.backup.service import SELECT_START_RATE, BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.observability import logger, tracer
 from simpledb_backup.runtime import Deadline
@@ -32,7 +33,9 @@ def backup_service() -> BackupService:
     config = settings()
     store = BucketStore(s3_client(10), config.backup_bucket)
     return BackupService(
-        SimpleDB(sdb_client(config.segments + 4)),
+        SimpleDB(
+            sdb_client(config.segments + 4), RateController(RateSettings(initial_rate=SELECT_START_RATE))
+        ),
         store,
         config.segments,
         config.retention,

@@ -30,7 +30,7 @@ from simpledb_backup.backup.cells import (
     segment_bounds,
     select_range,
 )
-from simpledb_backup.backup.keyspace import KeySpace
+from simpledb_backup.backup.keyspace import KeySpace, common_prefix
 from simpledb_backup.backup.streams import StreamPool
 from simpledb_backup.formats.dumpformat import MAX_SEGMENTS, collation_safe
 from simpledb_backup.items import MAX_SELECT_LIMIT, Item
@@ -50,6 +50,8 @@ __all__ = [
 
 #: Cells per estimated page of the middle of the domain: a split lands within an eighth of a page of its aim.
 CELLS_PER_PAGE = 8
+#: Bytes the cells' bounds may take in the header and in a checkpoint (read back whole, at most 1 MB).
+STATE_BYTES_FOR_CELLS = 256 * 1024
 #: Pages a domain must be estimated to need before it is split at all (its first pages probe the names).
 SPLIT_FROM_PAGES = 3
 #: A probe page spanning between half and twice the key space an average page does means evenly spread names.
@@ -160,14 +162,14 @@ def plan_scan(
     high = next((item.name for item in ascending_tail if item.name > low and collation_safe(item.name)), None)
     names = [item.name for item in first_items] + [item.name for item in ascending_tail]
     middle_pages = max(1, estimated_pages - 2)
-    cells = min(MAX_SEGMENTS - 2, max(1, CELLS_PER_PAGE * middle_pages))
+    cells = min(MAX_SEGMENTS - 2, max(1, CELLS_PER_PAGE * middle_pages), _cells_that_fit(low, high))
     keyspace = KeySpace.learn(names, low, high or names[-1]) if names[-1] > low else None
     points = keyspace.split_points(low, high or names[-1], cells - 1) if keyspace else []
     bounds: list[str | None] = [None, *points, *([high] if high else []), None]
     segments = [Segment(lower, upper) for lower, upper in pairwise(bounds)]
     segments[0].cursor = low
     if high is not None:
-        segments[-1].cursor, segments[-1].done = ascending_tail[-1].name, True
+        segments[-1].done = True
     per_cell = middle_pages / max(1, len(points) + 1)
     layout = Layout(
         pages_per_cell=per_cell,
@@ -184,6 +186,13 @@ def plan_scan(
             FirstPage(len(segments) - 1, [item for item in ascending_tail if item.name >= high], True)
         )
     return Plan(segments, layout, pages)
+
+
+def _cells_that_fit(low: str, high: str | None) -> int:
+    """Cells whose bounds fit the header and a checkpoint in STATE_BYTES_FOR_CELLS, for bounds as long as the
+    names' common prefix and a few dozen characters (UTF-8, and a JSON escape at worst)."""
+    bound_bytes = 6 * len(common_prefix(low, high or low)) + 64
+    return max(1, STATE_BYTES_FOR_CELLS // (2 * bound_bytes))
 
 
 def _spread_evenly(

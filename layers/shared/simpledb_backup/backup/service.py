@@ -84,6 +84,11 @@ from simpledb_backup.runtime import (
     utc_now,
 )
 
+#: The backup's SimpleDB calls start at this rate (Select and DomainMetadata lanes; the rate controller still
+#: cuts it at SimpleDB's first 503): a scan starts as many streams as the probe's latency calls for at once,
+#: about ten at 250 ms a Select, which the default start of 25 calls/s would spread over half a second.
+SELECT_START_RATE = 100.0
+
 STATE_OBJECT = "state.json"
 STAGING_OBJECT = "dump.jsonl.gz"
 LEASE_OBJECT = "lease.json"

@@ -257,8 +257,7 @@ class StreamPool[Payload]:
         run, name = message.run, message.last_name
         assert name is not None
         cell = self.cells.index(name)
-        for index in range(run.commit_from, cell):
-            self.segments[index].done = True
+        self._finish(run.commit_from, cell)
         self.segments[cell].cursor = name
         run.commit_from = cell
         if run.data_offset is None and message.first_name is not None:
@@ -270,8 +269,12 @@ class StreamPool[Payload]:
         """A run whose range has no items left: all its cells are done."""
         run = message.run
         if message.exhausted:
-            for index in range(run.commit_from, run.end):
-                self.segments[index].done = True
+            self._finish(run.commit_from, run.end)
+
+    def _finish(self, first: int, end: int) -> None:
+        """Cells read to their end: done, their cursor no longer needed (a checkpoint stays small)."""
+        for segment in self.segments[first:end]:
+            segment.done, segment.cursor = True, None
 
     def _partition(self) -> None:
         """Cut the scan's one run into as many as streams may run and the budget pays for, each a whole number
