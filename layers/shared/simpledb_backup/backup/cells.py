@@ -8,18 +8,21 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from simpledb_backup.aws.selectparse import PAGES_WORKED_ON
 from simpledb_backup.aws.simpledb import quote_value, select_expression
 from simpledb_backup.backup.keyspace import KeySpace
 from simpledb_backup.items import MAX_SELECT_LIMIT
 
 #: The most streams a scan runs at once, whatever the ceiling (BackupSegments allows 64).
 MAX_STREAMS = 64
-#: Memory the streams of one scan may hold together, and what one holds: a 1 MB page body and its parsed items
-#: while it works on them, and either the items (``ITEM_STREAM_BYTES``) or the page's compressed lines (about a
-#: tenth of that, ``ENCODED_STREAM_BYTES``) while it waits for the consumer.
+#: Memory the streams of one scan may hold together. A few pages are worked on at once (selectparse.PAGE_PERMITS:
+#: the body, its items, their lines: about 8 MB each, measured); every other stream holds at most a page body
+#: waiting for its turn and what it handed on: its page's items (``ITEM_STREAM_BYTES``), or its compressed lines
+#: (``ENCODED_STREAM_BYTES``).
 MEMORY_BUDGET_BYTES = 96 * 1024 * 1024
+WORKED_ON_BYTES = PAGES_WORKED_ON * 8 * 1024 * 1024
 ITEM_STREAM_BYTES = 12 * 1024 * 1024
-ENCODED_STREAM_BYTES = 4 * 1024 * 1024
+ENCODED_STREAM_BYTES = 2 * 1024 * 1024
 
 
 def segment_bounds(count: int) -> list[tuple[str | None, str | None]]:
@@ -108,7 +111,8 @@ class ScanSettings:
 
     @property
     def max_streams(self) -> int:
-        return max(1, min(self.ceiling, MAX_STREAMS, MEMORY_BUDGET_BYTES // self.stream_bytes))
+        budget = MEMORY_BUDGET_BYTES - WORKED_ON_BYTES
+        return max(1, min(self.ceiling, MAX_STREAMS, budget // self.stream_bytes))
 
     @property
     def queued_pages(self) -> int:

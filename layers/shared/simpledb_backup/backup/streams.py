@@ -18,15 +18,19 @@ A NextToken SimpleDB refuses (InvalidNextToken: expired) restarts the run's quer
 refusals that keep coming without the run moving on, or too many in one run, fail the scan.
 """
 
+import ctypes
 import math
 import queue
 import threading
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
+from simpledb_backup.aws.selectparse import PAGE_PERMITS
 from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.backup.cells import Layout, ScanSettings, Segment, select_range
 from simpledb_backup.errors import NextTokenRefusedError, StorageError
@@ -55,6 +59,20 @@ TOKEN_REFUSALS_PER_RUN = 10
 PAGES_PER_REFUSAL = 4
 
 Work = Callable[[list[Item]], Any]
+#: glibc's malloc gives threads arenas of their own, up to eight per core, and keeps what they freed: with dozens
+#: of streams parsing and encoding 1 MB pages in turn, that cost about 7 MB of resident memory per stream
+#: (measured; Python's own heap grew 2 MB). Two arenas hold the same work in a fifth of that.
+MALLOC_ARENAS = 2
+_M_ARENA_MAX = -8  # glibc malloc.h
+
+
+@cache
+def limit_malloc_arenas() -> bool:
+    """Cap glibc's malloc arenas for the threads to come (Lambda's Linux); True when it was set. Elsewhere (no
+    glibc) nothing changes."""
+    with suppress(OSError, AttributeError):
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, MALLOC_ARENAS))
+    return False
 
 
 class StreamCount:
@@ -166,6 +184,7 @@ class StreamPool[Payload]:
         per_cell: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        limit_malloc_arenas()
         self.segments, self.layout, self.make_work = segments, layout, make_work
         self.count = StreamCount(settings.max_streams, layout.streams, clock)
         self.cells = _Cells(segments, layout)
@@ -403,22 +422,23 @@ class _Stream:
                 lower = self.segments[run.first].lower if after is None else None
                 upper, token = current_upper, None
                 expression = select_range(self.domain, self.where, after, lower, upper)
-            try:
-                items, token = self.sdb.select_page(self.domain, expression, token)
-            except NextTokenRefusedError as error:
-                refusals, refusals_in_a_row = refusals + 1, refusals_in_a_row + 1
-                allowed = TOKEN_REFUSALS_PER_RUN + pages // PAGES_PER_REFUSAL
-                if refusals_in_a_row >= TOKEN_REFUSALS_IN_A_ROW or refusals > allowed:
-                    raise self._refused_too_often(run, refusals) from error
-                token = None
-                continue
-            pages += 1
-            if items:
-                refusals_in_a_row = 0
-            if self._stop.is_set():
-                break
-            if not self._hand_over(run, work, items, token is None):
-                return
+            with PAGE_PERMITS.page():  # parsed and worked on while holding one of a few permits
+                try:
+                    items, token = self.sdb.select_page(self.domain, expression, token)
+                except NextTokenRefusedError as error:
+                    refusals, refusals_in_a_row = refusals + 1, refusals_in_a_row + 1
+                    allowed = TOKEN_REFUSALS_PER_RUN + pages // PAGES_PER_REFUSAL
+                    if refusals_in_a_row >= TOKEN_REFUSALS_IN_A_ROW or refusals > allowed:
+                        raise self._refused_too_often(run, refusals) from error
+                    token = None
+                    continue
+                pages += 1
+                if items:
+                    refusals_in_a_row = 0
+                if self._stop.is_set():
+                    break
+                if not self._hand_over(run, work, items, token is None):
+                    return
         self._queue.put(_Message(run, final=True))
 
     def _hand_over(self, run: Run, work: Work, items: list[Item], ended: bool) -> bool:
