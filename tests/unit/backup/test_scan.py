@@ -159,6 +159,7 @@ def test_streams_double_while_the_pages_per_second_rise_and_stop_when_they_do_no
 
 
 def test_the_ceiling_bounds_the_streams_and_the_memory_budget_bounds_the_ceiling() -> None:
-    assert ScanSettings(64, ENCODED_STREAM_BYTES).max_streams == 24  # 96 MB at 4 MB a stream
-    assert ScanSettings(64).max_streams == 8  # pages of items: 12 MB a stream
+    # 96 MB, less three pages worked on at once (24 MB), at 4 MB a backup stream, 12 MB a stream of items
+    assert ScanSettings(64, ENCODED_STREAM_BYTES).max_streams == 18
+    assert ScanSettings(64).max_streams == 6
     assert ScanSettings(3, ENCODED_STREAM_BYTES).max_streams == 3
