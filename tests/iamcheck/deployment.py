@@ -52,9 +52,13 @@ class Variant:
     kms_key: bool = False
     replication: bool = False
     drills: bool = True
+    #: BackupAdministratorArn (empty: none).
+    administrator: str = ""
 
     def parameters(self) -> dict[str, str]:
         parameters = {"EnableRestoreDrills": "true" if self.drills else "false"}
+        if self.administrator:
+            parameters["BackupAdministratorArn"] = self.administrator
         if self.kms_key:
             parameters["KmsKeyArn"] = CUSTOMER_KEY_ARN
         if self.replication:
@@ -90,6 +94,8 @@ class Deployment:
     variant: Variant
     role_arns: dict[str, str]  # function -> role ARN
     role_policies: dict[str, tuple[NamedPolicy, ...]]  # function -> its role's policies
+    template: dict[str, Any]  # the transformed template of these parameters
+    resolver: Resolver
     bucket_policy: dict[str, Any] | None
     key_policies: dict[str, dict[str, Any]]  # key ARN -> key policy
     bucket_key: str | None  # the bucket's SSE-KMS key, when there is one
@@ -203,6 +209,8 @@ def deployment(environment: tuple[tuple[str, str], ...], variant: Variant = Vari
         role_policies={
             function: _policies_of_role(template, resolver, role) for function, role in role_of.items()
         },
+        template=template,
+        resolver=resolver,
         bucket_policy=bucket_policy,
         key_policies=key_policies,
         bucket_key=CUSTOMER_KEY_ARN if variant.kms_key else None,

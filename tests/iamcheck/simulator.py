@@ -17,7 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from iamcheck.deployment import Deployment
+from iamcheck.deployment import Deployment, NamedPolicy
 from iamcheck.recorder import RecordedCall
 from iamcheck.requests import ACCOUNT_ID, REGION, IamRequest
 
@@ -91,10 +91,17 @@ def simulator() -> Simulator:
     return Simulator()
 
 
-def simulation(deployment: Deployment, function: str, request: IamRequest) -> dict[str, Any]:
-    """The iam-simulate Simulation of ``request`` made by ``function``'s role in ``deployment``."""
+def principal_simulation(
+    principal: str,
+    principal_arn: str,
+    identity: tuple[NamedPolicy, ...],
+    request: IamRequest,
+    resource_policy: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The iam-simulate Simulation of ``request`` by ``principal`` (a role session: ``principal_arn`` is its
+    role) with these identity policies, against the resource's policy."""
     context = {
-        "aws:PrincipalArn": deployment.role_arns[function],
+        "aws:PrincipalArn": principal_arn,
         "aws:PrincipalAccount": ACCOUNT_ID,
         "aws:PrincipalType": "AssumedRole",
         "aws:SecureTransport": "true",
@@ -102,22 +109,43 @@ def simulation(deployment: Deployment, function: str, request: IamRequest) -> di
         **request.context_dict(),
     }
     simulated: dict[str, Any] = {
-        "identityPolicies": [
-            {"name": policy.name, "policy": policy.document} for policy in deployment.role_policies[function]
-        ],
+        "identityPolicies": [{"name": policy.name, "policy": policy.document} for policy in identity],
         "serviceControlPolicies": [],
         "resourceControlPolicies": [],
         "request": {
             "action": request.action,
-            "principal": deployment.principal(function),
+            "principal": principal,
             "resource": {"accountId": ACCOUNT_ID, "resource": request.resource},
             "contextVariables": context,
         },
     }
-    resource_policy = deployment.resource_policy(request)
     if resource_policy is not None:
         simulated["resourcePolicy"] = resource_policy
     return simulated
+
+
+def simulation(deployment: Deployment, function: str, request: IamRequest) -> dict[str, Any]:
+    """The iam-simulate Simulation of ``request`` made by ``function``'s role in ``deployment``."""
+    return principal_simulation(
+        deployment.principal(function),
+        deployment.role_arns[function],
+        deployment.role_policies[function],
+        request,
+        deployment.resource_policy(request),
+    )
+
+
+def decision_of(request: IamRequest, answer: dict[str, Any]) -> Decision:
+    errors = answer.get("errors")
+    return Decision(
+        request,
+        str(answer.get("decision")),
+        tuple((str(policy), str(statement)) for policy, statement in answer.get("identity_allows", [])),
+        tuple(
+            (str(where), str(policy), str(statement)) for where, policy, statement in answer.get("denies", [])
+        ),
+        json.dumps(errors) if errors else None,
+    )
 
 
 def bucket_key_requests(deployment: Deployment, call: RecordedCall) -> list[IamRequest]:
@@ -130,22 +158,7 @@ def bucket_key_requests(deployment: Deployment, call: RecordedCall) -> list[IamR
 
 def decide(deployment: Deployment, call: RecordedCall) -> list[Decision]:
     """Every IAM request of ``call`` under ``deployment``, decided by the simulator."""
-    decisions = []
-    for request in [*call.requests.requests, *bucket_key_requests(deployment, call)]:
-        answer = simulator().run(simulation(deployment, call.function, request))
-        errors = answer.get("errors")
-        decisions.append(
-            Decision(
-                request,
-                str(answer.get("decision")),
-                tuple(
-                    (str(policy), str(statement)) for policy, statement in answer.get("identity_allows", [])
-                ),
-                tuple(
-                    (str(where), str(policy), str(statement))
-                    for where, policy, statement in answer.get("denies", [])
-                ),
-                json.dumps(errors) if errors else None,
-            )
-        )
-    return decisions
+    return [
+        decision_of(request, simulator().run(simulation(deployment, call.function, request)))
+        for request in [*call.requests.requests, *bucket_key_requests(deployment, call)]
+    ]

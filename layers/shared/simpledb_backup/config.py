@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simpledb_backup.errors import ConfigurationError
 from simpledb_backup.items import validate_domain_name
@@ -24,9 +24,12 @@ ENVIRONMENT_NAMES = {
     "continuation_margin_seconds": "CONTINUATION_MARGIN_SECONDS",
     "dump_retention_days": "DUMP_RETENTION_DAYS",
     "dump_retention_mode": "DUMP_RETENTION_MODE",
+    "drill_scratch_prefix": "DRILL_SCRATCH_PREFIX",
 }
-#: Restore drills restore into ``<prefix><domain>`` and nowhere else (template.yaml's Drill mapping and the drill
-#: role's IAM): no configured domain and no restore target may carry it.
+#: Restore drills restore into ``<prefix><domain>`` and nowhere else (the drill role's IAM grants nothing else):
+#: no configured domain and no restore target may carry it. template.yaml names it after the stack
+#: (``<stack>-drill-``, DRILL_SCRATCH_PREFIX) so that two stacks never share a scratch domain; this default is
+#: the one of a stack named ``simpledb-backup``, which local tooling uses.
 DRILL_DOMAIN_PREFIX = "simpledb-backup-drill-"
 
 
@@ -57,6 +60,8 @@ class Settings(BaseModel):
     #: S3 Object Lock retention of each published dump version, in days; 0 for none.
     dump_retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
     dump_retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    #: Scratch domains of the drills: ``<prefix><domain>``. A stack name (at most 128 characters) + "-drill-".
+    drill_scratch_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,190}$")] = DRILL_DOMAIN_PREFIX
 
     @field_validator("domain_names", mode="before")
     @classmethod
@@ -70,11 +75,17 @@ class Settings(BaseModel):
     def _check_domain_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
             validate_domain_name(name)
-            if name.startswith(DRILL_DOMAIN_PREFIX):
-                raise ValueError(
-                    f"{name!r}: names starting with {DRILL_DOMAIN_PREFIX} are the drills' scratch domains"
-                )
         return value
+
+    @model_validator(mode="after")
+    def _no_configured_domain_is_a_scratch_domain(self) -> "Settings":
+        for name in self.domain_names:
+            if name.startswith(self.drill_scratch_prefix):
+                raise ValueError(
+                    f"domain_names: {name!r}: names starting with {self.drill_scratch_prefix} are the drills' "
+                    "scratch domains"
+                )
+        return self
 
     @property
     def retention(self) -> Retention | None:
@@ -88,7 +99,7 @@ class Settings(BaseModel):
         ``arn:...:domain/<pattern>``: a trailing ``*`` matches any rest (the empty one included)."""
         if domain in self.domain_names:
             return True
-        if domain.startswith(DRILL_DOMAIN_PREFIX):
+        if domain.startswith(self.drill_scratch_prefix):
             return False  # the drills' scratch domains, written by the drill function alone
         pattern = self.restore_target_pattern
         if pattern.endswith("*"):
@@ -104,6 +115,8 @@ class Settings(BaseModel):
         except ValidationError as error:
             problems = "; ".join(
                 f"{ENVIRONMENT_NAMES.get(str(problem['loc'][0]), problem['loc'][0])}: {problem['msg']}"
+                if problem["loc"]
+                else str(problem["msg"])  # a rule over several fields names them itself
                 for problem in error.errors()
             )
             raise ConfigurationError(f"invalid function configuration: {problems}") from error
