@@ -99,6 +99,12 @@ class Deployment:
     bucket_policy: dict[str, Any] | None
     key_policies: dict[str, dict[str, Any]]  # key ARN -> key policy
     bucket_key: str | None  # the bucket's SSE-KMS key, when there is one
+    named_keys: dict[str, str]  # how the functions named a key of the stack -> its ARN
+
+    def authorized(self, request: IamRequest) -> IamRequest:
+        """``request`` as IAM sees it: a KMS key named by an alias or id is the key itself."""
+        resource = self.named_keys.get(request.resource)
+        return request if resource is None else IamRequest(request.action, resource, request.context)
 
     def principal(self, function: str) -> str:
         role_name = self.role_arns[function].rsplit("/", 1)[1]
@@ -134,16 +140,23 @@ def _role_arn(stack: str, role_logical_id: str) -> str:
     return f"arn:aws:iam::{ACCOUNT_ID}:role/{stack}-{role_logical_id}-0A1B2C3D4E5F"
 
 
-def _key_refs(template: Mapping[str, Any], key_id: str) -> dict[str, str]:
-    """Every AWS::KMS::Key of the stack: its ARN, as the functions named it (STATE_KEY_ID) when there is one."""
+def _key_refs(template: Mapping[str, Any]) -> dict[str, str]:
+    """Every AWS::KMS::Key of the stack, with a key ARN of its own."""
     refs: dict[str, str] = {}
     for index, logical_id in enumerate(sorted(resources_of_type(template, "AWS::KMS::Key"))):
-        identifier = key_id if key_id and index == 0 else f"00000000-0000-0000-0000-00000000000{index}"
-        arn = key_arn(identifier)
-        refs[logical_id] = arn.rsplit("/", 1)[1] if arn.startswith(f"arn:aws:kms:{REGION}") else identifier
-        refs[f"{logical_id}.Arn"] = arn
-        refs[f"{logical_id}.KeyId"] = refs[logical_id]
+        key_id = f"5ea1ed00-0000-4000-8000-{index:012d}"
+        refs[logical_id] = refs[f"{logical_id}.KeyId"] = key_id
+        refs[f"{logical_id}.Arn"] = key_arn(key_id)
     return refs
+
+
+def _named_keys(template: Mapping[str, Any], refs: Mapping[str, str], key_id: str) -> dict[str, str]:
+    """The ARN the functions' calls name the stack's key by (STATE_KEY_ID: locally an alias or a random id) ->
+    the key's ARN in the template. KMS authorizes a call against the key an alias or id stands for."""
+    keys = sorted(resources_of_type(template, "AWS::KMS::Key"))
+    if not key_id or not keys:
+        return {}
+    return {key_arn(key_id): refs[f"{keys[0]}.Arn"]}
 
 
 def _policies_of_role(template: Mapping[str, Any], resolver: Resolver, role: str) -> tuple[NamedPolicy, ...]:
@@ -174,7 +187,7 @@ def deployment(environment: tuple[tuple[str, str], ...], variant: Variant = Vari
     for role in roles:
         refs[f"{role}.Arn"] = _role_arn(stack, role)
         refs[role] = refs[f"{role}.Arn"].rsplit("/", 1)[1]
-    refs.update(_key_refs(template, settings.get("STATE_KEY_ID", "")))
+    refs.update(_key_refs(template))
     resolver = Resolver(
         template,
         parameters,
@@ -214,4 +227,5 @@ def deployment(environment: tuple[tuple[str, str], ...], variant: Variant = Vari
         bucket_policy=bucket_policy,
         key_policies=key_policies,
         bucket_key=CUSTOMER_KEY_ARN if variant.kms_key else None,
+        named_keys=_named_keys(template, refs, settings.get("STATE_KEY_ID", "")),
     )

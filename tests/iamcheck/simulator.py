@@ -158,7 +158,8 @@ def bucket_key_requests(deployment: Deployment, call: RecordedCall) -> list[IamR
 
 def decide(deployment: Deployment, call: RecordedCall) -> list[Decision]:
     """Every IAM request of ``call`` under ``deployment``, decided by the simulator."""
+    requests = [deployment.authorized(request) for request in call.requests.requests]
     return [
         decision_of(request, simulator().run(simulation(deployment, call.function, request)))
-        for request in [*call.requests.requests, *bucket_key_requests(deployment, call)]
+        for request in [*requests, *bucket_key_requests(deployment, call)]
     ]
