@@ -39,7 +39,8 @@ def backup_service() -> BackupService:
 
 
 # No metrics.log_metrics here: every metric is per domain, flushed by observability.domain_metrics.
-@logger.inject_lambda_context(log_event=False)
+# The event is logged reduced to counts, ids and kinds: a subset's where clause is not (observability).
+@logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_event(BackupEvent, event)
