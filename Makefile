@@ -86,8 +86,11 @@ bench: $(VENV)/.installed
 bench-large: $(VENV)/.installed
 	$(PY) scripts/bench.py --items 20000 --items 200000 --latency-ms $(LATENCY_MS)
 
-build: $(SAM_VENV)/.installed
+# sam build, then the layer check: every compiled extension aarch64 and within Amazon Linux 2023's glibc, every
+# wheel's platform tag one the runtime takes, and the unzipped sizes within Lambda's limit with a margin.
+build: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) build
+	$(PY) scripts/check_layer.py .aws-sam/build
 
 deploy: build
 	@if [ -f samconfig.toml ]; then $(SAM) deploy; \
