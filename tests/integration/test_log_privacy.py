@@ -13,7 +13,7 @@ from localrun import invoke, load_handler
 from simpledb_backup.aws import clients
 from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.items import make_item
-from simpledb_backup.observability import logger, loggable
+from simpledb_backup.observability import loggable, logger
 
 DOMAIN = "packages"
 #: Every piece of domain data below contains it; no log line may.
