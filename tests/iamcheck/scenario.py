@@ -24,6 +24,7 @@ from repomandata import fill_domain, repoman_domain_items
 from simpledb_backup.aws import clients, continuation
 from simpledb_backup.items import make_item
 from stackbucket import create_backup_bucket
+from statekey import create_state_key
 
 STACK = "simpledb-backup"
 DOMAINS = ("packages", "repo-meta.v2", "build_cache")
@@ -34,7 +35,7 @@ EXPORT_ID = "3eb4eaed-872b-4e08-b4b6-ff6999a83e01"
 MARGIN_SECONDS = 30
 
 
-def environment(bucket: str, lock_days: int) -> dict[str, str]:
+def environment(bucket: str, lock_days: int, state_key: str) -> dict[str, str]:
     """What template.yaml gives the functions of a stack named STACK (deployment.environment_parameters reads
     the same settings back into template parameters)."""
     return {
@@ -47,6 +48,7 @@ def environment(bucket: str, lock_days: int) -> dict[str, str]:
         "DUMP_RETENTION_DAYS": str(lock_days),
         "DUMP_RETENTION_MODE": "GOVERNANCE",
         "DRILL_SCRATCH_PREFIX": f"{STACK}-drill-",
+        "STATE_KEY_ID": state_key,
     }
 
 
@@ -219,7 +221,8 @@ def drills(monkeypatch: pytest.MonkeyPatch) -> None:
 def run_everything(
     sdb_client: Any, s3_client: Any, bucket: str, lock_days: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in environment(bucket, lock_days).items():
+    state_key = create_state_key(boto3.client("kms"))["alias"]
+    for name, value in environment(bucket, lock_days, state_key).items():
         monkeypatch.setenv(name, value)
     fresh_containers()
     seed(sdb_client, s3_client, bucket, lock_days)
