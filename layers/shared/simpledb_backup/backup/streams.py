@@ -5,14 +5,18 @@ caller's work on each page in its own thread (the backup encodes and compresses 
 result to the consuming thread through a bounded queue. The consumer commits each page to its cells (cursor,
 done), so a checkpoint taken between two pages is exact, and decides how many streams run:
 
-* The scan is first cut into as many runs as the memory budget allows streams and nine tenths of its split
-  budget pays for (scan.split_budget: every run ends on a part-filled page), of whole numbers of pages less a
-  fifth by the plan's estimate, so each ends on a nearly full page. The runs wait for streams.
-* ``StreamCount`` starts a few streams and doubles them each time the pages per second rose by a fifth over the
-  last round of pages (one page per stream), until they stop rising or reach the ceiling (BackupSegments) or
-  the memory budget: a slow SimpleDB gets many streams, a fast one or a busy CPU few.
+* Where the names spread evenly (the probe's pages say so, scan.py), the scan is first cut into as many runs as
+  the memory budget allows streams and nine tenths of its split budget pays for (scan.split_budget: every run
+  ends on a part-filled page), each a whole number of estimated pages less a fifth, so it ends on a nearly full
+  page. The runs wait for streams. Where names crowd, runs are split only by what their streams have read.
+* ``StreamCount`` starts as many streams as the probe's latency calls for (at least four) and doubles them each
+  time the pages per second rose by a fifth over the last round of pages (one page per stream), until they stop
+  rising or reach the ceiling (BackupSegments) or the memory budget: a slow SimpleDB gets many streams, a fast
+  one or a busy CPU few.
 * A stream with no run left to take splits the run with the most pages left (by its own pages per cell so
   far, weighed with the plan's estimate), keeping the front part for its stream, with the rest of the budget.
+* Only a few pages are parsed and worked on at once (selectparse.PAGE_PERMITS), and malloc's arenas are capped,
+  so a stream waiting for SimpleDB holds little memory.
 
 A NextToken SimpleDB refuses (InvalidNextToken: expired) restarts the run's query after its last name; only
 refusals that keep coming without the run moving on, or too many in one run, fail the scan.
