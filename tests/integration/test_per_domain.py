@@ -46,7 +46,8 @@ def test_each_domain_is_backed_up_by_its_own_invocation_whatever_the_others_do(
     sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     fill(sdb_client, "packages", original_domain())
-    fill(sdb_client, "big-domain", list(repoman_domain_items(3000)))  # ~6 MB: more pages than the first invocation reads
+    # ~6 MB: more Select pages than the first invocation reads (two probe pages, then one).
+    fill(sdb_client, "big-domain", list(repoman_domain_items(3000)))
     ticks = iter(range(10**6))
 
     def short() -> LocalContext:  # a 32 s timeout against a 30 s margin: about a page per invocation
