@@ -48,7 +48,7 @@ class Settings(BaseModel):
     backup_bucket: Annotated[str, Field(min_length=3)]
     domain_names: Annotated[tuple[str, ...], Field(min_length=1)]
     #: Ceiling on concurrent Select streams per scan (BACKUP_SEGMENTS). A scan adds streams while the pages read
-    #: per second rise, within a memory budget (backup/cells.py: 96 MB, about 4 MB a backup stream) and a budget
+    #: per second rise, within a memory budget (backup/cells.py: 72 MB, about 4 MB a backup stream) and a budget
     #: of extra Select pages; a small domain gets fewer.
     segments: Annotated[int, Field(ge=1, le=64)] = 32
     #: Concurrent BatchPut/BatchDelete workers per restore.

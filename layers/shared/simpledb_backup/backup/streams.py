@@ -80,7 +80,8 @@ def limit_malloc_arenas() -> bool:
 
 
 class StreamCount:
-    """How many streams should run: doubled while the pages per second keep rising, within ``ceiling``."""
+    """How many streams should run: doubled while the pages per second keep rising, within ``ceiling``; back
+    to the last count that paid once a doubling did not (streams that finish are then not replaced)."""
 
     def __init__(
         self, ceiling: int, initial: int = INITIAL_STREAMS, clock: Callable[[], float] = time.monotonic
@@ -91,6 +92,7 @@ class StreamCount:
         self._started: float | None = None
         self._pages = 0
         self._rate: float | None = None
+        self._before: int | None = None  # the count before the last doubling
         self._rising = self.target < ceiling
 
     def page(self) -> None:
@@ -104,11 +106,14 @@ class StreamCount:
         if self._pages < self.target or elapsed < MIN_ROUND_SECONDS:
             return
         rate = self._pages / elapsed
-        if self._rising and (self._rate is None or rate >= self._rate * RISE):
-            self.target = min(self.ceiling, 2 * self.target)
+        rose = self._rate is None or rate >= self._rate * RISE
+        if self._rising and rose:
+            self._before, self.target = self.target, min(self.ceiling, 2 * self.target)
             self._rising = self.target < self.ceiling
-        else:
-            self._rising = False
+        elif self._rising or not rose:
+            if not rose and self._before is not None:
+                self.target = self._before  # the doubling did not pay
+            self._before, self._rising = None, False
         self._rate, self._started, self._pages = rate, now, 0
 
 
