@@ -270,10 +270,6 @@ def test_ordinary_names_get_as_many_streams_as_hex_digests(
 # --- retention in the publishing call ----------------------------------------------------------------------------
 
 
-def with_checksum_header(params: dict[str, Any], **_: Any) -> None:
-    params["headers"]["x-amz-sdk-checksum-algorithm"] = "SHA256"
-
-
 def test_retention_is_set_in_the_publishing_call(sdb_client: Any, s3_client: Any) -> None:
     s3_client.create_bucket(Bucket="locked-dumps", ObjectLockEnabledForBucket=True)
     s3_client.put_bucket_versioning(Bucket="locked-dumps", VersioningConfiguration={"Status": "Enabled"})
@@ -282,9 +278,6 @@ def test_retention_is_set_in_the_publishing_call(sdb_client: Any, s3_client: Any
     s3_client.meta.events.register(
         "before-call.s3", lambda model, params, **_: calls.append((model.name, params))
     )
-    # moto wants the Content-MD5 (or SDK checksum) header of an upload on a copy with lock headers too; S3 does
-    # not (a copy has no body: s3transfer copies with ObjectLockMode without one). Added here, for moto only.
-    s3_client.meta.events.register("before-call.s3.CopyObject", with_checksum_header)
     result = BackupService(
         SimpleDB(sdb_client), BucketStore(s3_client, "locked-dumps"), retention=Retention(3, "COMPLIANCE")
     ).backup(DOMAIN, "schedule", FOREVER)
