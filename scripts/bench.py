@@ -34,8 +34,10 @@ from benchkit.document import (  # noqa: E402
 from benchkit.engine import EngineProcess, s3_client, sdb_client  # noqa: E402
 from benchkit.filling import DomainFiller  # noqa: E402
 from benchkit.machine import code_version, machine_facts  # noqa: E402
-from benchkit.results import JobResult, SizeReport  # noqa: E402
-from benchkit.session import ALL_JOBS, SCENARIOS, Options, Place, SizeSession  # noqa: E402
+from benchkit.peer import PeerUnavailableError, ensure_peer_venv  # noqa: E402
+from benchkit.probe import measure_engine_capacity  # noqa: E402
+from benchkit.results import HEX, ORDINARY, JobResult, SizeReport  # noqa: E402
+from benchkit.session import ALL_JOBS, PEER_SCENARIO, SCENARIOS, Options, Place, SizeSession  # noqa: E402
 from benchkit.tables import (  # noqa: E402
     backup_cpu_table,
     growth_table,
@@ -47,7 +49,8 @@ from benchkit.tables import (  # noqa: E402
 from simpledb_backup.config import Settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAIN = "bench-packages"
+#: The benchmark's domains, one per kind of names.
+DOMAINS = {HEX: "bench-packages", ORDINARY: "bench-users"}
 BUCKET = "bench-dumps"
 PRODUCT_SEGMENTS = int(Settings.model_fields["segments"].default)
 PRODUCT_RESTORE_WORKERS = int(Settings.model_fields["restore_workers"].default)
@@ -86,7 +89,9 @@ def integers(text: str) -> list[int]:
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--items", type=int, action="append", help="domain size; repeat for several sizes")
+    parser.add_argument(
+        "--items", type=int, action="append", help="size of the benchmark's own runs; repeat for several"
+    )
     parser.add_argument("--latency-ms", type=float, default=30.0, help="latency injected into SimpleDB calls")
     parser.add_argument(
         "--segments",
@@ -106,37 +111,64 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sweep-segments",
         type=integers,
-        default=[2, 8],
-        help="extra backup runs with these segment counts (informative), comma-separated; '' for none",
+        default=[],
+        help="extra backup runs with these segment counts (informative), comma-separated",
     )
     parser.add_argument(
         "--write-caps",
         type=numbers,
-        default=[10.0, 40.0, 80.0],
+        default=[10.0, 40.0, 80.0, 120.0],
         help="write caps (calls/s per domain) to restore under, comma-separated; '' for none",
     )
     parser.add_argument(
-        "--cap-items",
-        type=integers,
-        default=[20000],
-        help="the sizes at which the write caps, and the uncapped restore with the shared backoff, run",
+        "--cap-items", type=integers, default=[20000], help="the sizes at which the write caps run"
+    )
+    parser.add_argument(
+        "--legacy",
+        action="store_true",
+        help="also today's shared backoff (issue 12): our restore with it, uncapped and under each write cap",
     )
     parser.add_argument(
         "--select-cap",
         type=float,
-        default=5.0,
-        help="Select cap (calls/s per domain) to back up under; 0: none",
+        default=0.0,
+        help="Select cap (calls/s per domain) to back up under, both policies (issue 12); 0: none",
     )
     parser.add_argument("--cap-repeat", type=int, default=1, help="runs of each capped job")
     parser.add_argument(
         "--slow-latency-ms", type=float, default=250.0, help="the slow Select latency scenario; 0: none"
     )
+    parser.add_argument(
+        "--slow-items",
+        type=int,
+        action="append",
+        help="sizes of the slow Select scenario, for hex and ordinary names (default 50,000)",
+    )
     parser.add_argument("--slow-repeat", type=int, default=2, help="runs of each backup at the slow latency")
     parser.add_argument(
         "--slow-sweep-segments",
         type=integers,
-        default=[16],
-        help="our backup at the slow latency with these maximum segment counts too (what would meet 10x)",
+        default=[],
+        help="our backup at the slow latency with these maximum segment counts too",
+    )
+    parser.add_argument(
+        "--damage", type=int, default=5, help="items damaged in the copy our exact restore repairs; 0: none"
+    )
+    parser.add_argument(
+        "--damage-items", type=integers, default=[20000], help="sizes at which the damaged copy is restored"
+    )
+    parser.add_argument(
+        "--peer-items",
+        type=integers,
+        default=[20000],
+        help="sizes at which repoman-cli backs up and restores beside ours; '' for none",
+    )
+    parser.add_argument("--peer-repeat", type=int, default=1, help="runs of the peer's backup and restore")
+    parser.add_argument(
+        "--floor-items", type=integers, help="sizes at which the library floor runs (default: --items)"
+    )
+    parser.add_argument(
+        "--floor-pages", type=int, default=100, help="most Select pages the library floor measures"
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
@@ -155,26 +187,57 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def measure(
-    args: argparse.Namespace, on_size: Callable[[list[SizeReport]], None] | None = None
-) -> list[SizeReport]:
-    """Every size in turn; ``on_size`` gets the sizes measured so far after each (a long run keeps them)."""
-    options = Options(
+def options_from(args: argparse.Namespace, peer_python: str) -> Options:
+    base = sorted(set(args.items or [20000]))
+    return Options(
         latency_ms=args.latency_ms,
         segments=args.segments,
         restore_workers=args.restore_workers,
         baseline_sample=args.baseline_sample or None,
         repeat=args.repeat,
+        base_items=base,
         sweep_segments=args.sweep_segments,
         only=args.only or (),
         write_caps=args.write_caps,
         cap_items=args.cap_items,
+        legacy=args.legacy,
         select_cap=args.select_cap,
         cap_repeat=args.cap_repeat,
         slow_latency_ms=args.slow_latency_ms,
+        slow_items=sorted(set(args.slow_items or [50000])),
         slow_repeat=args.slow_repeat,
         slow_sweep_segments=args.slow_sweep_segments,
+        damage=args.damage,
+        damage_items=args.damage_items,
+        peer_items=args.peer_items,
+        peer_python=peer_python,
+        peer_repeat=args.peer_repeat,
+        peer_folder=ROOT / "build" / "peer",
+        floor_items=base if args.floor_items is None else args.floor_items,
+        floor_pages=args.floor_pages,
+        seed=args.seed,
     )
+
+
+def peer_interpreter(args: argparse.Namespace) -> str:
+    """The peer's venv's interpreter, made if needed; "" (and why, logged) when the peer cannot run."""
+    wanted = args.peer_items and (not args.only or PEER_SCENARIO in args.only)
+    if not wanted:
+        return ""
+    try:
+        venv = ensure_peer_venv(log=log)
+    except PeerUnavailableError as error:
+        log(f"the peer (repoman-cli) will not run: {error}")
+        return ""
+    log(f"peer: apt-repoman {venv.version} in {venv.python}")
+    return venv.python
+
+
+def measure(
+    args: argparse.Namespace, on_size: Callable[[list[SizeReport]], None] | None = None
+) -> list[SizeReport]:
+    """Every planned domain in turn; ``on_size`` gets the reports so far after each (a long run keeps them)."""
+    options = options_from(args, peer_interpreter(args))
     machine = machine_facts()
     reports: list[SizeReport] = []
     with EngineProcess(latency_ms=0) as engine:
@@ -182,24 +245,30 @@ def measure(
         s3 = s3_client(engine.url)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        session = SizeSession(
-            Place(engine, BUCKET, DOMAIN, sdb_client(engine.url)),
-            options,
-            on_start=lambda key, repeat: log(f"  {key}: {repeat} run(s)"),
-            on_result=lambda key, result: log(f"  {key}: {describe(result)}"),
-        )
-        filler = DomainFiller(engine.url, DOMAIN, seed=args.seed)
-        for size in sorted(set(args.items or [20000])):
+        fillers: dict[str, DomainFiller] = {}
+        for names, size in options.domains():
+            domain = DOMAINS[names]
+            if names not in fillers:
+                for done in fillers.values():  # each kind of names in turn: free the engine's memory
+                    done.sdb.delete_domain(DomainName=done.domain)
+                fillers = {names: DomainFiller(engine.url, domain, seed=args.seed, names=names)}
+            session = SizeSession(
+                Place(engine, BUCKET, domain, sdb_client(engine.url)),
+                options,
+                on_start=lambda key, repeat: log(f"  {key}: {repeat} run(s)"),
+                on_result=lambda key, result: log(f"  {key}: {describe(result)}"),
+                measure_engine=lambda report: measure_engine_capacity(engine, report, log),
+            )
             engine.controls.configure(latency_ms=0, write_calls_per_second=0, select_calls_per_second=0)
             fill_started = time.monotonic()
-            profile = filler.fill_to(size)
+            profile = fillers[names].fill_to(size)
             log(
-                f"{size:,} items filled in {time.monotonic() - fill_started:.0f} s: "
+                f"{size:,} items ({names} names) filled in {time.monotonic() - fill_started:.0f} s: "
                 f"{profile.data_bytes / 1e6:.1f} MB data, {profile.response_bytes / 1e6:.1f} MB Select XML, "
                 f"minimum {profile_min_pages(profile)} Select pages, {profile_min_writes(profile)} batch writes"
             )
             before = code_version()  # each job sets the engine's latency and caps it runs under
-            report = session.measure(profile, machine, before)
+            report = session.measure(profile, machine, before, names)
             after = code_version()
             if after != before:
                 log(f"WARNING: the product code changed during this size ({before} → {after}): rerun")
