@@ -100,4 +100,5 @@ def timed_restore_service(service: RestoreService, clock: PhaseClock) -> Restore
         timed_runner,
         service.runs,
         service.differ,
+        service.estimator,
     )

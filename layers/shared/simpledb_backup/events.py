@@ -255,10 +255,19 @@ class DiffRequest(_DomainRequest):
     sample_size: Annotated[int, Field(ge=0, le=100)] = 5
 
 
+class EstimateRequest(_DomainRequest):
+    """How long a backup and a restore of the domain would take, and what they would cost. Reads only."""
+
+    action: Literal["estimate"]
+    #: The latency of one SimpleDB call, in ms, instead of timing a few small Select calls.
+    latency_ms: Annotated[float, Field(gt=0, le=60_000)] | None = None
+
+
 RestoreRequest = Annotated[
-    ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest, Field(discriminator="action")
+    ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest | EstimateRequest,
+    Field(discriminator="action"),
 ]
-ACTIONS = ("list", "plan", "restore", "status", "diff")
+ACTIONS = ("list", "plan", "restore", "status", "diff", "estimate")
 
 
 def undo_request(target: str, version_id: str) -> RestoreRunRequest:
@@ -299,10 +308,10 @@ def parse_event[Model: BaseModel](model: type[Model], event: object) -> Model:
 
 def parse_restore_request(
     event: object,
-) -> ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest:
+) -> ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest | EstimateRequest:
     """The restore function's request: the model of its ``action``."""
-    parsed: ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest = _parse(
-        RestoreRequest, event
+    parsed: ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest | EstimateRequest = (
+        _parse(RestoreRequest, event)
     )
     return parsed
 

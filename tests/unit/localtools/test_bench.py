@@ -33,7 +33,7 @@ from benchkit.results import (
 )
 from benchkit.runs import job_module, set_conditions
 from benchkit.session import Options, conditions_for
-from benchkit.targets import Calls, CapShare, CpuPerMb, PeakRss, RssGrowth, Speedup, WallRatio, verdicts
+from benchkit.targets import Calls, CapShare, FloorRatio, PeakRss, RssGrowth, Speedup, WallRatio, verdicts
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.backup.service import BackupService

@@ -23,6 +23,7 @@ from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.restore.catalog import DumpCatalog
 from simpledb_backup.restore.diff import DumpDiffer
+from simpledb_backup.restore.estimate import CapacityEstimator, FunctionLimits
 from simpledb_backup.restore.lock import TargetLock
 from simpledb_backup.restore.prepare import Preparation
 from simpledb_backup.restore.runner import RestoreMetrics, RestoreRunner
@@ -60,8 +61,11 @@ def compose_restore_runner(
 def compose_restore_service(
     sdb: SimpleDB, store: BucketStore, settings: Settings, clock: Clock = utc_datetime
 ) -> RestoreService:
-    """The restore function's service: list, plan, restore, status and diff over one runner."""
+    """The restore function's service: list, plan, restore, status and diff over one runner; estimate."""
     runner = compose_restore_runner(sdb, store, settings, clock)
     catalog = runner.sources.catalog
     differ = DumpDiffer(catalog, store, sdb, settings.segments)
-    return RestoreService(settings, catalog, runner.sources, runner.preparation, runner, runner.runs, differ)
+    estimator = CapacityEstimator(sdb, settings, FunctionLimits.from_environment())
+    return RestoreService(
+        settings, catalog, runner.sources, runner.preparation, runner, runner.runs, differ, estimator
+    )

@@ -4,17 +4,25 @@ from typing import Any
 
 from simpledb_backup.config import Settings
 from simpledb_backup.errors import InvalidRequestError
-from simpledb_backup.events import DiffRequest, ListRequest, PlanRequest, RestoreRunRequest, StatusRequest
+from simpledb_backup.events import (
+    DiffRequest,
+    EstimateRequest,
+    ListRequest,
+    PlanRequest,
+    RestoreRunRequest,
+    StatusRequest,
+)
 from simpledb_backup.restore.answers import list_answer, status_answer
 from simpledb_backup.restore.catalog import DumpCatalog
 from simpledb_backup.restore.diff import DumpDiffer
+from simpledb_backup.restore.estimate import CapacityEstimator
 from simpledb_backup.restore.prepare import Preparation
 from simpledb_backup.restore.runner import RestoreRunner
 from simpledb_backup.restore.runs import RestoreRuns
 from simpledb_backup.restore.sources import SourceOpener
 from simpledb_backup.runtime import Deadline
 
-Request = ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest
+Request = ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest | EstimateRequest
 
 
 class RestoreService:
@@ -27,9 +35,11 @@ class RestoreService:
         runner: RestoreRunner,
         runs: RestoreRuns,
         differ: DumpDiffer,
+        estimator: CapacityEstimator | None = None,
     ) -> None:
         self.settings, self.catalog, self.sources = settings, catalog, sources
         self.preparation, self.runner, self.runs, self.differ = preparation, runner, runs, differ
+        self.estimator = estimator
 
     # No tracer.capture_method on the entry points: it logs every exception with its traceback, and most
     # exceptions here are refusals the operator reads in the answer. The stages are traced.
@@ -48,6 +58,10 @@ class RestoreService:
             case RestoreRunRequest():
                 self.check_target(request.target)
                 return self.runner.run(request, deadline)
+            case EstimateRequest():
+                if self.estimator is None:
+                    raise InvalidRequestError("action: estimate is not available in this deployment")
+                return self.estimator.estimate(request)
 
     def check_target(self, target: str) -> None:
         if not self.settings.may_restore_into(target):
