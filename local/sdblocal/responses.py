@@ -18,6 +18,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,8 +27,9 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from . import controls, errors
 from .engine import SimpleDBEngine
+from .forms import decode_form
 from .model import DeleteAttribute, Expected, PutAttribute
-from .select import parse
+from .select import PageShape, parse
 from .xmltext import element, escape
 
 NAMESPACE = "http://sdb.amazonaws.com/doc/2009-04-15/"
@@ -67,9 +69,10 @@ def _request_params(request: Any) -> tuple[Params, int]:
     """Every form field and query-string parameter, and the body size in bytes."""
     body: bytes = request.get_data(cache=True, parse_form_data=False) or b""
     params: Params = {}
-    query = request.query_string.decode("latin-1") if request.query_string else ""
-    for source in (query, body.decode("utf-8", "replace")):
-        params.update(parse_qsl(source, keep_blank_values=True, encoding="utf-8", errors="replace"))
+    if request.query_string:
+        query = request.query_string.decode("latin-1")
+        params.update(parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"))
+    params.update(decode_form(body))
     if not body and not params:  # a server that already consumed the body into the form
         params.update({k: v for k, v in request.form.items()})
     return params, len(body)
@@ -86,6 +89,8 @@ def _flag(raw: str | None, name: str) -> bool | None:
     """A boolean parameter: "true" or "false" (any case), None when absent."""
     if raw is None:
         return None
+    if raw == "true":  # what botocore sends
+        return True
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
     raise errors.invalid_parameter(
@@ -154,18 +159,37 @@ def _numbered(params: Params, pattern: re.Pattern[str]) -> dict[int, str]:
     return dict(sorted(found.items()))
 
 
-def _batch_items(params: Params) -> dict[int, str]:
-    return _numbered(params, _ITEM_NAME_FIELD)
+@lru_cache(maxsize=65536)
+def _batch_key(key: str) -> tuple[int, int | None, str] | None:
+    """(item N, attribute M or None, field) of ``Item.N.ItemName`` / ``Item.N.Attribute.M.Field``.
+
+    Cached: every batch repeats the same few thousand keys, and matching each anew was a large part
+    of a write's cost.
+    """
+    match = _ITEM_NAME_FIELD.fullmatch(key)
+    if match:
+        return int(match.group(1)), None, "ItemName"
+    match = _ITEM_ATTRIBUTE_FIELD.fullmatch(key)
+    if match:
+        return int(match.group(1)), int(match.group(2)), match.group(3)
+    return None
 
 
-def _batch_attribute_fields(params: Params) -> dict[int, dict[int, dict[str, str]]]:
+def _batch_fields(params: Params) -> tuple[dict[int, str], dict[int, dict[int, dict[str, str]]]]:
+    """The item names by N, in N order, and each item's ``Attribute.M.Field`` values grouped by M in M order."""
+    names: dict[int, str] = {}
     fields: dict[int, dict[int, dict[str, str]]] = {}
     for key, value in params.items():
-        match = _ITEM_ATTRIBUTE_FIELD.fullmatch(key)
-        if match:
-            item = fields.setdefault(int(match.group(1)), {})
-            item.setdefault(int(match.group(2)), {})[match.group(3)] = value
-    return {index: dict(sorted(attrs.items())) for index, attrs in fields.items()}
+        parsed = _batch_key(key)
+        if parsed is None:
+            continue
+        item, attribute, field = parsed
+        if attribute is None:
+            names[item] = value
+        else:
+            fields.setdefault(item, {}).setdefault(attribute, {})[field] = value
+    ordered = {index: dict(sorted(attributes.items())) for index, attributes in fields.items()}
+    return dict(sorted(names.items())), ordered
 
 
 # --- operations ----------------------------------------------------------------------------------
@@ -231,10 +255,9 @@ def _delete(backend: SimpleDBEngine, params: Params, _size: int) -> None:
 
 def _batch_put(backend: SimpleDBEngine, params: Params, size: int) -> None:
     domain = _required(params, "DomainName")
-    names = _batch_items(params)
+    names, fields = _batch_fields(params)
     if not names:
         raise errors.missing_parameter("Item.1.ItemName")
-    fields = _batch_attribute_fields(params)
     items = []
     for index, name in names.items():
         attributes = _put_attributes(fields.get(index, {}))
@@ -246,10 +269,9 @@ def _batch_put(backend: SimpleDBEngine, params: Params, size: int) -> None:
 
 def _batch_delete(backend: SimpleDBEngine, params: Params, size: int) -> None:
     domain = _required(params, "DomainName")
-    names = _batch_items(params)
+    names, fields = _batch_fields(params)
     if not names:
         raise errors.missing_parameter("Item.1.ItemName")
-    fields = _batch_attribute_fields(params)
     items = [(name, _delete_attributes(fields.get(index, {}))) for index, name in names.items()]
     backend.batch_delete_attributes(domain, items, size)
 
@@ -257,7 +279,13 @@ def _batch_delete(backend: SimpleDBEngine, params: Params, size: int) -> None:
 def _select(backend: SimpleDBEngine, params: Params, _size: int) -> str:
     _boolean(params, "ConsistentRead")
     expression = _required(params, "SelectExpression")
-    outcome = backend.select(expression, params.get("NextToken"))
+    next_token = params.get("NextToken")
+    parse(expression)  # a malformed expression is refused before it uses up a quirk (parses are cached)
+    quirks = controls.select_quirks(next_token)
+    if quirks.refuse_token:
+        raise errors.invalid_next_token()  # as the service answers a token that has expired
+    shape = PageShape(quirks.max_items or None, quirks.empty, quirks.utf16_order)
+    outcome = backend.select(expression, next_token, shape)
     body = "".join(outcome.fragments)
     return body + (f"<NextToken>{outcome.next_token}</NextToken>" if outcome.next_token else "")
 

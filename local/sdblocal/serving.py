@@ -9,7 +9,9 @@ Besides moto's own ``/moto-api/*``, the server answers:
 * ``POST /_sdblocal/reset`` - no caps, faults off, latency 0, counts cleared;
 * ``POST /_sdblocal/reset-counts``;
 * ``GET /_sdblocal/calls`` - the per-action SimpleDB call counts, as JSON;
-* ``GET /_sdblocal/throttled`` - the per-action counts of throttled calls, as JSON.
+* ``GET /_sdblocal/throttled`` - the per-action counts of throttled calls, as JSON;
+* ``GET /_sdblocal/cpu`` - ``{"cpu_seconds": ...}``, the user + system CPU time of the server's process
+  (``time.process_time()``), so that a client can measure what its calls cost the engine.
 
 Requests are served by werkzeug's threaded server, one thread per request, so concurrent clients
 overlap (the benchmark's parallel Select streams depend on it). ``python -m sdblocal.server`` runs it
@@ -22,6 +24,7 @@ import io
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
@@ -73,6 +76,8 @@ def _control_endpoints(app: WSGIApp) -> WSGIApp:
                 return _json_response(start_response, "200 OK", controls.settings())
             if endpoint == "controls" and method == "GET":
                 return _json_response(start_response, "200 OK", controls.settings())
+            if endpoint == "cpu" and method == "GET":
+                return _json_response(start_response, "200 OK", {"cpu_seconds": time.process_time()})
             if endpoint == "throttled" and method == "GET":
                 return _json_response(start_response, "200 OK", controls.throttled_counts())
             if endpoint == "reset" and method == "POST":
