@@ -1,16 +1,21 @@
-"""`make bench` / `make bench-large`: backup and restore against a sequential baseline, side by side.
+"""`make bench` / `make bench-large`: issue 18's benchmark, side by side in one run.
 
-    scripts/bench.py --items 20000 [--items 200000] [--latency-ms 30] [--baseline-sample 1000] [--no-write]
+    scripts/bench.py [--items 20000 [--items 200000]] [--slow-items 50000 [--slow-items 200000]] [--no-write]
 
-Starts the local SimpleDB engine in a process of its own, fills a Repoman-shaped domain once per size (at 0 ms
-latency), then measures with the injected latency, each run in a fresh child process: our backup, a sequential
-Select-loop backup, our restore into a new domain, a one-PutAttributes-per-item restore (on a sample,
-extrapolated) and our restore with today's shared backoff; then issue 12's scenarios: the restore under write
-caps and the backup under a Select cap (rate controller against shared backoff), and the backup at a slow
-Select latency. Prints the tables and rewrites the tables of docs/PERFORMANCE.md (local/benchkit does the work).
+Starts the local SimpleDB engine in a process of its own and, for each planned domain (a size and a kind of
+names: hex digests, or ordinary names like ``user-000123``), fills it at 0 ms latency and measures each run in a
+fresh child process with the injected latency: at the benchmark's own sizes (hex names, 30 ms) our backup
+against a sequential Select loop, our restore against one PutAttributes per item (a sample, extrapolated), the
+library floor of the backup's CPU on the same pages, the real ``repoman-cli`` (apt-repoman in build/peer-venv)
+backing up and restoring the same domain, our exact restore into a damaged copy, and our restore under write
+caps with the engine's own uncapped rate beside them; at the slow Select latency (250 ms) our backup against
+the sequential loop, for both kinds of names. Prints the tables, rewrites the tables of docs/PERFORMANCE.md and
+the capacity model's recorded points (tests/unit/localtools/fixtures/capacity_points.json); local/benchkit
+does the work.
 """
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -34,14 +39,18 @@ from benchkit.document import (  # noqa: E402
 from benchkit.engine import EngineProcess, s3_client, sdb_client  # noqa: E402
 from benchkit.filling import DomainFiller  # noqa: E402
 from benchkit.machine import code_version, machine_facts  # noqa: E402
+from benchkit.modelcheck import recorded_points  # noqa: E402
 from benchkit.peer import PeerUnavailableError, ensure_peer_venv  # noqa: E402
 from benchkit.probe import measure_engine_capacity  # noqa: E402
 from benchkit.results import HEX, ORDINARY, JobResult, SizeReport  # noqa: E402
 from benchkit.session import ALL_JOBS, PEER_SCENARIO, SCENARIOS, Options, Place, SizeSession  # noqa: E402
 from benchkit.tables import (  # noqa: E402
     backup_cpu_table,
+    capacity_table,
     growth_table,
     measurements_table,
+    peer_table,
+    restore_reads_table,
     slow_select_table,
     targets_table,
     throttling_table,
@@ -172,6 +181,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
+    parser.add_argument(
+        "--points",
+        type=Path,
+        default=ROOT / "tests" / "unit" / "localtools" / "fixtures" / "capacity_points.json",
+        help="where the capacity model's recorded points go, beside the document",
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/PERFORMANCE.md alone")
     parser.add_argument(
         "--only",
@@ -280,6 +295,12 @@ def measure(
     return reports
 
 
+def record_points(path: Path, reports: list[SizeReport]) -> None:
+    """The capacity model's inputs and the measurements it is checked against, for the tests."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(recorded_points(reports), indent=1, sort_keys=True) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     document = args.output.read_text() if args.output.exists() else ""
@@ -289,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{args.output} holds no results to render")
             return 2
         args.output.write_text(update_document(document, reports))
+        record_points(args.points, reports)
         log(f"rendered {args.output} from its {len(reports)} stored result(s)")
         return 0
     writes = not (args.no_write or args.only)
@@ -303,14 +325,23 @@ def main(argv: list[str] | None = None) -> int:
     def keep(measured: list[SizeReport]) -> None:
         # Read again: the words around the tables may have been edited by hand during a long run.
         current = args.output.read_text()
-        args.output.write_text(update_document(current, merge_reports(load_reports(current), measured)))
-        log(f"wrote {args.output} ({len(measured)} size(s) so far)")
+        merged = merge_reports(load_reports(current), measured)
+        args.output.write_text(update_document(current, merged))
+        record_points(args.points, merged)
+        log(f"wrote {args.output} and {args.points} ({len(measured)} domain(s) so far)")
 
     reports = measure(args, keep if writes else None)
     printed = [measurements_table(reports), targets_table(reports)]
     if len(reports) > 1:
         printed.append(growth_table(reports))
-    printed += [throttling_table(reports), backup_cpu_table(reports), slow_select_table(reports)]
+    printed += [
+        slow_select_table(reports),
+        throttling_table(reports),
+        backup_cpu_table(reports),
+        peer_table(reports),
+        restore_reads_table(reports),
+        capacity_table(reports),
+    ]
     for table in printed:
         if table.count("\n") > 1:  # a header without rows: nothing measured for it
             print()

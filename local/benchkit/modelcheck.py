@@ -12,7 +12,7 @@ Each prediction is a ``Case``: the model's inputs, kept with what was measured, 
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from benchkit.arithmetic import MB, lane_summary
@@ -24,6 +24,8 @@ from benchkit.results import (
     OURS,
     PREPARE,
     RESTORE,
+    VERIFY,
+    WRITE,
     WRITE_CAP,
     JobResult,
     RunName,
@@ -168,34 +170,51 @@ class Calibration:
     notes: dict[str, float] = field(default_factory=dict)
 
 
+def _phase(result: JobResult, name: str, key: str = "phases") -> float:
+    return float((result.extra.get(key) or {}).get(name, 0.0))
+
+
 def bench_costs(report: SizeReport) -> Calibration | None:
-    """The unit costs of the benchmark machine, from our backup and our restore at this size."""
+    """The unit costs of the benchmark machine, from our backup and our restore at this size: CPU per MB and per
+    batch from the client's and the engine's CPU (the restore's per stage), and each run's fixed seconds, what
+    its wall time holds besides the model's pages and writes."""
     backup, restore, size = report.job(BACKUP, OURS), report.job(RESTORE, OURS), domain_size(report)
     if backup is None or restore is None or size is None or not _mb(backup):
         return None
-    backup_mb = _mb(backup)
+    backup_mb, scan_mb = _mb(backup), _mb(restore)
     service_per_mb = 1000 * backup.server_cpu_seconds / backup_mb
     batches = max(1, restore.calls.get("BatchPutAttributes", 0))
-    select = lane_summary(restore, "Select")
-    scan_mb = select.get("ok_bytes", 0.0) / MB
-    scan_cpu = select.get("call_cpu", 0.0)
-    prepare = float((restore.extra.get("phases") or {}).get(PREPARE, 0.0))
-    cores = float(report.cores)
+    if restore.extra.get("phase_cpu"):
+        dump_cpu, write_cpu = _phase(restore, PREPARE, "phase_cpu"), _phase(restore, WRITE, "phase_cpu")
+        scan_cpu = _phase(restore, VERIFY, "phase_cpu")
+    else:  # stored before the stages' CPU was: the calls' CPU stands for the verification's
+        scan_cpu = lane_summary(restore, "Select").get("call_cpu", 0.0)
+        dump_cpu = _phase(restore, PREPARE)
+        write_cpu = max(0.0, restore.cpu_seconds - dump_cpu - scan_cpu)
     costs = UnitCosts(
         backup_ms_per_select_mb=1000 * backup.cpu_seconds / backup_mb,
         scan_ms_per_select_mb=1000 * scan_cpu / scan_mb if scan_mb else 1000 * backup.cpu_seconds / backup_mb,
-        dump_ms_per_data_mb=1000 * prepare / (size.data_bytes / MB),
-        client_ms_per_batch=1000 * max(0.0, restore.cpu_seconds - prepare - scan_cpu) / batches,
+        dump_ms_per_data_mb=1000 * dump_cpu / (size.data_bytes / MB),
+        client_ms_per_batch=1000 * write_cpu / batches,
         service_ms_per_select_mb=service_per_mb,
         service_ms_per_batch=1000
         * max(0.0, restore.server_cpu_seconds - service_per_mb * scan_mb / 1000)
         / batches,
         service_shares_cores=True,
         service_cores=1.0,
-        cores=cores,
+        cores=float(report.cores),
         python_cores=1.0,
-        fixed_seconds=0.2,
+        backup_fixed_seconds=0.0,
+        restore_fixed_seconds=0.0,
         continuation_seconds=0.0,
+    )
+    deployment, latency = bench_deployment(report), Latency(report.latency_ms, report.latency_ms)
+    variable_backup = estimate_backup(size, latency, deployment, costs).seconds
+    variable_restore = estimate_restore(size, latency, deployment, costs).seconds
+    costs = replace(
+        costs,
+        backup_fixed_seconds=max(0.0, backup.wall_seconds - variable_backup),
+        restore_fixed_seconds=max(0.0, restore.wall_seconds - variable_restore),
     )
     return Calibration(costs, report.profile.items)
 
@@ -345,3 +364,12 @@ def pages_within(point: Point) -> bool:
     """The predicted Select pages are within one page per stream of the measured ones."""
     streams = point.streams or point.prediction.streams or 1
     return abs(point.prediction.pages - point.pages) <= PAGES_TOLERANCE_PER_STREAM * max(1, streams)
+
+
+def recorded_points(reports: Sequence[SizeReport]) -> dict[str, Any]:
+    """The points as the tests keep them (tests/unit/localtools/fixtures/capacity_points.json)."""
+    return {
+        "time_tolerance": TIME_TOLERANCE,
+        "pages_tolerance_per_stream": PAGES_TOLERANCE_PER_STREAM,
+        "points": [point.to_dict() for point in points(reports)],
+    }

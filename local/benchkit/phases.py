@@ -22,19 +22,24 @@ from simpledb_backup.runtime import Deadline
 
 
 class PhaseClock:
-    """Wall seconds spent in each phase, summed over every time the phase runs."""
+    """Wall seconds and the process's CPU seconds (every thread's) spent in each phase, summed over every time
+    the phase runs."""
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
-        self.clock = clock
+    def __init__(
+        self, clock: Callable[[], float] = time.perf_counter, cpu: Callable[[], float] = time.process_time
+    ) -> None:
+        self.clock, self.cpu = clock, cpu
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        started = self.clock()
+        started, cpu_started = self.clock(), self.cpu()
         try:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + self.clock() - started
+            self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + self.cpu() - cpu_started
 
 
 # Each timed collaborator is a subclass only so that the runner's constructor accepts it; it delegates every

@@ -38,7 +38,8 @@ SIMPLE = UnitCosts(
     dump_ms_per_data_mb=0.0,
     client_ms_per_batch=5.0,
     cores=1.0,
-    fixed_seconds=0.0,
+    backup_fixed_seconds=0.0,
+    restore_fixed_seconds=0.0,
     continuation_seconds=0.0,
 )
 

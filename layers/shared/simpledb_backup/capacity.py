@@ -135,9 +135,10 @@ class UnitCosts:
     cores: float | None = None
     #: Cores the client's Python can keep busy at once (the GIL; lxml, hashlib and isal release it a little).
     python_cores: float = 1.0
-    #: Seconds a run spends besides its pages and writes (clients, DomainMetadata, publishing), and a
-    #: continuation's restart.
-    fixed_seconds: float = 1.0
+    #: Seconds a run spends besides its pages and writes (clients, DomainMetadata, publishing; a restore's lock
+    #: and saved state), and a continuation's restart.
+    backup_fixed_seconds: float = 1.0
+    restore_fixed_seconds: float = 2.0
     continuation_seconds: float = 3.0
 
 
@@ -223,9 +224,11 @@ def _scan(
     return _Scan(pages, streams, pages / rates[bound], bound)
 
 
-def _invocations(work_seconds: float, deployment: Deployment, costs: UnitCosts) -> tuple[int, float]:
+def _invocations(
+    work_seconds: float, fixed_seconds: float, deployment: Deployment, costs: UnitCosts
+) -> tuple[int, float]:
     """Invocations a run of ``work_seconds`` needs, and its seconds with the restarts and fixed costs."""
-    seconds = work_seconds + costs.fixed_seconds
+    seconds = work_seconds + fixed_seconds
     invocations = max(1, math.ceil(seconds / deployment.invocation_seconds))
     return invocations, seconds + (invocations - 1) * costs.continuation_seconds
 
@@ -240,7 +243,7 @@ def estimate_backup(
 ) -> BackupEstimate:
     costs = costs or UnitCosts()
     scan = _scan(size, latency, deployment, costs, costs.backup_ms_per_select_mb)
-    invocations, seconds = _invocations(scan.seconds, deployment, costs)
+    invocations, seconds = _invocations(scan.seconds, costs.backup_fixed_seconds, deployment, costs)
     gb_seconds, cost = _lambda_cost(seconds, invocations, deployment)
     return BackupEstimate(seconds, invocations, scan.pages, scan.streams, gb_seconds, cost, scan.bound)
 
@@ -290,7 +293,7 @@ def estimate_restore(
         "write": write,
         "verify": verify.seconds,
     }
-    invocations, seconds = _invocations(sum(phases.values()), deployment, costs)
+    invocations, seconds = _invocations(sum(phases.values()), costs.restore_fixed_seconds, deployment, costs)
     gb_seconds, cost = _lambda_cost(seconds, invocations, deployment)
     pages = verify.pages + (before.pages if before else 1)
     return RestoreEstimate(seconds, invocations, calls, pages, gb_seconds, cost, phases, bound)

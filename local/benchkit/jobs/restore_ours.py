@@ -77,6 +77,7 @@ def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:
             "policy": asdict(stats),
             "lanes": wire.summary(),
             "phases": {name: round(seconds, 2) for name, seconds in clock.seconds.items()},
+            "phase_cpu": {name: round(seconds, 2) for name, seconds in clock.cpu_seconds.items()},
         }
         return JobOutcome(int(written["items_written"]), 0, extra)
 

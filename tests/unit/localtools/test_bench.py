@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from benchkit import arithmetic, comparisons, document, filling, peer, peerlaunch, tables
+from benchkit import arithmetic, comparisons, document, filling, peer, peerlaunch, probe, tables
 from benchkit.jobs import backup_floor
 from benchkit.jobs.wire import WireRecorder
 from benchkit.phases import PhaseClock, timed_restore_service
@@ -1324,3 +1324,33 @@ def test_a_timed_restore_over_an_existing_domain_times_its_safety_backup(
     assert answer["status"] == "complete"
     assert answer["safety_backup"]["items"] == 1
     assert clock.seconds == {PREPARE: 1.0, SAFETY_BACKUP: 1.0, WRITE: 1.0, VERIFY: 1.0}
+
+
+class ProbeAnswer:
+    def as_dict(self) -> dict[str, float]:
+        return {"write_calls_per_second": 183.456, "select_cpu_ms_per_mb": 12.345, "items": 5000}
+
+
+def test_the_engines_probe_runs_without_latency_or_caps_and_is_kept_in_the_report() -> None:
+    engine = FakeEngine()
+    engine.url = "http://engine"
+    probed: list[tuple[str, int, int]] = []
+
+    def measure(url: str, items: list[Any], clients: int) -> ProbeAnswer:
+        probed.append((url, len(items), clients))
+        return ProbeAnswer()
+
+    measured = report(20_000)
+    probe.measure_engine_capacity(engine, measured, lambda line: None, measure=measure, items=30)
+    assert engine.controls.configured == [
+        {"latency_ms": 0, "write_calls_per_second": 0, "select_calls_per_second": 0}
+    ]
+    assert probed == [("http://engine", 30, 4)]
+    assert measured.engine == {
+        "write_calls_per_second": 183.46,
+        "select_cpu_ms_per_mb": 12.35,
+        "items": 5000.0,
+    }
+    assert SizeReport.from_dict(measured.to_dict()).engine == measured.engine
+    rendering = by_target([measured])["engine: CPU per MB of Select XML it serves"]
+    assert rendering.figures == {20_000: MsPerMb(12.35)}  # the probe's, not our backup's share
