@@ -7,8 +7,10 @@ from dataclasses import replace
 import pytest
 
 from simpledb_backup.capacity import (
+    BACKUP_STREAM_MB,
     MB_PER_VCPU,
     SELECT_PAGE_BYTES,
+    STREAM_MEMORY_BUDGET_MB,
     USD_PER_GB_SECOND,
     USD_PER_REQUEST,
     Deployment,
@@ -17,7 +19,9 @@ from simpledb_backup.capacity import (
     UnitCosts,
     estimate_backup,
     estimate_restore,
+    extra_pages_allowed,
     min_select_pages,
+    most_runs,
     write_calls,
 )
 
@@ -65,16 +69,26 @@ def test_write_calls_are_25_items_a_call_unless_the_request_would_pass_1_mb() ->
 def test_a_backup_adds_streams_until_the_cpu_is_busy() -> None:
     # A page is ~1.05 MB: 10.5 ms of CPU against 100 ms of latency; one core keeps ~10 streams busy.
     backup = estimate_backup(REPOMAN, Latency(100.0, 100.0), DEPLOYED, SIMPLE)
-    assert backup.streams == 8  # the deployed ceiling binds first
-    assert backup.select_pages == 40 + 7  # one part-filled page per extra stream
+    assert backup.streams == 6  # 3 extra pages pay for 5 more runs, half a page each
+    assert backup.select_pages == 40 + 3
     assert backup.bound == "latency"
     page_ms = 100.0 + 10.0 * REPOMAN.select_xml_bytes / 40 / 1e6
-    assert backup.seconds == pytest.approx(47 / (8 * 1000 / page_ms))
+    assert backup.seconds == pytest.approx(43 / (6 * 1000 / page_ms))
+    larger = estimate_backup(REPOMAN.scaled(10), Latency(100.0, 100.0), DEPLOYED, SIMPLE)
+    assert larger.streams == 8  # 20 extra pages of 398 would pay for 40 runs: the deployed ceiling binds
     slow_cpu = estimate_backup(
         REPOMAN, Latency(10.0, 10.0), DEPLOYED, replace(SIMPLE, backup_ms_per_select_mb=40.0)
     )
     assert slow_cpu.bound == "client CPU"
     assert slow_cpu.streams < 8
+
+
+def test_the_extra_pages_and_the_memory_budget_bound_the_streams() -> None:
+    assert [extra_pages_allowed(pages) for pages in (1, 99, 100, 400)] == [3, 3, 5, 20]
+    assert [most_runs(pages) for pages in (1, 99, 100, 400)] == [6, 6, 10, 40]
+    unbounded = Deployment(segments=64, restore_workers=8)
+    huge = estimate_backup(REPOMAN.scaled(100), Latency(250.0, 250.0), unbounded, SIMPLE)
+    assert huge.streams == STREAM_MEMORY_BUDGET_MB // BACKUP_STREAM_MB == 24
 
 
 def test_streams_never_outnumber_the_pages() -> None:

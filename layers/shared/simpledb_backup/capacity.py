@@ -8,12 +8,14 @@ the benchmark's measurements and says where it breaks.
 The model, in SimpleDB's units:
 
 * **Pages.** A Select page holds at most 2,500 items and 1 MB of response (SimpleDB Developer Guide, "Limits"),
-  so a scan needs at least max(items / 2,500, Select XML / 1 MB) pages; each extra stream ends on one page that
-  is not full, so ``streams - 1`` pages more at most.
+  so a scan needs at least max(items / 2,500, Select XML / 1 MB) pages; each extra stream's run ends on a page
+  that is not full, half a page on average (the backup aims each run at a whole number of pages).
 * **A stream's page** takes the call's latency, the service's time to produce the page (per MB) and the client's
   CPU for it (per MB of Select XML: the call, parsing, encoding, digest, compression).
-* **Streams** are added while pages per second rise (issue 18): up to the deployed ceiling, no more than the
-  pages, and no more than keep the client's CPU busy: beyond ``cycle / CPU per page`` streams, CPU bounds.
+* **Streams** are added while pages per second rise (issue 18; backup/streams.py): up to the deployed ceiling,
+  within the scan's memory budget (96 MB: 4 MB a backup stream, 12 MB a stream that hands items over), within
+  its budget of extra pages (5 % from 100 pages, 3 below, half a page a run), no more than the pages, and no
+  more than keep the client's CPU busy: beyond ``cycle / CPU per page`` streams, CPU bounds.
 * **CPU.** Lambda gives a function one vCPU per 1,769 MB of memory; the client's Python runs on at most
   ``python_cores`` of them (the GIL). Where the service runs on the same cores (the benchmark's local engine),
   client and service share them.
@@ -37,6 +39,12 @@ SELECT_PAGE_BYTES = 1024 * 1024
 #: name/value pair its tags and the attribute's name, per item its tags (the backup's estimate, backup/scan.py).
 XML_BYTES_PER_VALUE = 65
 XML_BYTES_PER_ITEM = 30
+#: The streams' memory budget and what each holds, and the extra pages a scan may spend (backup/cells.py,
+#: backup/scan.py): each run beyond the first ends on a part-filled page, half a page on average.
+STREAM_MEMORY_BUDGET_MB = 96
+BACKUP_STREAM_MB = 4
+SCAN_STREAM_MB = 12
+SPLIT_COST_PAGES = 0.5
 #: Form encoding at most triples a byte; each pair adds its parameter names (aws/simpledb.py, request_size_bound).
 REQUEST_BYTES_PER_PAIR = 96
 #: Lambda: one vCPU per 1,769 MB; arm64 price per GB-second and per request (us-east-1, 2026).
@@ -175,6 +183,16 @@ def min_select_pages(size: DomainSize) -> int:
     )
 
 
+def extra_pages_allowed(least_pages: int) -> int:
+    """Select pages a scan may spend beyond the fewest: 5 % from 100 pages on, 3 below (issue 18)."""
+    return 3 if least_pages < 100 else least_pages // 20
+
+
+def most_runs(least_pages: int) -> int:
+    """The most runs (streams reading at once) the extra pages pay for, each ending on a part-filled page."""
+    return 1 + max(0, int((extra_pages_allowed(least_pages) - SPLIT_COST_PAGES) / SPLIT_COST_PAGES))
+
+
 def write_calls(size: DomainSize, items: int | None = None) -> int:
     """BatchPutAttributes calls for ``items`` items of this domain (all of them by default)."""
     count = size.item_count if items is None else items
@@ -202,9 +220,15 @@ class _Scan:
 
 
 def _scan(
-    size: DomainSize, latency: Latency, deployment: Deployment, costs: UnitCosts, client_ms: float
+    size: DomainSize,
+    latency: Latency,
+    deployment: Deployment,
+    costs: UnitCosts,
+    client_ms: float,
+    stream_mb: int = BACKUP_STREAM_MB,
 ) -> _Scan:
-    """A segmented scan of the whole domain with ``client_ms`` of client CPU per MB of Select XML."""
+    """A segmented scan of the whole domain with ``client_ms`` of client CPU per MB of Select XML, each stream
+    holding ``stream_mb`` of the memory budget."""
     least = min_select_pages(size)
     page_mb = size.select_xml_bytes / least / MB
     client = client_ms * page_mb
@@ -217,8 +241,9 @@ def _scan(
     if costs.service_cores and service > 0:
         rates["service"] = 1000 * costs.service_cores / service
     useful = math.ceil(cycle * min(rates.values()) / 1000)  # more streams than this only queue for the CPU
-    streams = max(1, min(deployment.segments, least, useful))
-    pages = least + streams - 1
+    memory = STREAM_MEMORY_BUDGET_MB // stream_mb
+    streams = max(1, min(deployment.segments, memory, most_runs(least), least, useful))
+    pages = least + math.ceil(SPLIT_COST_PAGES * (streams - 1))
     rates["latency"] = 1000 * streams / cycle
     bound = min(rates, key=lambda name: rates[name])
     return _Scan(pages, streams, pages / rates[bound], bound)
@@ -282,10 +307,10 @@ def estimate_restore(
     costs = costs or UnitCosts()
     calls = write_calls(size, items_to_write)
     final = target if target is not None and items_to_write is not None else size
-    verify = _scan(final, latency, deployment, costs, costs.scan_ms_per_select_mb)
+    verify = _scan(final, latency, deployment, costs, costs.scan_ms_per_select_mb, SCAN_STREAM_MB)
     before = None
     if target is not None and target.item_count > 0:
-        before = _scan(target, latency, deployment, costs, costs.backup_ms_per_select_mb)
+        before = _scan(target, latency, deployment, costs, costs.backup_ms_per_select_mb, SCAN_STREAM_MB)
     write, bound = _write_seconds(calls, latency, deployment, costs, write_cap)
     phases = {
         "dump": size.data_bytes / MB * costs.dump_ms_per_data_mb / 1000,
