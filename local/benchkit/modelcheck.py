@@ -11,7 +11,7 @@ Each prediction is a ``Case``: the model's inputs, kept with what was measured, 
 (tests/unit/localtools/fixtures/capacity_points.json) can be predicted again by the tests.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -170,6 +170,27 @@ class Calibration:
     notes: dict[str, float] = field(default_factory=dict)
 
 
+#: What a backup's wall time holds besides its calls, here: its S3 calls (no latency on the engine's S3), the
+#: publication, the threads started and joined.
+BENCH_BACKUP_FIXED_SECONDS = 0.2
+#: The share of a core the client may be found to get (the machine's other load), searched between these.
+CPU_SHARE_RANGE = (0.05, 1.0)
+
+
+def cpu_share(measured_seconds: float, predict_seconds: Callable[[float], float], steps: int = 40) -> float:
+    """The share of a core that makes the model's time equal the measured one (the model's time falls as the
+    share rises): 1 when even a whole core predicts it slower, the least share when none is slow enough."""
+    low, high = CPU_SHARE_RANGE
+    if predict_seconds(high) >= measured_seconds:
+        return high
+    if predict_seconds(low) <= measured_seconds:
+        return low
+    for _ in range(steps):
+        middle = (low + high) / 2
+        low, high = (middle, high) if predict_seconds(middle) > measured_seconds else (low, middle)
+    return round((low + high) / 2, 4)
+
+
 def _phase(result: JobResult, name: str, key: str = "phases") -> float:
     return float((result.extra.get(key) or {}).get(name, 0.0))
 
@@ -204,18 +225,18 @@ def bench_costs(report: SizeReport) -> Calibration | None:
         service_cores=1.0,
         cores=float(report.cores),
         python_cores=1.0,
-        backup_fixed_seconds=0.0,
+        backup_fixed_seconds=BENCH_BACKUP_FIXED_SECONDS,
         restore_fixed_seconds=0.0,
         continuation_seconds=0.0,
     )
     deployment, latency = bench_deployment(report), Latency(report.latency_ms, report.latency_ms)
-    variable_backup = estimate_backup(size, latency, deployment, costs).seconds
-    variable_restore = estimate_restore(size, latency, deployment, costs).seconds
-    costs = replace(
-        costs,
-        backup_fixed_seconds=max(0.0, backup.wall_seconds - variable_backup),
-        restore_fixed_seconds=max(0.0, restore.wall_seconds - variable_restore),
+    share = cpu_share(
+        backup.wall_seconds,
+        lambda share: estimate_backup(size, latency, deployment, replace(costs, cpu_share=share)).seconds,
     )
+    costs = replace(costs, cpu_share=share)
+    variable_restore = estimate_restore(size, latency, deployment, costs).seconds
+    costs = replace(costs, restore_fixed_seconds=max(0.0, restore.wall_seconds - variable_restore))
     return Calibration(costs, report.profile.items)
 
 

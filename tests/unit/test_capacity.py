@@ -44,6 +44,8 @@ SIMPLE = UnitCosts(
     cores=1.0,
     backup_fixed_seconds=0.0,
     restore_fixed_seconds=0.0,
+    backup_setup_calls=0.0,
+    restore_setup_calls=0.0,
     continuation_seconds=0.0,
 )
 
@@ -159,3 +161,16 @@ def test_scaling_a_domain_keeps_its_kind_of_items() -> None:
     assert tenfold.item_count == 200_000
     assert tenfold.attribute_names_size_bytes == REPOMAN.attribute_names_size_bytes
     assert tenfold.data_bytes == pytest.approx(10 * (REPOMAN.data_bytes - 200) + 200)
+
+
+def test_setup_calls_wait_the_latency_and_a_busy_machine_slows_the_cpu() -> None:
+    base = estimate_backup(REPOMAN, Latency(250.0, 250.0), DEPLOYED, SIMPLE)
+    with_setup = estimate_backup(
+        REPOMAN, Latency(250.0, 250.0), DEPLOYED, replace(SIMPLE, backup_setup_calls=3.0)
+    )
+    assert with_setup.seconds == pytest.approx(base.seconds + 0.75)
+    cpu_bound = replace(SIMPLE, backup_ms_per_select_mb=100.0)
+    quiet = estimate_backup(REPOMAN, Latency(1.0, 1.0), DEPLOYED, cpu_bound)
+    busy = estimate_backup(REPOMAN, Latency(1.0, 1.0), DEPLOYED, replace(cpu_bound, cpu_share=0.5))
+    assert busy.bound == quiet.bound == "client CPU"
+    assert busy.seconds == pytest.approx(2 * quiet.seconds, rel=0.05)

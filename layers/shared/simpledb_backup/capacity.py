@@ -45,6 +45,8 @@ STREAM_MEMORY_BUDGET_MB = 96
 BACKUP_STREAM_MB = 4
 SCAN_STREAM_MB = 12
 SPLIT_COST_PAGES = 0.5
+#: Streams a scan starts with before it has measured anything (backup/streams.py).
+INITIAL_STREAMS = 4
 #: Form encoding at most triples a byte; each pair adds its parameter names (aws/simpledb.py, request_size_bound).
 REQUEST_BYTES_PER_PAIR = 96
 #: Lambda: one vCPU per 1,769 MB; arm64 price per GB-second and per request (us-east-1, 2026).
@@ -143,6 +145,13 @@ class UnitCosts:
     cores: float | None = None
     #: Cores the client's Python can keep busy at once (the GIL; lxml, hashlib and isal release it a little).
     python_cores: float = 1.0
+    #: The share of a core the client gets when it runs (1: the machine is its own; less where other work shares
+    #: it, as on the benchmark's machine): every CPU cost on its cores takes 1 / cpu_share of wall time.
+    cpu_share: float = 1.0
+    #: SimpleDB calls a run makes one after the other before its pages or writes start (DomainMetadata, the
+    #: backup's probe pages; the restore's metadata, CreateDomain, its lock's checks): each waits the latency.
+    backup_setup_calls: float = 3.0
+    restore_setup_calls: float = 6.0
     #: Seconds a run spends besides its pages and writes (clients, DomainMetadata, publishing; a restore's lock
     #: and saved state), and a continuation's restart.
     backup_fixed_seconds: float = 1.0
@@ -231,8 +240,10 @@ def _scan(
     holding ``stream_mb`` of the memory budget."""
     least = min_select_pages(size)
     page_mb = size.select_xml_bytes / least / MB
-    client = client_ms * page_mb
-    service = costs.service_ms_per_select_mb * page_mb
+    client = client_ms * page_mb / costs.cpu_share
+    service = (
+        costs.service_ms_per_select_mb * page_mb / (costs.cpu_share if costs.service_shares_cores else 1.0)
+    )
     cycle = latency.select_ms + service + client  # one stream's page, ms
     cores = _cores(deployment, costs)
     rates = {"client CPU": 1000 * min(cores, costs.python_cores) / max(client, 1e-9)}
@@ -242,7 +253,8 @@ def _scan(
         rates["service"] = 1000 * costs.service_cores / service
     useful = math.ceil(cycle * min(rates.values()) / 1000)  # more streams than this only queue for the CPU
     memory = STREAM_MEMORY_BUDGET_MB // stream_mb
-    streams = max(1, min(deployment.segments, memory, most_runs(least), least, useful))
+    # A scan starts a few streams before it has measured anything (backup/streams.py), more while they pay.
+    streams = max(1, min(deployment.segments, memory, most_runs(least), least, max(INITIAL_STREAMS, useful)))
     pages = least + math.ceil(SPLIT_COST_PAGES * (streams - 1))
     rates["latency"] = 1000 * streams / cycle
     bound = min(rates, key=lambda name: rates[name])
@@ -268,7 +280,8 @@ def estimate_backup(
 ) -> BackupEstimate:
     costs = costs or UnitCosts()
     scan = _scan(size, latency, deployment, costs, costs.backup_ms_per_select_mb)
-    invocations, seconds = _invocations(scan.seconds, costs.backup_fixed_seconds, deployment, costs)
+    setup = costs.backup_fixed_seconds + costs.backup_setup_calls * latency.select_ms / 1000
+    invocations, seconds = _invocations(scan.seconds, setup, deployment, costs)
     gb_seconds, cost = _lambda_cost(seconds, invocations, deployment)
     return BackupEstimate(seconds, invocations, scan.pages, scan.streams, gb_seconds, cost, scan.bound)
 
@@ -276,16 +289,18 @@ def estimate_backup(
 def _write_seconds(
     calls: int, latency: Latency, deployment: Deployment, costs: UnitCosts, cap: float | None
 ) -> tuple[float, str]:
-    cycle = latency.write_ms + costs.service_ms_per_batch + costs.client_ms_per_batch
+    client = costs.client_ms_per_batch / costs.cpu_share
+    service = costs.service_ms_per_batch / (costs.cpu_share if costs.service_shares_cores else 1.0)
+    cycle = latency.write_ms + service + client
     cores = _cores(deployment, costs)
     rates = {
         "latency": 1000 * deployment.restore_workers / cycle,
-        "client CPU": 1000 * min(cores, costs.python_cores) / max(costs.client_ms_per_batch, 1e-9),
+        "client CPU": 1000 * min(cores, costs.python_cores) / max(client, 1e-9),
     }
     if costs.service_shares_cores:
-        rates["shared CPU"] = 1000 * cores / max(costs.client_ms_per_batch + costs.service_ms_per_batch, 1e-9)
-    if costs.service_cores and costs.service_ms_per_batch > 0:
-        rates["service"] = 1000 * costs.service_cores / costs.service_ms_per_batch
+        rates["shared CPU"] = 1000 * cores / max(client + service, 1e-9)
+    if costs.service_cores and service > 0:
+        rates["service"] = 1000 * costs.service_cores / service
     if cap:
         rates["cap"] = cap
     bound = min(rates, key=lambda name: rates[name])
@@ -318,7 +333,8 @@ def estimate_restore(
         "write": write,
         "verify": verify.seconds,
     }
-    invocations, seconds = _invocations(sum(phases.values()), costs.restore_fixed_seconds, deployment, costs)
+    setup = costs.restore_fixed_seconds + costs.restore_setup_calls * latency.select_ms / 1000
+    invocations, seconds = _invocations(sum(phases.values()), setup, deployment, costs)
     gb_seconds, cost = _lambda_cost(seconds, invocations, deployment)
     pages = verify.pages + (before.pages if before else 1)
     return RestoreEstimate(seconds, invocations, calls, pages, gb_seconds, cost, phases, bound)
