@@ -9,9 +9,8 @@ against a sequential Select loop, our restore against one PutAttributes per item
 library floor of the backup's CPU on the same pages, the real ``repoman-cli`` (apt-repoman in build/peer-venv)
 backing up and restoring the same domain, our exact restore into a damaged copy, and our restore under write
 caps with the engine's own uncapped rate beside them; at the slow Select latency (250 ms) our backup against
-the sequential loop, for both kinds of names. Prints the tables, rewrites the tables of docs/PERFORMANCE.md and
-the capacity model's recorded points (tests/unit/localtools/fixtures/capacity_points.json); local/benchkit
-does the work.
+the sequential loop, for both kinds of names. Prints the tables and rewrites the tables of docs/PERFORMANCE.md
+(and with --record-points, records the capacity model's points for its tests); local/benchkit does the work.
 """
 
 import argparse
@@ -182,10 +181,10 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
     parser.add_argument(
-        "--points",
+        "--record-points",
         type=Path,
-        default=ROOT / "tests" / "unit" / "localtools" / "fixtures" / "capacity_points.json",
-        help="where the capacity model's recorded points go, beside the document",
+        help="also record the capacity model's points of this run there (the tests' fixture: "
+        "tests/unit/localtools/fixtures/capacity_points.json)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/PERFORMANCE.md alone")
     parser.add_argument(
@@ -296,7 +295,7 @@ def measure(
 
 
 def record_points(path: Path, reports: list[SizeReport]) -> None:
-    """The capacity model's inputs and the measurements it is checked against, for the tests."""
+    """The capacity model's inputs and the measurements it is checked against, kept for the tests."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(recorded_points(reports), indent=1, sort_keys=True) + "\n")
 
@@ -310,7 +309,6 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{args.output} holds no results to render")
             return 2
         args.output.write_text(update_document(document, reports))
-        record_points(args.points, reports)
         log(f"rendered {args.output} from its {len(reports)} stored result(s)")
         return 0
     writes = not (args.no_write or args.only)
@@ -325,12 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     def keep(measured: list[SizeReport]) -> None:
         # Read again: the words around the tables may have been edited by hand during a long run.
         current = args.output.read_text()
-        merged = merge_reports(load_reports(current), measured)
-        args.output.write_text(update_document(current, merged))
-        record_points(args.points, merged)
-        log(f"wrote {args.output} and {args.points} ({len(measured)} domain(s) so far)")
+        args.output.write_text(update_document(current, merge_reports(load_reports(current), measured)))
+        log(f"wrote {args.output} ({len(measured)} domain(s) so far)")
 
     reports = measure(args, keep if writes else None)
+    if args.record_points:
+        record_points(args.record_points, reports)
+        log(f"recorded the capacity model's points of this run in {args.record_points}")
     printed = [measurements_table(reports), targets_table(reports)]
     if len(reports) > 1:
         printed.append(growth_table(reports))

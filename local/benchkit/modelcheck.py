@@ -388,8 +388,19 @@ def pages_within(point: Point) -> bool:
 
 
 def recorded_points(reports: Sequence[SizeReport]) -> dict[str, Any]:
-    """The points as the tests keep them (tests/unit/localtools/fixtures/capacity_points.json)."""
+    """The points as the tests keep them (tests/unit/localtools/fixtures/capacity_points.json), with the runs
+    they come from: each domain's size, names, commit, date and the machine's load when it started."""
     return {
+        "runs": [
+            {
+                "items": report.profile.items,
+                "names": report.names,
+                "commit": report.commit,
+                "measured_on": report.measured_on,
+                "load_average": report.machine.load_average if report.machine else None,
+            }
+            for report in sorted(reports, key=lambda report: report.key)
+        ],
         "time_tolerance": TIME_TOLERANCE,
         "pages_tolerance_per_stream": PAGES_TOLERANCE_PER_STREAM,
         "points": [point.to_dict() for point in points(reports)],
