@@ -11,7 +11,7 @@ Each prediction is a ``Case``: the model's inputs, kept with what was measured, 
 (tests/unit/localtools/fixtures/capacity_points.json) can be predicted again by the tests.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -173,22 +173,13 @@ class Calibration:
 #: What a backup's wall time holds besides its calls, here: its S3 calls (no latency on the engine's S3), the
 #: publication, the threads started and joined.
 BENCH_BACKUP_FIXED_SECONDS = 0.2
-#: The share of a core the client may be found to get (the machine's other load), searched between these.
-CPU_SHARE_RANGE = (0.05, 1.0)
 
 
-def cpu_share(measured_seconds: float, predict_seconds: Callable[[float], float], steps: int = 40) -> float:
-    """The share of a core that makes the model's time equal the measured one (the model's time falls as the
-    share rises): 1 when even a whole core predicts it slower, the least share when none is slow enough."""
-    low, high = CPU_SHARE_RANGE
-    if predict_seconds(high) >= measured_seconds:
-        return high
-    if predict_seconds(low) <= measured_seconds:
-        return low
-    for _ in range(steps):
-        middle = (low + high) / 2
-        low, high = (middle, high) if predict_seconds(middle) > measured_seconds else (low, middle)
-    return round((low + high) / 2, 4)
+def cpu_share(result: JobResult, cores: float) -> float:
+    """The share of its cores a run got: other runnable tasks on the machine during the run (runs.LoadSampler)
+    take a core's turn each as the run's own threads do, so ``cores / (cores + others)``; 1 when not recorded."""
+    others = result.extra.get("other_running")
+    return 1.0 if others is None else round(cores / (cores + float(others)), 3)
 
 
 def _phase(result: JobResult, name: str, key: str = "phases") -> float:
@@ -230,13 +221,15 @@ def bench_costs(report: SizeReport) -> Calibration | None:
         continuation_seconds=0.0,
     )
     deployment, latency = bench_deployment(report), Latency(report.latency_ms, report.latency_ms)
-    share = cpu_share(
-        backup.wall_seconds,
-        lambda share: estimate_backup(size, latency, deployment, replace(costs, cpu_share=share)).seconds,
+    backup_costs = replace(costs, cpu_share=cpu_share(backup, report.cores), backup_fixed_seconds=0.0)
+    restore_costs = replace(costs, cpu_share=cpu_share(restore, report.cores))
+    variable_backup = estimate_backup(size, latency, deployment, backup_costs).seconds
+    variable_restore = estimate_restore(size, latency, deployment, restore_costs).seconds
+    costs = replace(
+        costs,
+        backup_fixed_seconds=max(BENCH_BACKUP_FIXED_SECONDS, backup.wall_seconds - variable_backup),
+        restore_fixed_seconds=max(0.0, restore.wall_seconds - variable_restore),
     )
-    costs = replace(costs, cpu_share=share)
-    variable_restore = estimate_restore(size, latency, deployment, costs).seconds
-    costs = replace(costs, restore_fixed_seconds=max(0.0, restore.wall_seconds - variable_restore))
     return Calibration(costs, report.profile.items)
 
 
@@ -257,7 +250,8 @@ def _backup_point(
     result, size = report.job(BACKUP, run), domain_size(report)
     if result is None or size is None:
         return None
-    case = Case(BACKUP, size, Latency(latency_ms, latency_ms), bench_deployment(report), calibration.costs)
+    costs = replace(calibration.costs, cpu_share=cpu_share(result, report.cores))
+    case = Case(BACKUP, size, Latency(latency_ms, latency_ms), bench_deployment(report), costs)
     return Point(
         label=label,
         items=report.profile.items,
@@ -278,7 +272,8 @@ def _restore_point(
     if result is None or size is None:
         return None
     latency = Latency(report.latency_ms, report.latency_ms)
-    case = Case(RESTORE, size, latency, bench_deployment(report), calibration.costs, **inputs)
+    costs = replace(calibration.costs, cpu_share=cpu_share(result, report.cores))
+    case = Case(RESTORE, size, latency, bench_deployment(report), costs, **inputs)
     return Point(
         label=label,
         items=report.profile.items,

@@ -707,6 +707,7 @@ def capacity_table(reports: Sequence[SizeReport]) -> str:
         "run",
         "items",
         "names",
+        "core share",
         "measured s",
         "predicted s",
         "miss",
@@ -722,6 +723,7 @@ def capacity_table(reports: Sequence[SizeReport]) -> str:
                 point.label + (" (calibration)" if point.calibration else ""),
                 items_cell(point.items),
                 NAMES_CELLS.get(point.names, point.names),
+                f"{point.case.costs.cpu_share:.2f}",
                 f"{point.seconds:,.1f}",
                 f"{predicted.seconds:,.1f}",
                 f"{100 * point.error:+.0f} %",
@@ -731,7 +733,7 @@ def capacity_table(reports: Sequence[SizeReport]) -> str:
                 f"{optional(predicted.streams, lambda streams: f'{streams:.0f}')}",
             ]
         )
-    return markdown_table(headers, rows, "lrlrrrlrr")
+    return markdown_table(headers, rows, "lrlrrrrlrr")
 
 
 #: The latencies at which SimpleDB's largest domain is simulated.
