@@ -81,14 +81,6 @@ class EngineProcess:
             total += child_times.user + child_times.system
         return float(total)
 
-    def pids(self) -> tuple[int, ...]:
-        """The engine's process and its worker processes."""
-        try:
-            process = psutil.Process(self.process.pid)
-            return (process.pid, *(child.pid for child in process.children(recursive=True)))
-        except psutil.NoSuchProcess:
-            return ()
-
     def rss_mb(self) -> float:
         """Resident memory of the engine's process and its worker processes."""
         process = psutil.Process(self.process.pid)

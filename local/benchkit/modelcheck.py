@@ -175,11 +175,11 @@ class Calibration:
 BENCH_BACKUP_FIXED_SECONDS = 0.2
 
 
-def cpu_share(result: JobResult, cores: float) -> float:
-    """The share of its cores a run got: other runnable tasks on the machine during the run (runs.LoadSampler)
-    take a core's turn each as the run's own threads do, so ``cores / (cores + others)``; 1 when not recorded."""
-    others = result.extra.get("other_running")
-    return 1.0 if others is None else round(cores / (cores + float(others)), 3)
+def cpu_share(result: JobResult) -> float:
+    """The share of a core the run's threads got when runnable (jobs.child.CoreShareProbe); 1 when not
+    recorded."""
+    share = result.extra.get("core_share")
+    return 1.0 if share is None else float(share)
 
 
 def _phase(result: JobResult, name: str, key: str = "phases") -> float:
@@ -221,8 +221,8 @@ def bench_costs(report: SizeReport) -> Calibration | None:
         continuation_seconds=0.0,
     )
     deployment, latency = bench_deployment(report), Latency(report.latency_ms, report.latency_ms)
-    backup_costs = replace(costs, cpu_share=cpu_share(backup, report.cores), backup_fixed_seconds=0.0)
-    restore_costs = replace(costs, cpu_share=cpu_share(restore, report.cores))
+    backup_costs = replace(costs, cpu_share=cpu_share(backup), backup_fixed_seconds=0.0)
+    restore_costs = replace(costs, cpu_share=cpu_share(restore))
     variable_backup = estimate_backup(size, latency, deployment, backup_costs).seconds
     variable_restore = estimate_restore(size, latency, deployment, restore_costs).seconds
     costs = replace(
@@ -250,7 +250,7 @@ def _backup_point(
     result, size = report.job(BACKUP, run), domain_size(report)
     if result is None or size is None:
         return None
-    costs = replace(calibration.costs, cpu_share=cpu_share(result, report.cores))
+    costs = replace(calibration.costs, cpu_share=cpu_share(result))
     case = Case(BACKUP, size, Latency(latency_ms, latency_ms), bench_deployment(report), costs)
     return Point(
         label=label,
@@ -272,7 +272,7 @@ def _restore_point(
     if result is None or size is None:
         return None
     latency = Latency(report.latency_ms, report.latency_ms)
-    costs = replace(calibration.costs, cpu_share=cpu_share(result, report.cores))
+    costs = replace(calibration.costs, cpu_share=cpu_share(result))
     case = Case(RESTORE, size, latency, bench_deployment(report), costs, **inputs)
     return Point(
         label=label,

@@ -4,7 +4,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,72 +14,6 @@ from benchkit.results import BASELINE, FLOOR, OURS, PEER, JobResult, JobSpec, Ru
 
 #: A job that has not finished in an hour is stuck, not slow.
 JOB_TIMEOUT_SECONDS = 3600.0
-#: How often the machine's runnable processes are counted while a job runs.
-LOAD_SAMPLE_SECONDS = 0.2
-
-
-def procs_running(stat: Path = Path("/proc/stat")) -> int | None:
-    """Tasks the kernel counts as runnable right now (Linux), the reading one included."""
-    try:
-        for line in stat.read_text().splitlines():
-            if line.startswith("procs_running "):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def running_tasks(pids: Sequence[int], proc: Path = Path("/proc")) -> int:
-    """Runnable tasks (threads in state R) of these processes."""
-    count = 0
-    for pid in pids:
-        try:
-            for task in (proc / str(pid) / "task").iterdir():
-                stat = (task / "stat").read_text()
-                if stat[stat.rindex(")") + 2 :].startswith("R"):
-                    count += 1
-        except (OSError, ValueError):
-            continue
-    return count
-
-
-class LoadSampler:
-    """The machine's other work while a job runs: the mean number of runnable tasks that are neither the job's
-    nor its engine's (nor this sampler's), counted in a thread of this process. The capacity model's check reads
-    it as the share of the cores the job got (benchkit.modelcheck)."""
-
-    def __init__(
-        self,
-        ours: Callable[[], Sequence[int]],
-        every: float = LOAD_SAMPLE_SECONDS,
-        machine: Callable[[], int | None] = procs_running,
-        tasks: Callable[[Sequence[int]], int] = running_tasks,
-    ) -> None:
-        self.ours, self.every, self.machine, self.tasks = ours, every, machine, tasks
-        self.samples: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="load-sampler", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self.take()
-
-    def take(self) -> None:
-        running = self.machine()
-        if running is not None:
-            self.samples.append(max(0, running - 1 - self.tasks(self.ours())))
-
-    def __enter__(self) -> "LoadSampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def mean(self) -> float | None:
-        return round(sum(self.samples) / len(self.samples), 2) if self.samples else None
 
 
 def job_module(spec: JobSpec) -> str:
@@ -121,19 +54,14 @@ def run_job(spec: JobSpec, engine: EngineProcess, timeout: float = JOB_TIMEOUT_S
         server_cpu = engine.cpu_seconds()
         # The child's stderr goes to a file: the peer logs every item it restores.
         with stderr_path.open("wb") as stderr:
-            child = subprocess.Popen(
+            returncode = subprocess.run(
                 [*job_command(spec, job_module(spec)), str(spec_path), str(result_path)],
                 env=job_environment(spec.url),
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
-            )
-            with LoadSampler(lambda: (child.pid, *engine.pids())) as load:
-                try:
-                    returncode = child.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
-                    raise
+                timeout=timeout,
+                check=False,
+            ).returncode
         server_cpu = engine.cpu_seconds() - server_cpu
         calls = dict(sorted(engine.controls.call_counts().items()))
         throttled = dict(sorted(engine.controls.throttled_counts().items()))
@@ -143,10 +71,7 @@ def run_job(spec: JobSpec, engine: EngineProcess, timeout: float = JOB_TIMEOUT_S
             failed = JobResult.failure(spec, message, calls, tail)
             return replace(failed, server_cpu_seconds=round(server_cpu, 2), throttled=throttled)
         result = JobResult.from_dict(json.loads(result_path.read_text()))
-    extra = {**result.extra, "other_running": load.mean}
-    return replace(
-        result, server_cpu_seconds=round(server_cpu, 2), calls=calls, throttled=throttled, extra=extra
-    )
+    return replace(result, server_cpu_seconds=round(server_cpu, 2), calls=calls, throttled=throttled)
 
 
 def _tail(path: Path, size: int = 4000) -> str:

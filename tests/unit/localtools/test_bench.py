@@ -4,6 +4,7 @@ composition of the restore (run with a counting clock, so no assertion depends o
 import importlib.util
 import itertools
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -1354,3 +1355,19 @@ def test_the_engines_probe_runs_without_latency_or_caps_and_is_kept_in_the_repor
     assert SizeReport.from_dict(measured.to_dict()).engine == measured.engine
     rendering = by_target([measured])["engine: CPU per MB of Select XML it serves"]
     assert rendering.figures == {20_000: MsPerMb(12.35)}  # the probe's, not our backup's share
+
+
+def test_a_runs_share_of_a_core_is_what_its_probe_measured() -> None:
+    from benchkit import modelcheck
+    from benchkit.jobs.child import CoreShareProbe
+
+    assert modelcheck.cpu_share(job("backup", "ours", 10, 1.0, extra={"core_share": 0.4})) == 0.4
+    assert modelcheck.cpu_share(job("backup", "ours", 10, 1.0)) == 1.0  # not recorded
+    with CoreShareProbe(every=0.01) as probe:
+        deadline = time.perf_counter() + 0.2
+        while time.perf_counter() < deadline:
+            time.sleep(0.01)
+    assert probe.share is not None
+    assert 0.0 < probe.share <= 1.0
+    assert probe.own_cpu > 0.0
+    assert CoreShareProbe().share is None  # never sampled

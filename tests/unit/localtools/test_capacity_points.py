@@ -14,7 +14,8 @@ from benchkit.results import DomainProfile, JobResult, Machine, SizeReport
 from simpledb_backup.capacity import DomainSize
 
 POINTS = Path(__file__).with_name("fixtures") / "capacity_points.json"
-RECORDED: dict[str, Any] = json.loads(POINTS.read_text())
+#: Missing, it has no points, and the coverage test below says so.
+RECORDED: dict[str, Any] = json.loads(POINTS.read_text()) if POINTS.exists() else {"points": [], "runs": []}
 
 
 def recorded() -> list[modelcheck.Point]:
@@ -22,6 +23,8 @@ def recorded() -> list[modelcheck.Point]:
 
 
 def test_the_recorded_points_cover_each_kind_of_run() -> None:
+    assert POINTS.exists(), f"record them: scripts/bench.py --record-points {POINTS}"
+    assert RECORDED["runs"], "the runs the points come from"
     labels = {point.label for point in recorded()}
     assert sum(point.calibration for point in recorded()) >= 1
     for kind in ("backup, 30 ms", "backup, 250 ms", "restore, 30 ms", "restore, write cap", "damaged"):
@@ -105,12 +108,12 @@ def test_each_measured_run_becomes_a_point_the_calibration_first() -> None:
     assert [(point.label, point.calibration) for point in found] == [
         ("backup, 30 ms", True),
         ("restore, 30 ms", True),
-        ("backup, 250 ms", False),
         ("restore, write cap 40/s", False),
+        ("backup, 250 ms", False),
     ]
-    slow = found[2]
+    slow = found[3]
     assert slow.case.latency.select_ms == 250.0
-    assert found[3].case.write_cap == 40.0
+    assert found[2].case.write_cap == 40.0
     assert modelcheck.Point.from_dict(json.loads(json.dumps(slow.to_dict()))) == slow
     assert modelcheck.points([replace(report, profile=replace(report.profile, metadata={}))]) == []
 
