@@ -1,9 +1,11 @@
 """Running measured jobs: each in a fresh child process, several runs interleaved, the engine's share added."""
 
+import hashlib
 import json
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +16,21 @@ from benchkit.results import BASELINE, FLOOR, OURS, PEER, JobResult, JobSpec, Ru
 
 #: A job that has not finished in an hour is stuck, not slow.
 JOB_TIMEOUT_SECONDS = 3600.0
+
+
+#: How long the machine is probed before each job, while nothing of the benchmark runs.
+CORE_SHARE_SECONDS = 0.3
+
+
+def measure_core_share(seconds: float = CORE_SHARE_SECONDS, work: bytes = bytes(256 * 1024)) -> float:
+    """The share of a core the machine's other work leaves a busy task, probed just before a job starts (its
+    engine idle): for ``seconds``, SHA-256 over and over (C work), this thread's CPU time over the wall time. A task
+    that keeps the CPU busy, as the job's do, not one that mostly sleeps (the scheduler favours a sleeper); 1 on a
+    machine of its own. The capacity model's check slows the job's CPU by it (benchkit.modelcheck)."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    while time.perf_counter() - wall < seconds:
+        hashlib.sha256(work).digest()
+    return round(min(1.0, (time.thread_time() - cpu) / (time.perf_counter() - wall)), 3)
 
 
 def job_module(spec: JobSpec) -> str:
@@ -53,6 +70,7 @@ def run_job(spec: JobSpec, engine: EngineProcess, timeout: float = JOB_TIMEOUT_S
         engine.controls.reset_counts()
         server_cpu = engine.cpu_seconds()
         # The child's stderr goes to a file: the peer logs every item it restores.
+        share = measure_core_share()
         with stderr_path.open("wb") as stderr:
             returncode = subprocess.run(
                 [*job_command(spec, job_module(spec)), str(spec_path), str(result_path)],
@@ -71,7 +89,10 @@ def run_job(spec: JobSpec, engine: EngineProcess, timeout: float = JOB_TIMEOUT_S
             failed = JobResult.failure(spec, message, calls, tail)
             return replace(failed, server_cpu_seconds=round(server_cpu, 2), throttled=throttled)
         result = JobResult.from_dict(json.loads(result_path.read_text()))
-    return replace(result, server_cpu_seconds=round(server_cpu, 2), calls=calls, throttled=throttled)
+    extra = {**result.extra, "core_share": share}
+    return replace(
+        result, server_cpu_seconds=round(server_cpu, 2), calls=calls, throttled=throttled, extra=extra
+    )
 
 
 def _tail(path: Path, size: int = 4000) -> str:

@@ -3,11 +3,9 @@
 Standard library only (and benchkit.results, which is too): what a job imports is the job's own footprint.
 """
 
-import hashlib
 import json
 import os
 import resource
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,40 +68,6 @@ def set_function_environment(spec: JobSpec) -> None:
         os.environ["RESTORE_WORKERS"] = str(spec.restore_workers)
 
 
-class CoreShareProbe:
-    """The share of a core a runnable thread of this job got while it ran: every ``every`` seconds, a fixed piece
-    of work in C that releases the GIL (SHA-256 of 256 KB, about half a millisecond), its thread's CPU time over
-    its wall time. 1 on a machine of its own; the machine's other work lowers it (the capacity model's check
-    reads it: benchkit.modelcheck). Its own CPU is taken out of the job's."""
-
-    def __init__(self, every: float = 0.1, work: bytes = bytes(256 * 1024)) -> None:
-        self.every, self.work = every, work
-        self.cpu = self.wall = 0.0
-        self.own_cpu = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="core-share", daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            wall, cpu = time.perf_counter(), time.thread_time()
-            hashlib.sha256(self.work).digest()
-            self.cpu += time.thread_time() - cpu
-            self.wall += time.perf_counter() - wall
-        self.own_cpu = time.thread_time()
-
-    def __enter__(self) -> "CoreShareProbe":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def share(self) -> float | None:
-        return round(min(1.0, self.cpu / self.wall), 3) if self.wall > 0 else None
-
-
 def run_child(job: Job, argv: Sequence[str]) -> int:
     """Entry point of a job module: ``<spec.json> <result.json>``."""
     spec_path, result_path = (Path(argument) for argument in argv)
@@ -112,20 +76,19 @@ def run_child(job: Job, argv: Sequence[str]) -> int:
     rss_start = peak_rss_mb()
     cpu_start = cpu_seconds()
     started = time.perf_counter()
-    with CoreShareProbe() as probe:
-        outcome = run()
+    outcome = run()
     wall = time.perf_counter() - started
     result = JobResult(
         operation=spec.operation,
         run=spec.run,
         items=outcome.items,
         wall_seconds=round(wall, 3),
-        cpu_seconds=round(cpu_seconds() - cpu_start - probe.own_cpu, 2),
+        cpu_seconds=round(cpu_seconds() - cpu_start, 2),
         rss_start_mb=round(rss_start, 1),
         rss_peak_mb=round(peak_rss_mb(), 1),
         output_bytes=outcome.output_bytes,
         domain_items=spec.domain_items,
-        extra={**outcome.extra, "core_share": probe.share},
+        extra=outcome.extra,
     )
     result_path.write_text(json.dumps(result.to_dict()))
     return 0

@@ -4,7 +4,6 @@ composition of the restore (run with a counting clock, so no assertion depends o
 import importlib.util
 import itertools
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
-from benchkit import arithmetic, comparisons, document, filling, peer, peerlaunch, probe, tables
+from benchkit import arithmetic, comparisons, document, filling, peer, peerlaunch, probe, runs, tables
 from benchkit.jobs import backup_floor
 from benchkit.jobs.wire import WireRecorder
 from benchkit.phases import PhaseClock, timed_restore_service
@@ -1363,15 +1362,8 @@ def test_the_engines_probe_runs_without_latency_or_caps_and_is_kept_in_the_repor
 
 def test_a_runs_share_of_a_core_is_what_its_probe_measured() -> None:
     from benchkit import modelcheck
-    from benchkit.jobs.child import CoreShareProbe
 
     assert modelcheck.cpu_share(job("backup", "ours", 10, 1.0, extra={"core_share": 0.4})) == 0.4
     assert modelcheck.cpu_share(job("backup", "ours", 10, 1.0)) == 1.0  # not recorded
-    with CoreShareProbe(every=0.01) as probe:
-        deadline = time.perf_counter() + 0.2
-        while time.perf_counter() < deadline:
-            time.sleep(0.01)
-    assert probe.share is not None
-    assert 0.0 < probe.share <= 1.0
-    assert probe.own_cpu > 0.0
-    assert CoreShareProbe().share is None  # never sampled
+    share = runs.measure_core_share(seconds=0.05)
+    assert 0.0 < share <= 1.0
