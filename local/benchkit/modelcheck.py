@@ -39,6 +39,7 @@ from simpledb_backup.capacity import (
     UnitCosts,
     estimate_backup,
     estimate_restore,
+    extra_pages_allowed,
 )
 
 #: SimpleDB's largest domain (Developer Guide, "Limits"): 10 GB.
@@ -46,8 +47,6 @@ LARGEST_DOMAIN_BYTES = 10 * 1024**3
 #: How far a prediction of a run's time may miss, as a share of the measured time (tests hold the recorded points
 #: to it; docs/PERFORMANCE.md shows every error).
 TIME_TOLERANCE = 0.35
-#: Predicted Select pages may miss the measured ones by this many pages per stream.
-PAGES_TOLERANCE_PER_STREAM = 1
 
 
 @dataclass(frozen=True)
@@ -377,9 +376,9 @@ def simulated_largest(
 
 
 def pages_within(point: Point) -> bool:
-    """The predicted Select pages are within one page per stream of the measured ones."""
-    streams = point.streams or point.prediction.streams or 1
-    return abs(point.prediction.pages - point.pages) <= PAGES_TOLERANCE_PER_STREAM * max(1, streams)
+    """The predicted Select pages miss the measured ones by no more than a scan may spend beyond the least (3
+    pages below 100, 5 % from 100 on: capacity.extra_pages_allowed)."""
+    return abs(point.prediction.pages - point.pages) <= extra_pages_allowed(point.pages)
 
 
 def recorded_points(reports: Sequence[SizeReport]) -> dict[str, Any]:
@@ -397,6 +396,6 @@ def recorded_points(reports: Sequence[SizeReport]) -> dict[str, Any]:
             for report in sorted(reports, key=lambda report: report.key)
         ],
         "time_tolerance": TIME_TOLERANCE,
-        "pages_tolerance_per_stream": PAGES_TOLERANCE_PER_STREAM,
+        "pages_tolerance": "capacity.extra_pages_allowed(measured pages)",
         "points": [point.to_dict() for point in points(reports)],
     }
