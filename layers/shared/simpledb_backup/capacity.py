@@ -124,16 +124,20 @@ class Deployment:
 
 @dataclass(frozen=True)
 class UnitCosts:
-    """What each unit of work costs, in milliseconds; make bench measures them (docs/PERFORMANCE.md)."""
+    """What each unit of work costs, in milliseconds. The defaults (what ``estimate`` uses) are make bench's on a
+    quiet machine, taken to be the same per vCPU on Lambda's arm64 (docs/PERFORMANCE.md, "Capacity model"): the
+    backup's client CPU per MB of Select XML (issue 18: 24.5 ms), a restore's per 25-item batch (building,
+    signing, sending; ~7 ms, ~11 ms with its share of reading the dump), its reading of the dump and of the
+    target."""
 
     #: The backup client's CPU per MB of Select XML (calls, parse, dump lines, digest, compression).
-    backup_ms_per_select_mb: float = 30.0
+    backup_ms_per_select_mb: float = 25.0
     #: The restore's CPU per MB of Select XML when it reads the target (parse, compare).
     scan_ms_per_select_mb: float = 25.0
     #: The restore's CPU per MB of item data of the dump it reads (decompress, parse, check).
-    dump_ms_per_data_mb: float = 40.0
+    dump_ms_per_data_mb: float = 35.0
     #: The client's CPU per BatchPutAttributes call (build, sign, send, read the answer).
-    client_ms_per_batch: float = 7.0
+    client_ms_per_batch: float = 10.0
     #: The service's own time per MB of Select XML and per batch, beyond the latency (AWS: unknown, 0).
     service_ms_per_select_mb: float = 0.0
     service_ms_per_batch: float = 0.0
