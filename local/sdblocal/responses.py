@@ -14,6 +14,7 @@ module never imports the backend or the activation, which import it (through ``s
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import uuid
@@ -57,6 +58,15 @@ _BOX_USAGE = {
     "Select": "0.0000228616",
 }
 _ERROR_BOX_USAGE = "0.0000219907"
+
+# Request IDs: unique, shaped like AWS's (a UUID), without a system call for randomness per request.
+_REQUEST_PREFIX = str(uuid.uuid4())[:24]
+_REQUEST_NUMBERS = itertools.count(1)
+
+
+def _request_id() -> str:
+    return f"{_REQUEST_PREFIX}{next(_REQUEST_NUMBERS) % 16**12:012x}"
+
 
 Params = dict[str, str]
 Response = tuple[int, dict[str, str], str]
@@ -115,14 +125,14 @@ def _attribute_fields(params: Params, pattern: re.Pattern[str]) -> dict[int, dic
 def _put_attributes(fields: Mapping[int, Mapping[str, str]]) -> list[PutAttribute]:
     attributes = []
     for field in fields.values():
-        name, value = field.get("Name"), field.get("Value")
+        name, value, replace = field.get("Name"), field.get("Value"), field.get("Replace")
         if name is None:
             raise errors.SdbError(
                 "MissingParameter", f"Attribute.Name missing for Attribute.Value='{value}'."
             )
         if value is None:
             raise errors.SdbError("MissingParameter", f"Attribute.Value missing for Attribute.Name='{name}'.")
-        attributes.append(PutAttribute(name, value, bool(_flag(field.get("Replace"), "Replace"))))
+        attributes.append(PutAttribute(name, value, replace == "true" or bool(_flag(replace, "Replace"))))
     return attributes
 
 
@@ -160,8 +170,8 @@ def _numbered(params: Params, pattern: re.Pattern[str]) -> dict[int, str]:
 
 
 @lru_cache(maxsize=65536)
-def _batch_key(key: str) -> tuple[int, int | None, str] | None:
-    """(item N, attribute M or None, field) of ``Item.N.ItemName`` / ``Item.N.Attribute.M.Field``.
+def _batch_key(key: str) -> tuple[int, tuple[int, int] | None, str] | None:
+    """(item N, (N, attribute M) or None, field) of ``Item.N.ItemName`` / ``Item.N.Attribute.M.Field``.
 
     Cached: every batch repeats the same few thousand keys, and matching each anew was a large part
     of a write's cost.
@@ -171,25 +181,27 @@ def _batch_key(key: str) -> tuple[int, int | None, str] | None:
         return int(match.group(1)), None, "ItemName"
     match = _ITEM_ATTRIBUTE_FIELD.fullmatch(key)
     if match:
-        return int(match.group(1)), int(match.group(2)), match.group(3)
+        item = int(match.group(1))
+        return item, (item, int(match.group(2))), match.group(3)
     return None
 
 
 def _batch_fields(params: Params) -> tuple[dict[int, str], dict[int, dict[int, dict[str, str]]]]:
     """The item names by N, in N order, and each item's ``Attribute.M.Field`` values grouped by M in M order."""
     names: dict[int, str] = {}
-    fields: dict[int, dict[int, dict[str, str]]] = {}
-    for key, value in params.items():
-        parsed = _batch_key(key)
+    by_attribute: dict[tuple[int, int], dict[str, str]] = {}
+    for key, parsed in zip(params, map(_batch_key, params), strict=True):
         if parsed is None:
             continue
-        item, attribute, field = parsed
-        if attribute is None:
-            names[item] = value
+        item, pair, field = parsed
+        if pair is None:
+            names[item] = params[key]
         else:
-            fields.setdefault(item, {}).setdefault(attribute, {})[field] = value
-    ordered = {index: dict(sorted(attributes.items())) for index, attributes in fields.items()}
-    return dict(sorted(names.items())), ordered
+            by_attribute.setdefault(pair, {})[field] = params[key]
+    fields: dict[int, dict[int, dict[str, str]]] = {}
+    for (item, attribute), values in sorted(by_attribute.items()):
+        fields.setdefault(item, {})[attribute] = values
+    return dict(sorted(names.items())), fields
 
 
 # --- operations ----------------------------------------------------------------------------------
@@ -336,17 +348,21 @@ def _headers(request_id: str) -> dict[str, str]:
 
 
 def request_region(request: Any, full_url: str) -> str:
-    """The region a request is for.
+    """The region of a request moto hands over (see :func:`region_of`)."""
+    return region_of(urlsplit(full_url).hostname or "", request.headers.get("Authorization", "") or "")
+
+
+def region_of(host: str, authorization: str) -> str:
+    """The region a request is for, from its host name and its Authorization header.
 
     The host says it for real endpoints (``sdb.amazonaws.com`` is us-east-1). SigV2, which SimpleDB
     uses, carries no region, so a request to a local endpoint (http://127.0.0.1:5000) falls back to a
     SigV4 credential scope if there is one, then to us-east-1.
     """
-    host = urlsplit(full_url).hostname or ""
     match = _HOST.fullmatch(host)
     if match:
         return (match.group(1) or DEFAULT_REGION).lower()
-    scope = _CREDENTIAL_SCOPE.search(request.headers.get("Authorization", "") or "")
+    scope = _CREDENTIAL_SCOPE.search(authorization)
     if scope:
         return scope.group(1)
     return DEFAULT_REGION
@@ -382,11 +398,20 @@ def _throttled(action: str, params: Params, region: str) -> bool:
 
 def sdb_dispatch(request: Any, full_url: str, headers: Any) -> Response:
     """moto's handler for every SimpleDB request (see sdblocal/urls.py)."""
-    request_id = str(uuid.uuid4())
     params, size = _request_params(request)
+    return answer(params, size, request_region(request, full_url))
+
+
+def answer_form(body: bytes, host: str, authorization: str) -> Response:
+    """The answer to a SimpleDB request that is a form body, as the server's lean path receives it."""
+    return answer(decode_form(body), len(body), region_of(host, authorization))
+
+
+def answer(params: Params, size: int, region: str) -> Response:
+    """The answer to a SimpleDB request: its parameters, the body's size in bytes, its region."""
+    request_id = _request_id()
     action = params.get("Action", "")
     operation = OPERATIONS.get(action)
-    region = request_region(request, full_url)
     if operation is not None:
         controls.record_call(action)
         if _throttled(action, params, region):
