@@ -69,7 +69,8 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol, TypeVar
@@ -140,6 +141,20 @@ class RetryPolicy(Protocol):
     def call(self, operation: str, function: Callable[[], T]) -> T: ...
 
     def stats(self) -> RetryStats: ...
+
+
+class OutOfTimeError(Exception):
+    """The job's time ran out while a call waited for its turn or for its retry: it is not sent (again).
+
+    Raised instead of waiting past the time limit a job set (``RateController.limited_to``), so that an
+    invocation stops at its hand-over point however throttled its calls are. Not part of the error taxonomy:
+    the job that set the limit stops at a safe point and continues in its next invocation.
+    """
+
+    def __init__(self, operation: str, attempts: int) -> None:
+        super().__init__(f"{operation}: the invocation's time ran out after {attempts} attempt(s)")
+        self.operation = operation
+        self.attempts = attempts
 
 
 class RetriesExhaustedError(Exception):
@@ -307,8 +322,9 @@ class RateLane:
         with self._lock:
             return self._rate.rate
 
-    def acquire(self) -> float:
-        """Wait for a token of this lane; returns the time it was taken (when the call may be sent)."""
+    def acquire(self, time_left: Callable[[], float] | None = None) -> float | None:
+        """Wait for a token of this lane; returns the time it was taken (when the call may be sent), or None
+        when the wait would outlast ``time_left()`` seconds (the caller's time limit)."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -316,6 +332,8 @@ class RateLane:
                 if not wait:
                     self._meter.record(now)
                     return now
+            if time_left is not None and wait >= time_left():
+                return None
             self._sleep(wait)  # outside the lock; then ask again, at whatever the rate is by then
 
     def on_success(self) -> None:
@@ -351,6 +369,19 @@ class RateController:
         self._lock = threading.Lock()
         self._lanes: dict[str, RateLane] = {}
         self._counts = {"calls": 0, "throttles": 0, "network_faults": 0, "retries": 0, "exhausted": 0}
+        #: Seconds the job may still wait in calls (None: no limit): see limited_to.
+        self._time_left: Callable[[], float] | None = None
+
+    @contextmanager
+    def limited_to(self, time_left: Callable[[], float]) -> Iterator[None]:
+        """While the context lasts, no call waits for a token or a retry once ``time_left()`` seconds are
+        gone: it raises OutOfTimeError instead (a call already sent finishes, within its own timeout). A job
+        sets its invocation's hand-over point here, so that throttling cannot make it outlive its deadline."""
+        self._time_left = time_left
+        try:
+            yield
+        finally:
+            self._time_left = None
 
     def lane(self, operation: str) -> RateLane:
         name = self._lane_of(operation)
@@ -366,8 +397,15 @@ class RateController:
         lane = self.lane(operation)
         failing_since: float | None = None
         attempts = 0
+        time_left = self._time_left
         while True:
-            sent_at = lane.acquire()
+            # The time limit is read only before a wait (for a token, or after a fault), never on the way of a
+            # call that goes at once.
+            if attempts and time_left is not None and time_left() <= 0:
+                raise OutOfTimeError(operation, attempts)
+            sent_at = lane.acquire(time_left)
+            if sent_at is None:
+                raise OutOfTimeError(operation, attempts)
             attempts += 1
             self._count("calls")
             try:

@@ -83,6 +83,18 @@ class TargetLock:
         found = self.store.get_json_and_etag(lock_key(target))
         return None if found is None else self._parse(found[0])
 
+    def current(self, target: str) -> tuple[LockHolder | None, str] | None:
+        """The target's lock as it is now: its holder (None when it cannot be read) and its ETag; None when the
+        target has no lock."""
+        found = self.store.get_json_and_etag(lock_key(target))
+        return None if found is None else (self._parse(found[0]), found[1])
+
+    def remove(self, target: str, etag: str) -> bool:
+        """Delete the target's lock if it is still the object ``current`` found (its ETag): the restore
+        function's unlock, after it found the lock's run gone. False when the lock changed meanwhile."""
+        self._etags.pop(target, None)
+        return self.store.delete_if_match(lock_key(target), etag)
+
     def acquire(self, holder: LockHolder) -> None:
         """Take the target's lock for ``holder``, refresh it when the same run holds it, or take over one that
         was abandoned; RestoreInProgressError otherwise.

@@ -1,39 +1,49 @@
 """Moves a restore run through its stages, across as many invocations as it needs.
 
-A run is: open the source, take the target's lock, prepare (verify + plan + confirm rule), then safety backup,
-write and verify, each stage resumable. The run's state is saved (``restores/<run_id>.json``) once it is
-prepared, after each stage and whenever the invocation runs short of time; the lock records the fingerprint of
-the state saved last, and a resume trusts a saved state only when the lock it holds agrees.
+A run is: open the source, take the target's lock, save the run's state (phase ``planning``), prepare (verify
++ plan + safety backup from one read of the target + confirm rule), then write and verify, each stage
+resumable. The state is saved when the run starts, once it is prepared, after each stage, when it parks and
+when it ends; while an invocation works on it, its heartbeat saves it every few seconds with the progress
+made (heartbeat.py). The lock records the fingerprint of the state saved last, and a resume trusts a saved
+state only when the lock it holds agrees.
 
-Until ``prepare`` has returned nothing has been written and an error is a refusal (raised). From then on the
-run has written, or may have (a safety backup, the target's creation, batches): an error makes the run
-``failed``: its state is saved, the failure metric emitted, and the answer names what was written and the
-safety backup to undo it with.
+Until ``prepare`` has returned nothing has been written and an error is a refusal (raised; the run's state
+says ``refused``). From then on the run has written, or may have (a safety backup, the target's creation,
+batches): an error makes the run ``failed``: its state is saved, the failure metric emitted, and the answer
+names what was written and the safety backup to undo it with.
+
+A run is resumed (its continuation, or a person's ``restore`` with its ``run_id``) when it is parked or
+stalled; a run whose invocation is alive (a fresh heartbeat) is refused, so two invocations never work on one
+run. An invocation whose heartbeat could not be saved for a while stops working (its deadline reads as out of
+time), so a run reported stalled is not written by it any more.
 """
 
 import time
 from collections.abc import Callable
+from datetime import datetime
 
-from simpledb_backup.aws.keys import lock_key
 from simpledb_backup.errors import (
     ConfirmationRequiredError,
     DumpNotFoundError,
     InvalidRequestError,
     InvalidStateError,
+    RefusalError,
     RestoreInProgressError,
     RestoreStalledError,
     SimpleDBBackupError,
 )
 from simpledb_backup.events import RestoreRunRequest
 from simpledb_backup.observability import MetricName, domain_metrics, logger
+from simpledb_backup.restore import nextsteps
 from simpledb_backup.restore.answers import restore_answer
-from simpledb_backup.restore.lock import TargetLock
+from simpledb_backup.restore.heartbeat import Heartbeat
+from simpledb_backup.restore.lock import LockHolder, TargetLock
 from simpledb_backup.restore.prepare import Preparation, PreparedRestore
 from simpledb_backup.restore.runs import RestoreRuns
 from simpledb_backup.restore.sources import RestoreSource, SourceOpener
 from simpledb_backup.restore.stages import SafetyBackupStage, VerifyStage, WriteStage
-from simpledb_backup.restore.state import ENDED, RestoreState, RunError
-from simpledb_backup.runtime import Deadline, StallGuard, new_run_id
+from simpledb_backup.restore.state import ENDED, RestoreState, RunError, run_state
+from simpledb_backup.runtime import Deadline, StallGuard, new_run_id, utc_now
 
 RestoreAnswer = dict[str, object]
 #: Refusals caused by the request itself, not by its data or the service: they count as no failed restore.
@@ -44,6 +54,8 @@ _REQUEST_REFUSALS = (
     RestoreInProgressError,
     InvalidStateError,
 )
+#: Phases in which nothing has been written: a resumed run in one of them is prepared again.
+_UNPREPARED = ("planning",)
 
 
 class RestoreMetrics:
@@ -71,6 +83,11 @@ class NoRestoreMetrics(RestoreMetrics):
         pass
 
 
+def fenced(deadline: Deadline, heartbeat: Heartbeat) -> Deadline:
+    """``deadline``, read as out of time once the run's heartbeat is lost (the run may be taken over)."""
+    return Deadline(lambda: 0.0 if heartbeat.lost else deadline.remaining(), deadline.margin_seconds)
+
+
 class RestoreRunner:
     def __init__(
         self,
@@ -92,12 +109,16 @@ class RestoreRunner:
             RestoreStalledError, "raise the function timeout or lower CONTINUATION_MARGIN_SECONDS"
         )
 
+    def now(self) -> datetime:
+        return self.lock.clock()
+
     def run(self, request: RestoreRunRequest, deadline: Deadline) -> RestoreAnswer:
         """Start a restore, or continue the one ``request.run_id`` names, as far as this invocation allows."""
         state = self._load_for_resume(request) if request.run_id else None
         if state is not None and state.status in ENDED:
             return restore_answer(state)  # a repeated continuation event of a run that already ended
         if state is not None:
+            self._refuse_if_alive(state)
             request = RestoreRunRequest.model_validate(state.request)
         run_id = state.run_id if state else new_run_id("restore")
         logger.append_keys(run_id=run_id, target_domain=request.target)
@@ -115,23 +136,35 @@ class RestoreRunner:
             )
         return state
 
-    def _vouched(self, state: RestoreState) -> PreparedRestore:
-        """A saved state is trusted only when the lock its run holds vouches for its fingerprint."""
+    def _refuse_if_alive(self, state: RestoreState) -> None:
+        """A run an invocation works on (its heartbeat is fresh) is not resumed: one invocation per run."""
+        true_state, _ = run_state(state, self.now())
+        if true_state == "running":
+            raise RestoreInProgressError(
+                f"run {state.run_id} is running: an invocation works on it (its heartbeat is from "
+                f"{state.heartbeat_at or state.updated_at}); follow its status instead",
+                [nextsteps.follow(state)],
+            )
+
+    def _vouched(self, state: RestoreState) -> PreparedRestore | None:
+        """A saved state is trusted only when the lock its run holds vouches for its fingerprint; None when the
+        run had not been prepared (it is prepared again, from the request its state holds)."""
         holder = self.lock.holder(state.target)
         fingerprint = self.runs.fingerprint(state)
         if holder is None or holder.run_id != state.run_id:
             raise InvalidStateError(
                 f"run_id: {state.run_id!r} no longer holds the lock on {state.target} (it expired and was taken "
-                "over, or was removed); run the restore again from the start"
+                "over, or was removed); run the restore again from the start",
+                [nextsteps.again(state)],
             )
         if fingerprint not in holder.vouches_for:
             raise InvalidStateError(
                 f"run_id: the saved state of {state.run_id!r} is not one its lock on {state.target} vouches for "
-                f"(it was changed); remove the lock (aws s3 rm s3://{self.lock.store.bucket}/"
-                f"{lock_key(state.target)}) and run the restore again from the start"
+                "(it was changed); remove the lock and run the restore again from the start",
+                [nextsteps.unlock(state.target, confirm=False)],
             )
         self._last_saved = fingerprint
-        return PreparedRestore(state)
+        return None if state.phase in _UNPREPARED else PreparedRestore(state)
 
     def _run(
         self, request: RestoreRunRequest, state: RestoreState | None, run_id: str, deadline: Deadline
@@ -140,15 +173,15 @@ class RestoreRunner:
         prepared = self._vouched(state) if state else None
         source = self.sources.reopen(request, state.source) if state else self.sources.open(request)
         self._hold_lock(request, run_id, source, deadline)
+        heartbeat = Heartbeat(self.runs.save, monotonic=self.monotonic)
         keep_lock = False
         try:
             if prepared is None:
-                prepared = self.preparation.prepare(request, run_id, source)
-                self._checkpoint(prepared.state, source, deadline)
-                self.lock.announce_writes(request.target, run_id)
-            keep_lock = self._advance(prepared, source, deadline)
+                prepared = self._prepare(request, state, run_id, source, deadline, heartbeat)
+            keep_lock = self._advance(prepared, source, deadline, heartbeat)
             return restore_answer(prepared.state)
         except SimpleDBBackupError as error:
+            heartbeat.stop()
             if prepared is None:
                 if not isinstance(error, _REQUEST_REFUSALS):
                     self.metrics.failed_before_start(request.target)
@@ -156,14 +189,53 @@ class RestoreRunner:
             self._fail(prepared.state, error)
             return restore_answer(prepared.state)
         except BaseException as error:
+            heartbeat.stop()
             if prepared is None:
                 self.metrics.failed_before_start(request.target)
             else:
                 self._fail(prepared.state, error)
             raise
         finally:
+            heartbeat.stop()
             if not keep_lock:
                 self.lock.release(request.target)
+
+    def _prepare(
+        self,
+        request: RestoreRunRequest,
+        state: RestoreState | None,
+        run_id: str,
+        source: RestoreSource,
+        deadline: Deadline,
+        heartbeat: Heartbeat,
+    ) -> PreparedRestore:
+        """Save the run as planning (with a heartbeat while the target is read), then prepare it; a refusal is
+        saved as the run's end and raised."""
+        planning = RestoreState(
+            run_id=run_id,
+            request=request.model_dump(mode="json", exclude_none=True),
+            source=source.describe(),
+            target=request.target,
+            started_at=state.started_at if state else utc_now(),
+            invocations=(state.invocations if state else 0) + 1,
+        )
+        self._checkpoint(planning, source, deadline, heartbeat)
+        heartbeat.start()
+
+        def read_so_far(items: int) -> None:
+            planning.safety_backup_items_so_far = items
+
+        try:
+            prepared = self.preparation.prepare(request, run_id, source, read_so_far)
+        except RefusalError as error:
+            heartbeat.stop()
+            planning.status, planning.error = "refused", RunError(kind=error.kind, message=str(error))
+            self._save_quietly(planning)
+            raise
+        prepared.state.started_at = planning.started_at
+        prepared.state.invocations = planning.invocations - 1  # _advance counts this invocation
+        self.lock.announce_writes(request.target, run_id)
+        return prepared
 
     def _hold_lock(
         self,
@@ -177,25 +249,71 @@ class RestoreRunner:
         holder = self.lock.holder_for(
             run_id, request.domain, request.target, source.describe(), deadline.remaining(), vouches_for
         )
-        self.lock.acquire(holder)
+        try:
+            self.lock.acquire(holder)
+        except RestoreInProgressError as error:
+            raise self._lock_refusal(request.target) from error
 
-    def _checkpoint(self, state: RestoreState, source: RestoreSource, deadline: Deadline) -> None:
+    def _lock_refusal(self, target: str) -> RestoreInProgressError:
+        """Who holds the target's lock, in what state, and what to do about it."""
+        holder = self.lock.holder(target)
+        if holder is None:
+            return RestoreInProgressError(
+                f"{target} is locked by a restore whose lock cannot be read; if no restore of {target} runs, "
+                "remove the lock",
+                [nextsteps.unlock(target, confirm=False)],
+            )
+        held = self._held_by(holder)
+        if held is None:
+            return RestoreInProgressError(
+                f"another restore (run {holder.run_id}, of {holder.domain} into {target}, since "
+                f"{holder.taken_at}) holds the lock on {target} and saved no state; after "
+                f"{holder.expires_at.isoformat()} its lock may be removed",
+                [nextsteps.unlock(target, confirm=False)],
+            )
+        true_state, _ = run_state(held, self.now())
+        answer = restore_answer(held, self.now())
+        return RestoreInProgressError(
+            f"another restore (run {holder.run_id}, of {holder.domain} into {target}) holds the lock on "
+            f"{target}: {answer['message']}",
+            nextsteps.run_steps(held, true_state) if true_state != "complete" else [],
+        )
+
+    def _held_by(self, holder: LockHolder) -> RestoreState | None:
+        try:
+            return self.runs.load(holder.run_id)
+        except SimpleDBBackupError:
+            return None
+
+    def _checkpoint(
+        self, state: RestoreState, source: RestoreSource, deadline: Deadline, heartbeat: Heartbeat
+    ) -> None:
         """Make the lock vouch for the state about to be saved (and still for the one saved before), then save
         it: a crash between the two writes leaves a state the lock accepts."""
-        fingerprint = self.runs.fingerprint(state)
-        request = RestoreRunRequest.model_validate(state.request)
-        self._hold_lock(request, state.run_id, source, deadline, fingerprint)
-        self.runs.save(state)
-        self._last_saved = fingerprint
 
-    def _advance(self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline) -> bool:
+        def save(current: RestoreState) -> None:
+            fingerprint = self.runs.fingerprint(current)
+            request = RestoreRunRequest.model_validate(current.request)
+            self._hold_lock(request, current.run_id, source, deadline, fingerprint)
+            self.runs.save(current)
+            self._last_saved = fingerprint
+
+        heartbeat.checkpoint(state, save)
+
+    def _advance(
+        self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline, heartbeat: Heartbeat
+    ) -> bool:
         """Run the stages from where the state stands; True when the run parked (it keeps its lock)."""
         state = prepared.state
         state.invocations += 1
+        state.status = "running"
+        self._checkpoint(state, source, deadline, heartbeat)
+        heartbeat.start()
         progress_before = state.progress()
         started = self.monotonic()
-        finished = self._stages(prepared, source, deadline)
+        finished = self._stages(prepared, source, fenced(deadline, heartbeat), heartbeat)
         state.elapsed_seconds += self.monotonic() - started
+        heartbeat.stop()
         if finished:
             self._finish(state)
             return False
@@ -203,29 +321,33 @@ class RestoreRunner:
             state.invocations_without_progress, state.progress() != progress_before, f"restore {state.run_id}"
         )
         state.status = "continued"
-        self._checkpoint(state, source, deadline)
+        self._checkpoint(state, source, deadline, heartbeat)
         logger.info(
             "restore continues in a new invocation",
             extra={"phase": state.phase, "written": state.written.model_dump()},
         )
         return True
 
-    def _stages(self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline) -> bool:
+    def _stages(
+        self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline, heartbeat: Heartbeat
+    ) -> bool:
         """False when time ran short before the run was done."""
         state = prepared.state
-        if state.phase == "safety-backup":
+        if state.phase == "safety-backup":  # a run saved by an earlier release, mid-way through its backup
             if deadline.out_of_time() or not self.safety_backup.run(prepared, deadline):
                 return False
             state.phase = "writing"
-            self._checkpoint(state, source, deadline)
+            self._checkpoint(state, source, deadline, heartbeat)
         if state.phase == "writing":
             if deadline.out_of_time() or not self.writer.run(prepared, source, deadline):
                 return False
             state.phase = "verifying"
+            self._checkpoint(state, source, deadline, heartbeat)
         if state.phase == "verifying":
-            if deadline.out_of_time():
+            verification = None if deadline.out_of_time() else self.verifier.run(prepared, source, deadline)
+            if verification is None:
                 return False
-            state.verification = self.verifier.run(prepared, source)
+            state.verification = verification
             state.phase = "done"
         return True
 
@@ -247,7 +369,10 @@ class RestoreRunner:
         kind = error.kind if isinstance(error, SimpleDBBackupError) else type(error).__name__
         state.status, state.error = "failed", RunError(kind=kind, message=str(error))
         self.metrics.ended(state, succeeded=False)
+        self._save_quietly(state)
+
+    def _save_quietly(self, state: RestoreState) -> None:
         try:
             self.runs.save(state)
         except SimpleDBBackupError as save_error:
-            logger.warning("could not save the failed restore's status", extra={"error": str(save_error)})
+            logger.warning("could not save the restore's status", extra={"error": str(save_error)})

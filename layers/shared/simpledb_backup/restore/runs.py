@@ -4,12 +4,18 @@ import hashlib
 import json
 from typing import Any
 
-from simpledb_backup.aws.keys import status_key
+from simpledb_backup.aws.keys import RESTORES_PREFIX, status_key
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.errors import InvalidRequestError, ObjectNotFoundError, SimpleDBBackupError
 from simpledb_backup.restore.answers import continuation_request
 from simpledb_backup.restore.state import ENDED, RestoreState
 from simpledb_backup.runtime import event_payload, is_run_id, load_state, state_document, utc_now
+
+
+def _started(key: str) -> str:
+    """A run id's start time (``restore-20261126T030000Z-...``), by which runs sort oldest first."""
+    name = key.removeprefix(RESTORES_PREFIX)
+    return name.split("-", 1)[1] if name[:1].isalpha() else name
 
 
 class RestoreRuns:
@@ -33,11 +39,29 @@ class RestoreRuns:
             ) from error
         return load_state(RestoreState, document, f"s3://{self.store.bucket}/{key}")
 
+    def list_runs(self, domain: str, limit: int) -> tuple[list[RestoreState], int]:
+        """The newest ``limit`` runs restoring ``domain``'s dumps or into ``domain``, newest first (run ids
+        begin with their start time), and how many more of them there are. A state that cannot be read is
+        left out."""
+        keys = [key for key in self.store.iter_keys_under(RESTORES_PREFIX) if key.endswith(".json")]
+        found: list[RestoreState] = []
+        more = 0
+        for key in sorted(keys, key=_started, reverse=True):
+            state = self._saved(key.removeprefix(RESTORES_PREFIX).removesuffix(".json"))
+            if state is None or domain not in (state.request.get("domain"), state.target):
+                continue
+            if len(found) < limit:
+                found.append(state)
+            else:
+                more += 1
+        return found, more
+
     @staticmethod
     def fingerprint(state: RestoreState) -> str:
-        """SHA-256 of the state's saved document, without the fields a status refresh alone may change."""
+        """SHA-256 of the state's saved document, without the fields a status refresh alone may change (the
+        heartbeat saves the time and the progress made, under the same vouching)."""
         document = state_document(state)
-        for volatile in ("updated_at", "status"):
+        for volatile in ("updated_at", "status", "heartbeat_at", "written", "safety_backup_items_so_far"):
             document.pop(volatile, None)
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 

@@ -1,0 +1,123 @@
+"""The structured next steps every answer carries: ``"next": [{"say", "function", "event"}]``.
+
+``say`` is one line for a person; ``function`` is the function to invoke (``restore``, ``backup``); ``event`` is
+the event to send it, built from the event models, so that the console user can paste it and the CLI can
+render it as its own command line. Message texts never spell events; the steps do.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from simpledb_backup.events import (
+    BackupEvent,
+    DiffRequest,
+    ListRequest,
+    PlanRequest,
+    RestoreRunRequest,
+    UnlockRequest,
+    restore_of,
+    status_request,
+)
+from simpledb_backup.restore.state import RestoreState, TrueState
+
+Step = dict[str, Any]
+#: An event larger than this is named, not spelled, in a step (an answer must stay small).
+MAX_EVENT_BYTES = 64_000
+
+
+def step(say: str, event: BaseModel, function: str = "restore") -> Step:
+    payload = event.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True)
+    if len(str(payload)) > MAX_EVENT_BYTES:
+        return {"say": f"{say} (the event is too large to show: send the request you sent, changed as said)"}
+    return {"say": say, "function": function, "event": payload}
+
+
+def list_dumps(domain: str) -> Step:
+    return step(f"list the dumps of {domain}", ListRequest(action="list", domain=domain))
+
+
+def backup_now(domain: str) -> Step:
+    return step(
+        f"back {domain} up now", BackupEvent(trigger="manual", domains=[domain]), function="backup"
+    )
+
+
+def follow(state: RestoreState) -> Step:
+    return step(f"follow run {state.run_id}", status_request(state.domain, state.run_id))
+
+
+def resume(state: RestoreState) -> Step:
+    target = state.target if state.target != state.domain else None
+    event = RestoreRunRequest(action="restore", domain=state.domain, target_domain=target, run_id=state.run_id)
+    return step(f"resume run {state.run_id} where it stopped", event)
+
+
+def unlock(target: str, confirm: bool) -> Step:
+    say = f"remove the stale lock of {target}" if confirm else f"see what unlocking {target} would remove"
+    return step(say, UnlockRequest(action="unlock", domain=target, confirm=target if confirm else None))
+
+
+def undo(state: RestoreState) -> list[Step]:
+    if state.safety_backup is None:
+        return []
+    event = RestoreRunRequest.model_validate(state.safety_backup.undo)
+    return [step(f"undo: put {state.target} back as the safety backup found it", event)]
+
+
+def what_changed(state: RestoreState) -> list[Step]:
+    if state.safety_backup is None:
+        return []
+    event = DiffRequest.model_validate(
+        {"action": "diff", "domain": state.target, "from": {"version_id": state.safety_backup.version_id}}
+    )
+    return [step(f"see what the restore changed in {state.target}", event)]
+
+
+def again(state: RestoreState) -> Step:
+    request = RestoreRunRequest.model_validate(state.request)
+    return step("run the same restore again (it converges)", request.model_copy(update={"run_id": None}))
+
+
+def run_steps(state: RestoreState, true_state: TrueState) -> list[Step]:
+    """What to do about a run in its true state."""
+    match true_state:
+        case "running" | "parked":
+            return [follow(state)]
+        case "stalled":
+            return [resume(state), unlock(state.target, confirm=False)]
+        case "complete":
+            return [*what_changed(state), *undo(state)]
+        case "failed":
+            return [again(state), *undo(state), *what_changed(state)]
+    return []
+
+
+def plan_steps(plan: PlanRequest, target_items: int, differences: int) -> list[Step]:
+    """After a plan: the restore it previews (confirmed when the target holds items)."""
+    if differences == 0:
+        return []
+    confirm = plan.target if target_items else None
+    restore = restore_of(plan, confirm)
+    say = f"restore as planned into {plan.target}" + (" (the target's name confirms it)" if confirm else "")
+    return [step(say, restore)]
+
+
+def diff_steps(domain: str, older: dict[str, Any], changed: int) -> list[Step]:
+    """After a diff that found changes: plan a restore of the older side when it is a dump."""
+    if not changed or older.get("kind") != "dump" or not older.get("version_id"):
+        return []
+    plan = PlanRequest(action="plan", domain=domain, version_id=str(older["version_id"]))
+    return [step(f"plan restoring {domain} to the dump of {older.get('time')}", plan)]
+
+
+def list_steps(domain: str, full_dumps: int) -> list[Step]:
+    if not full_dumps:
+        return [backup_now(domain)]
+    steps = [step(f"plan restoring {domain} to its latest dump", PlanRequest(action="plan", domain=domain))]
+    if full_dumps > 1:
+        last_night = DiffRequest.model_validate(
+            {"action": "diff", "domain": domain, "from": "previous", "to": "latest"}
+        )
+        steps.append(step("see what changed between the two latest dumps", last_night))
+    return steps
