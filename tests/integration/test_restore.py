@@ -314,7 +314,12 @@ def test_no_confirm_answers_with_the_plan_and_writes_nothing(
             )
         assert "to write into it, confirm with the target's name" in str(refused.value)
         [confirmed] = refused.value.next_steps  # the restore as planned, confirmed: what to send next
-        assert confirmed["event"] == {"action": "restore", "domain": DOMAIN, "mode": "exact", "confirm": DOMAIN}
+        assert confirmed["event"] == {
+            "action": "restore",
+            "domain": DOMAIN,
+            "mode": "exact",
+            "confirm": DOMAIN,
+        }
         assert "{" not in str(refused.value)  # the message names the field, it spells no event
         assert refused.value.plan is not None
         assert refused.value.plan["items"]["delete"] == 1
@@ -430,7 +435,7 @@ def test_an_abandoned_lock_is_taken_over_once_it_expired(
             }
         ).encode(),
     )
-    with pytest.raises(RestoreInProgressError, match="saved no state; after .* its lock may be removed"):
+    with pytest.raises(RestoreInProgressError, match=r"saved no state; after .* its lock may be removed"):
         service(sdb_client, s3_client, bucket).handle(request(action="restore", confirm=DOMAIN), forever)
 
     later = utc_datetime() + timedelta(seconds=600 + LOCK_GRACE_SECONDS + 1)

@@ -93,7 +93,10 @@ def plan_answer(
         f"({target_state})" + (f"; {note}" if note else "")
     )
     planned = asked or PlanRequest.model_validate(
-        {**request.model_dump(mode="json", exclude_none=True, exclude={"confirm", "run_id"}), "action": "plan"}
+        {
+            **request.model_dump(mode="json", exclude_none=True, exclude={"confirm", "run_id"}),
+            "action": "plan",
+        }
     )
     return {
         "action": "plan",

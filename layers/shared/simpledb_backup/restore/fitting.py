@@ -71,7 +71,9 @@ def fit_samples(
                 continue
             kept[kind].append(entries[position])
             used += size
-    omitted = {kind: len(fitted[kind]) - len(kept[kind]) for kind in fitted if len(kept[kind]) < len(fitted[kind])}
+    omitted = {
+        kind: len(fitted[kind]) - len(kept[kind]) for kind in fitted if len(kept[kind]) < len(fitted[kind])
+    }
     return kept, omitted
 
 

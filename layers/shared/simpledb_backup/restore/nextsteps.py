@@ -38,9 +38,7 @@ def list_dumps(domain: str) -> Step:
 
 
 def backup_now(domain: str) -> Step:
-    return step(
-        f"back {domain} up now", BackupEvent(trigger="manual", domains=[domain]), function="backup"
-    )
+    return step(f"back {domain} up now", BackupEvent(trigger="manual", domains=[domain]), function="backup")
 
 
 def follow(state: RestoreState) -> Step:
@@ -49,7 +47,9 @@ def follow(state: RestoreState) -> Step:
 
 def resume(state: RestoreState) -> Step:
     target = state.target if state.target != state.domain else None
-    event = RestoreRunRequest(action="restore", domain=state.domain, target_domain=target, run_id=state.run_id)
+    event = RestoreRunRequest(
+        action="restore", domain=state.domain, target_domain=target, run_id=state.run_id
+    )
     return step(f"resume run {state.run_id} where it stopped", event)
 
 

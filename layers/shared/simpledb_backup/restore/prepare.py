@@ -226,7 +226,9 @@ class Preparation:
         rule: writing into an existing, non-empty domain needs ``"confirm": "<that domain>"``. Raises
         ConfirmationRequiredError (with the plan) otherwise, and publishes no safety backup."""
         scoped, note = scoped_to_source(request, source.describe())
-        snapshot, staged = self._read_with_safety_backup(scoped.target, subset_of(scoped), progress or _no_progress)
+        snapshot, staged = self._read_with_safety_backup(
+            scoped.target, subset_of(scoped), progress or _no_progress
+        )
         published = None
         try:
             planned = self._planned(request, scoped, source, snapshot, note)

@@ -127,7 +127,9 @@ def _write_all(changes: Iterator[Change], writer: ParallelWriter, deadline: Dead
     return True
 
 
-def _reconciled(before: WriteCounts, now: WriteCounts, plan: dict[str, Any], left: PlanSummary) -> WriteCounts:
+def _reconciled(
+    before: WriteCounts, now: WriteCounts, plan: dict[str, Any], left: PlanSummary
+) -> WriteCounts:
     """The run's counts once a resumed write stage is done: what the earlier invocations wrote is what the plan
     had to write less what this one found left, which also counts writes a killed invocation made after its
     last heartbeat (never fewer than were counted)."""
@@ -139,10 +141,7 @@ def _reconciled(before: WriteCounts, now: WriteCounts, plan: dict[str, Any], lef
     }
     this_invocation = {name: getattr(now, name) - getattr(before, name) for name in earlier}
     return now.model_copy(
-        update={
-            name: max(getattr(before, name), earlier[name]) + this_invocation[name]
-            for name in earlier
-        }
+        update={name: max(getattr(before, name), earlier[name]) + this_invocation[name] for name in earlier}
     )
 
 
