@@ -296,7 +296,8 @@ class BackupService:
         if trigger != PRE_RESTORE_TRIGGER:  # a restore's own safety backup runs under its lock
             self._refuse_if_being_restored(domain, None)
         key = dump_key(domain, label)
-        previous = newest_dump(self.store, key)
+        # A safety backup is measured against nothing: the item-drop baseline is for nightly and manual dumps.
+        previous = None if trigger == PRE_RESTORE_TRIGGER else newest_dump(self.store, key)
         run_id = new_run_id("backup")
         staging = checkpoint_key(run_id, STAGING_OBJECT)
         return BackupState(

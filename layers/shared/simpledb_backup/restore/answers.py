@@ -6,14 +6,13 @@ Pure: answers are built from requests, states and plans. Every answer carries it
 and never spell an event.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from simpledb_backup.aws.keys import dump_key
 from simpledb_backup.aws.s3store import DumpVersion
-from simpledb_backup.errors import ConfirmationRequiredError, RefusalError
+from simpledb_backup.errors import ConfirmationRequiredError, RefusalError, RestoreInProgressError
 from simpledb_backup.events import DiffRequest, ListRequest, PlanRequest, RestoreRunRequest, RunsRequest
-from simpledb_backup.restore import nextsteps
 from simpledb_backup.restore.fitting import (
     DIFF_SAMPLES_BYTES,
     MAX_ANSWER_BYTES,
@@ -23,8 +22,17 @@ from simpledb_backup.restore.fitting import (
     fit_samples,
 )
 from simpledb_backup.restore.lock import LockHolder
+from simpledb_backup.restore.nextsteps import (
+    again_step,
+    diff_steps,
+    list_steps,
+    plan_steps,
+    run_steps,
+    undo_steps,
+    unlock_step,
+)
 from simpledb_backup.restore.planning import PlanSummary, Subset, TargetSnapshot
-from simpledb_backup.restore.state import RestoreState, TrueState, run_state
+from simpledb_backup.restore.state import STALL_SECONDS, RestoreState, TrueState, instant, run_state
 from simpledb_backup.runtime import event_payload
 
 
@@ -55,7 +63,7 @@ def list_answer(request: ListRequest, versions: list[DumpVersion], bucket: str) 
             if dumps
             else f"no dumps of {which} yet (s3://{bucket}/{key})"
         ),
-        "next": nextsteps.list_steps(request.domain, full if request.label is None else len(dumps)),
+        "next": list_steps(request.domain, full if request.label is None else len(dumps)),
     }
 
 
@@ -114,7 +122,7 @@ def plan_answer(
         **({"samples_omitted": omitted} if omitted else {}),
         **({"note": note} if note else {}),
         "message": message,
-        "next": nextsteps.plan_steps(planned, snapshot.item_count, summary.differences),
+        "next": plan_steps(planned, snapshot.item_count, summary.differences),
     }
 
 
@@ -153,7 +161,7 @@ def restore_answer(state: RestoreState, now: datetime | None = None) -> dict[str
         # The handler invokes the function with this event, asynchronously, to resume the run.
         answer["continues_with"] = event_payload(continuation_request(state))
     answer["message"] = restore_message(state, true_state, stalled_since)
-    answer["next"] = nextsteps.run_steps(state, true_state)
+    answer["next"] = run_steps(state, true_state)
     return answer
 
 
@@ -260,7 +268,7 @@ def runs_answer(request: RunsRequest, states: list[RestoreState], more: int, now
         step
         for state, true_state in active
         if true_state in ("running", "parked", "stalled")
-        for step in nextsteps.run_steps(state, true_state)
+        for step in run_steps(state, true_state)
     ]
     counts = ", ".join(
         f"{sum(entry['state'] == name for entry in runs)} {name}"
@@ -280,6 +288,39 @@ def runs_answer(request: RunsRequest, states: list[RestoreState], more: int, now
         ),
         "next": steps,
     }
+
+
+def stateless_lock_live_until(holder: LockHolder) -> datetime:
+    """Until when a lock whose run saved no state may still be live: a run saves its state as soon as it holds
+    the lock, so one that has not, a stall window after the lock was taken, is gone (and the lock's expiry
+    ends it in any case)."""
+    taken = instant(holder.taken_at) if holder.taken_at != "unknown" else None
+    return min((taken or holder.expires_at) + timedelta(seconds=STALL_SECONDS), holder.expires_at)
+
+
+def lock_refusal(
+    target: str, holder: LockHolder | None, held: RestoreState | None, now: datetime
+) -> RestoreInProgressError:
+    """Who holds the target's lock, in what state, and what to do about it."""
+    if holder is None:
+        return RestoreInProgressError(
+            f"{target} is locked by a restore whose lock cannot be read; if no restore of {target} runs, "
+            "remove the lock",
+            [unlock_step(target, confirm=False)],
+        )
+    if held is None:
+        return RestoreInProgressError(
+            f"another restore (run {holder.run_id}, of {holder.domain} into {target}, since "
+            f"{holder.taken_at}) holds the lock on {target} and saved no state; after "
+            f"{stateless_lock_live_until(holder).isoformat(timespec='seconds')} its lock may be removed",
+            [unlock_step(target, confirm=False)],
+        )
+    true_state, stalled_since = run_state(held, now)
+    return RestoreInProgressError(
+        f"another restore (run {holder.run_id}, of {holder.domain} into {target}) holds the lock on "
+        f"{target}: {restore_message(held, true_state, stalled_since)}",
+        run_steps(held, true_state) if true_state != "complete" else [],
+    )
 
 
 def lock_entry(target: str, holder: LockHolder | None) -> dict[str, Any]:
@@ -309,7 +350,7 @@ def unlock_answer(
             if run is not None
             else ""
         )
-        steps = [*(nextsteps.undo(run) if run is not None else []), *([nextsteps.again(run)] if run else [])]
+        steps = [*(undo_steps(run) if run is not None else []), *([again_step(run)] if run else [])]
     return {
         "action": "unlock",
         "status": "ok",
@@ -377,5 +418,5 @@ def diff_answer(
         **({"samples_omitted": omitted} if omitted else {}),
         **({"note": note} if note else {}),
         "message": message,
-        "next": nextsteps.diff_steps(request.domain, older, changed),
+        "next": diff_steps(request.domain, older, changed),
     }

@@ -28,7 +28,7 @@ from simpledb_backup.aws.s3store import (
 from simpledb_backup.errors import DumpCorruptError, DumpNotFoundError, ObjectNotFoundError
 from simpledb_backup.formats.dumpformat import read_dump
 from simpledb_backup.observability import logger
-from simpledb_backup.restore import nextsteps
+from simpledb_backup.restore.nextsteps import backup_step, list_dumps_step
 
 __all__ = ["PRE_RESTORE_TRIGGER", "DumpCatalog"]
 
@@ -142,7 +142,7 @@ class DumpCatalog:
                 raise DumpNotFoundError(
                     f"version_id {version_id!r} is not a dump of domain {domain!r} (none of the keys under "
                     f"{DUMPS_PREFIX}{domain}/ has it); {listing}",
-                    [nextsteps.list_dumps(domain)],
+                    [list_dumps_step(domain)],
                 )
             return self.version(key, version_id)
         key = dump_key(domain, label)
@@ -162,17 +162,17 @@ class DumpCatalog:
             return DumpNotFoundError(
                 f"as_of {as_of.isoformat()}: no dump of domain {domain!r} was made at or before that time "
                 f"({key}; safety backups are restored by version_id); {listing}",
-                [nextsteps.list_dumps(domain)],
+                [list_dumps_step(domain)],
             )
         if next(self.store.iter_versions(key), None) is not None:
             return DumpNotFoundError(
                 f"domain {domain!r} has only pre-restore safety backups in {key}; restore one by version_id; "
                 f"{listing}",
-                [nextsteps.list_dumps(domain)],
+                [list_dumps_step(domain)],
             )
         return DumpNotFoundError(
             f"no dumps of domain {domain!r} in s3://{self.store.bucket}/{key}; run a backup first",
-            [nextsteps.backup_now(domain)],
+            [backup_step(domain)],
         )
 
     def previous(self, domain: str, label: str | None = None) -> DumpVersion:
@@ -185,7 +185,7 @@ class DumpCatalog:
             raise DumpNotFoundError(
                 f"domain {domain!r} has {count} schedule or manual dump in {key}: there is no dump before the "
                 "latest to compare",
-                [nextsteps.list_dumps(domain)],
+                [list_dumps_step(domain)],
             )
         return replace(previous, where=self._where(previous))
 

@@ -33,39 +33,39 @@ def step(say: str, event: BaseModel, function: str = "restore") -> Step:
     return {"say": say, "function": function, "event": payload}
 
 
-def list_dumps(domain: str) -> Step:
+def list_dumps_step(domain: str) -> Step:
     return step(f"list the dumps of {domain}", ListRequest(action="list", domain=domain))
 
 
-def backup_now(domain: str) -> Step:
+def backup_step(domain: str) -> Step:
     return step(f"back {domain} up now", BackupEvent(trigger="manual", domains=[domain]), function="backup")
 
 
-def follow(state: RestoreState) -> Step:
+def follow_step(state: RestoreState) -> Step:
     return step(f"follow run {state.run_id}", status_request(state.domain, state.run_id))
 
 
-def resume(state: RestoreState) -> Step:
+def resume_step(state: RestoreState, when: str = "") -> Step:
     target = state.target if state.target != state.domain else None
     event = RestoreRunRequest(
         action="restore", domain=state.domain, target_domain=target, run_id=state.run_id
     )
-    return step(f"resume run {state.run_id} where it stopped", event)
+    return step(f"{when}resume run {state.run_id} where it stopped", event)
 
 
-def unlock(target: str, confirm: bool) -> Step:
+def unlock_step(target: str, confirm: bool) -> Step:
     say = f"remove the stale lock of {target}" if confirm else f"see what unlocking {target} would remove"
     return step(say, UnlockRequest(action="unlock", domain=target, confirm=target if confirm else None))
 
 
-def undo(state: RestoreState) -> list[Step]:
+def undo_steps(state: RestoreState) -> list[Step]:
     if state.safety_backup is None:
         return []
     event = RestoreRunRequest.model_validate(state.safety_backup.undo)
     return [step(f"undo: put {state.target} back as the safety backup found it", event)]
 
 
-def what_changed(state: RestoreState) -> list[Step]:
+def what_changed_steps(state: RestoreState) -> list[Step]:
     if state.safety_backup is None:
         return []
     event = DiffRequest.model_validate(
@@ -74,7 +74,7 @@ def what_changed(state: RestoreState) -> list[Step]:
     return [step(f"see what the restore changed in {state.target}", event)]
 
 
-def again(state: RestoreState) -> Step:
+def again_step(state: RestoreState) -> Step:
     request = RestoreRunRequest.model_validate(state.request)
     return step("run the same restore again (it converges)", request.model_copy(update={"run_id": None}))
 
@@ -82,14 +82,18 @@ def again(state: RestoreState) -> Step:
 def run_steps(state: RestoreState, true_state: TrueState) -> list[Step]:
     """What to do about a run in its true state."""
     match true_state:
-        case "running" | "parked":
-            return [follow(state)]
+        case "running":
+            return [follow_step(state)]
+        case "parked":
+            # Its continuation is queued; should it have been lost (the invocation died as it parked), resuming
+            # is safe: one invocation at a time works on a run.
+            return [follow_step(state), resume_step(state, "if it does not move within a minute, ")]
         case "stalled":
-            return [resume(state), unlock(state.target, confirm=False)]
+            return [resume_step(state), unlock_step(state.target, confirm=False)]
         case "complete":
-            return [*what_changed(state), *undo(state)]
+            return [*what_changed_steps(state), *undo_steps(state)]
         case "failed":
-            return [again(state), *undo(state), *what_changed(state)]
+            return [again_step(state), *undo_steps(state), *what_changed_steps(state)]
     return []
 
 
@@ -113,7 +117,7 @@ def diff_steps(domain: str, older: dict[str, Any], changed: int) -> list[Step]:
 
 def list_steps(domain: str, full_dumps: int) -> list[Step]:
     if not full_dumps:
-        return [backup_now(domain)]
+        return [backup_step(domain)]
     steps = [step(f"plan restoring {domain} to its latest dump", PlanRequest(action="plan", domain=domain))]
     if full_dumps > 1:
         last_night = DiffRequest.model_validate(

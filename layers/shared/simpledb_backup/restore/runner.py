@@ -34,10 +34,10 @@ from simpledb_backup.errors import (
 )
 from simpledb_backup.events import RestoreRunRequest
 from simpledb_backup.observability import MetricName, domain_metrics, logger
-from simpledb_backup.restore import nextsteps
-from simpledb_backup.restore.answers import restore_answer
+from simpledb_backup.restore.answers import lock_refusal, restore_answer
 from simpledb_backup.restore.heartbeat import Heartbeat
-from simpledb_backup.restore.lock import LockHolder, TargetLock
+from simpledb_backup.restore.lock import TargetLock
+from simpledb_backup.restore.nextsteps import again_step, follow_step, unlock_step
 from simpledb_backup.restore.prepare import Preparation, PreparedRestore
 from simpledb_backup.restore.runs import RestoreRuns
 from simpledb_backup.restore.sources import RestoreSource, SourceOpener
@@ -88,6 +88,48 @@ def fenced(deadline: Deadline, heartbeat: Heartbeat) -> Deadline:
     return Deadline(lambda: 0.0 if heartbeat.lost else deadline.remaining(), deadline.margin_seconds)
 
 
+def refuse_if_alive(state: RestoreState, now: datetime) -> None:
+    """A run an invocation works on (its heartbeat is fresh) is not resumed: one invocation per run."""
+    true_state, _ = run_state(state, now)
+    if true_state == "running":
+        raise RestoreInProgressError(
+            f"run {state.run_id} is running: an invocation works on it (its heartbeat is from "
+            f"{state.heartbeat_at or state.updated_at}); follow its status instead",
+            [follow_step(state)],
+        )
+
+
+def vouched_fingerprint(lock: TargetLock, runs: RestoreRuns, state: RestoreState) -> str:
+    """The fingerprint of a saved state its run's lock vouches for; InvalidStateError when it does not."""
+    holder = lock.holder(state.target)
+    fingerprint = runs.fingerprint(state)
+    if holder is None or holder.run_id != state.run_id:
+        raise InvalidStateError(
+            f"run_id: {state.run_id!r} no longer holds the lock on {state.target} (it expired and was taken "
+            "over, or was removed); run the restore again from the start",
+            [again_step(state)],
+        )
+    if fingerprint not in holder.vouches_for:
+        raise InvalidStateError(
+            f"run_id: the saved state of {state.run_id!r} is not one its lock on {state.target} vouches for "
+            "(it was changed); remove the lock and run the restore again from the start",
+            [unlock_step(state.target, confirm=False)],
+        )
+    return fingerprint
+
+
+def lock_refused(lock: TargetLock, runs: RestoreRuns, target: str, now: datetime) -> RestoreInProgressError:
+    """The refusal of a restore whose target another run holds: who, in what state, what to do."""
+    holder = lock.holder(target)
+    held = None
+    if holder is not None:
+        try:
+            held = runs.load(holder.run_id)
+        except SimpleDBBackupError:
+            held = None
+    return lock_refusal(target, holder, held, now)
+
+
 class RestoreRunner:
     def __init__(
         self,
@@ -118,7 +160,7 @@ class RestoreRunner:
         if state is not None and state.status in ENDED:
             return restore_answer(state)  # a repeated continuation event of a run that already ended
         if state is not None:
-            self._refuse_if_alive(state)
+            refuse_if_alive(state, self.now())
             request = RestoreRunRequest.model_validate(state.request)
         run_id = state.run_id if state else new_run_id("restore")
         logger.append_keys(run_id=run_id, target_domain=request.target)
@@ -136,34 +178,10 @@ class RestoreRunner:
             )
         return state
 
-    def _refuse_if_alive(self, state: RestoreState) -> None:
-        """A run an invocation works on (its heartbeat is fresh) is not resumed: one invocation per run."""
-        true_state, _ = run_state(state, self.now())
-        if true_state == "running":
-            raise RestoreInProgressError(
-                f"run {state.run_id} is running: an invocation works on it (its heartbeat is from "
-                f"{state.heartbeat_at or state.updated_at}); follow its status instead",
-                [nextsteps.follow(state)],
-            )
-
     def _vouched(self, state: RestoreState) -> PreparedRestore | None:
         """A saved state is trusted only when the lock its run holds vouches for its fingerprint; None when the
         run had not been prepared (it is prepared again, from the request its state holds)."""
-        holder = self.lock.holder(state.target)
-        fingerprint = self.runs.fingerprint(state)
-        if holder is None or holder.run_id != state.run_id:
-            raise InvalidStateError(
-                f"run_id: {state.run_id!r} no longer holds the lock on {state.target} (it expired and was taken "
-                "over, or was removed); run the restore again from the start",
-                [nextsteps.again(state)],
-            )
-        if fingerprint not in holder.vouches_for:
-            raise InvalidStateError(
-                f"run_id: the saved state of {state.run_id!r} is not one its lock on {state.target} vouches for "
-                "(it was changed); remove the lock and run the restore again from the start",
-                [nextsteps.unlock(state.target, confirm=False)],
-            )
-        self._last_saved = fingerprint
+        self._last_saved = vouched_fingerprint(self.lock, self.runs, state)
         return None if state.phase in _UNPREPARED else PreparedRestore(state)
 
     def _run(
@@ -252,38 +270,7 @@ class RestoreRunner:
         try:
             self.lock.acquire(holder)
         except RestoreInProgressError as error:
-            raise self._lock_refusal(request.target) from error
-
-    def _lock_refusal(self, target: str) -> RestoreInProgressError:
-        """Who holds the target's lock, in what state, and what to do about it."""
-        holder = self.lock.holder(target)
-        if holder is None:
-            return RestoreInProgressError(
-                f"{target} is locked by a restore whose lock cannot be read; if no restore of {target} runs, "
-                "remove the lock",
-                [nextsteps.unlock(target, confirm=False)],
-            )
-        held = self._held_by(holder)
-        if held is None:
-            return RestoreInProgressError(
-                f"another restore (run {holder.run_id}, of {holder.domain} into {target}, since "
-                f"{holder.taken_at}) holds the lock on {target} and saved no state; after "
-                f"{holder.expires_at.isoformat()} its lock may be removed",
-                [nextsteps.unlock(target, confirm=False)],
-            )
-        true_state, _ = run_state(held, self.now())
-        answer = restore_answer(held, self.now())
-        return RestoreInProgressError(
-            f"another restore (run {holder.run_id}, of {holder.domain} into {target}) holds the lock on "
-            f"{target}: {answer['message']}",
-            nextsteps.run_steps(held, true_state) if true_state != "complete" else [],
-        )
-
-    def _held_by(self, holder: LockHolder) -> RestoreState | None:
-        try:
-            return self.runs.load(holder.run_id)
-        except SimpleDBBackupError:
-            return None
+            raise lock_refused(self.lock, self.runs, request.target, self.now()) from error
 
     def _checkpoint(
         self, state: RestoreState, source: RestoreSource, deadline: Deadline, heartbeat: Heartbeat

@@ -20,11 +20,17 @@ from simpledb_backup.events import (
     StatusRequest,
     UnlockRequest,
 )
-from simpledb_backup.restore import nextsteps
-from simpledb_backup.restore.answers import list_answer, runs_answer, status_answer, unlock_answer
+from simpledb_backup.restore.answers import (
+    list_answer,
+    runs_answer,
+    stateless_lock_live_until,
+    status_answer,
+    unlock_answer,
+)
 from simpledb_backup.restore.catalog import DumpCatalog
 from simpledb_backup.restore.diff import DumpDiffer
 from simpledb_backup.restore.lock import LockHolder
+from simpledb_backup.restore.nextsteps import follow_step, list_dumps_step, resume_step, step, unlock_step
 from simpledb_backup.restore.prepare import Preparation
 from simpledb_backup.restore.runner import RestoreRunner
 from simpledb_backup.restore.runs import RestoreRuns
@@ -39,7 +45,7 @@ class UnknownDomainError(InvalidRequestError):
     """A domain the function does not work with: the answer names the ones it does."""
 
     def __init__(self, message: str, configured_domains: tuple[str, ...]) -> None:
-        super().__init__(message, [nextsteps.list_dumps(domain) for domain in configured_domains])
+        super().__init__(message, [list_dumps_step(domain) for domain in configured_domains])
         self.configured_domains = configured_domains
 
 
@@ -87,7 +93,7 @@ class RestoreService:
             raise InvalidRequestError(
                 f"run_id: {state.run_id!r} is a restore of {state.domain!r} into {state.target!r}, not a run "
                 f"of {request.domain!r}",
-                [nextsteps.step(f"list the restore runs of {request.domain}", _runs_of(request.domain))],
+                [step(f"list the restore runs of {request.domain}", _runs_of(request.domain))],
             )
         return status_answer(state, self.runner.now())
 
@@ -106,7 +112,7 @@ class RestoreService:
         if not lock.remove(target, etag):
             raise RestoreInProgressError(
                 f"the lock of {target} changed while it was being removed (another restore took it); look again",
-                [nextsteps.unlock(target, confirm=False)],
+                [unlock_step(target, confirm=False)],
             )
         if run is not None and run.status not in ("complete", "failed", "refused"):
             run.status = "failed"
@@ -126,22 +132,25 @@ class RestoreService:
             return None
 
     def _refuse_if_live(self, target: str, holder: LockHolder | None, run: RestoreState | None) -> None:
-        """A lock is live while its run's heartbeat is fresh, or, for a run that saved no state, until the lock
-        expires (its invocation may still be starting)."""
+        """A lock is live while its run's heartbeat is fresh, or, for a run that saved no state, for a stall
+        window after it was taken (its invocation may still be starting)."""
         now = self.runner.now()
         if run is not None and run_state(run, now)[0] == "running":
             raise RestoreInProgressError(
                 f"the lock of {target} is live: run {run.run_id} is running (its heartbeat is from "
                 f"{run.heartbeat_at or run.updated_at}); nothing was removed",
-                [nextsteps.follow(run)],
+                [follow_step(run)],
             )
-        if run is None and holder is not None and holder.expires_at >= now:
-            raise RestoreInProgressError(
-                f"the lock of {target} was taken by run {holder.run_id} at {holder.taken_at}, which has saved no "
-                f"state yet; it may still be starting, so the lock can be removed after "
-                f"{holder.expires_at.isoformat()}; nothing was removed",
-                [nextsteps.unlock(target, confirm=False)],
-            )
+        if run is None and holder is not None:
+            # A run saves its state as soon as it holds the lock: one that has not, that long after, is gone.
+            starting_until = stateless_lock_live_until(holder)
+            if now <= starting_until:
+                raise RestoreInProgressError(
+                    f"the lock of {target} was taken by run {holder.run_id} at {holder.taken_at}, which has saved "
+                    f"no state yet: it may still be starting; the lock can be removed after "
+                    f"{starting_until.isoformat(timespec='seconds')}; nothing was removed",
+                    [unlock_step(target, confirm=False)],
+                )
 
     def check_domain(self, domain: str) -> None:
         """Every action works on a configured domain, or on one the restore may write (RESTORE_TARGET_PATTERN):
@@ -181,14 +190,14 @@ def _confirm_unlock(
         what = f"the lock of run {holder.run_id} (taken {holder.taken_at}), which saved no state"
     else:
         what = f"the lock of run {run.run_id}, {run_state(run, now)[0]} in phase {run.phase}"
-    steps = [nextsteps.unlock(target, confirm=True)]
+    steps = [unlock_step(target, confirm=True)]
     advice = ""
     if run is not None and run.status == "continued":
         advice = "; the run is parked, waiting for its continuation: resume it instead to let it finish"
-        steps.insert(0, nextsteps.resume(run))
+        steps.insert(0, resume_step(run))
     elif run is not None and run.status == "running":
         advice = "; the run is stalled: resume it to let it finish, or unlock to end it"
-        steps.insert(0, nextsteps.resume(run))
+        steps.insert(0, resume_step(run))
     error = ConfirmationRequiredError(
         f"unlock {target} would remove {what}{advice}. To remove it, confirm with the domain's name"
     )

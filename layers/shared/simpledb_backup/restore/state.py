@@ -21,12 +21,12 @@ ENDED: tuple[RunStatus, ...] = ("complete", "failed", "refused")
 TrueState = Literal["running", "stalled", "parked", "complete", "failed", "refused"]
 
 #: An invocation working on a run saves its state this often (heartbeat_at and the writes made so far).
-HEARTBEAT_SECONDS = 3.0
+HEARTBEAT_SECONDS = 2.0
 #: A running run whose heartbeat is older than this is stalled: its invocation died or timed out. Several
 #: heartbeats long, so one slow S3 write does not make a live run look dead; an invocation whose heartbeat could
 #: not be saved for FENCE_SECONDS stops working by itself (heartbeat.Heartbeat.lost), so a run reported stalled
 #: is no longer written by it.
-STALL_SECONDS = 20.0
+STALL_SECONDS = 10.0
 FENCE_SECONDS = STALL_SECONDS - 2 * HEARTBEAT_SECONDS
 #: A parked run whose continuation has not started after this long is stalled too (the queued invocation was
 #: lost, or failed before it could start): longer than any invocation (15 minutes) plus Lambda's queueing.
