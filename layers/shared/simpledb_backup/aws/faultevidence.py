@@ -13,7 +13,8 @@ C / rate above it; random faults take the same share at every rate.
 
 The test
 --------
-Over the lane's recent outcomes (the last ``window_seconds``, at most ``max_outcomes``) it compares two
+Over the lane's recent outcomes (the last ``max_outcomes``, within ``window_seconds``: a busy lane's last
+seconds, a quiet lane's last few scans) it compares two
 explanations by their likelihood: *flat*, every attempt succeeds with one probability q; and *capacity*, an
 attempt sent at rate r succeeds with probability q * min(1, G / r) for some capacity G. The capacity model
 always fits at least as well (with G above every rate it is the flat one); when it does not fit better by at
@@ -99,7 +100,7 @@ def _best_fit(groups: list[tuple[float, int, int]], capacity: float | None) -> t
 class FaultEvidence:
     def __init__(
         self,
-        window_seconds: float = 30.0,
+        window_seconds: float = 300.0,
         max_outcomes: int = 200,
         min_outcomes: int = 12,
         min_range: float = 4.0,
@@ -144,7 +145,7 @@ class FaultEvidence:
         rates = [outcome.rate for outcome in recent]
         spread = max(rates) / min(rates)
         successes = sum(not outcome.fault for outcome in recent) / len(recent)
-        if spread < self.rate_range or successes < self.min_success:
+        if spread < self.rate_range:
             return Verdict.UNKNOWN, 0.0
         groups = _group(recent)
         flat, _ = _best_fit(groups, None)
@@ -152,7 +153,7 @@ class FaultEvidence:
         capacities = [low * (high / low) ** (step / (_CAPACITY_STEPS - 1)) for step in range(_CAPACITY_STEPS)]
         capacity, q = max(_best_fit(groups, candidate) for candidate in capacities)
         if capacity - flat < self.min_gain:
-            if spread < self.min_range:
+            if spread < self.min_range or successes < self.min_success:
                 return Verdict.UNKNOWN, 0.0
             # The share among the slower half of the outcomes (faults the rate adds, if any, are among the
             # faster half), from a few hundred outcomes at most: taken on the high side (two standard
