@@ -10,10 +10,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from simpledb_backup.aws.clients import call_timeout_seconds, s3_client, sdb_client
+from simpledb_backup.aws.clients import call_timeout_seconds, kms_client, s3_client, sdb_client
 from simpledb_backup.aws.continuation import start_continuation
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.aws.statemac import StateMac
 from simpledb_backup.config import Settings
 from simpledb_backup.errors import RefusalError
 from simpledb_backup.events import RestoreRunRequest, parse_restore_request
@@ -37,6 +38,7 @@ def restore_service() -> RestoreService:
         SimpleDB(sdb_client(config.restore_workers + config.segments + 2, timeout)),
         BucketStore(s3_client(config.segments + 2, timeout), config.backup_bucket),
         config,
+        mac=StateMac(kms_client(), config.state_key_id),
     )
 
 

@@ -4,6 +4,7 @@ then; resumed by the step its status names, it completes and counts every write 
 invocation made after its last heartbeat included. (Today's finding: status said "continues in the background
 ... 0 items written" while ~370 were written, and after the resume the summary counted 50.)"""
 
+import os
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,12 +20,14 @@ from repomandata import fill_domain, repoman_domain_items
 from simpledb_backup.aws import clients
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB, select_expression
+from simpledb_backup.aws.statemac import StateMac
 from simpledb_backup.config import Settings
 from simpledb_backup.events import parse_restore_request
 from simpledb_backup.restore import compose_restore_service
 from simpledb_backup.restore.state import HEARTBEAT_SECONDS, STALL_SECONDS
 from simpledb_backup.runtime import Deadline, utc_datetime
 from stackbucket import create_backup_bucket
+from statekey import create_state_key
 
 pytestmark = [pytest.mark.server, pytest.mark.filterwarnings("ignore:No application metrics to publish")]
 DOMAIN, TARGET = "packages", "restored-packages"
@@ -47,6 +50,7 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("CONTINUATION_MARGIN_SECONDS", "30")
     fresh_containers()
     create_backup_bucket(boto3.client("s3"), BUCKET)
+    create_state_key(boto3.client("kms"), os.environ["STATE_KEY_ID"])
     fill_domain(boto3.client("sdb"), DOMAIN, repoman_domain_items(ITEMS))
     yield server.url
     sdblocal.controls.reset()
@@ -57,6 +61,7 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def fresh_containers() -> None:
     clients.sdb_client.cache_clear()
     clients.s3_client.cache_clear()
+    clients.kms_client.cache_clear()
     load_handler("backup").settings.cache_clear()
     load_handler("backup").backup_service.cache_clear()
     load_handler("restore").settings.cache_clear()
@@ -75,6 +80,7 @@ def status_at(run_id: str, seconds_from_now: float) -> dict[str, Any]:
         BucketStore(boto3.client("s3"), BUCKET),
         Settings.from_environment(),
         clock=lambda: moment,
+        mac=StateMac(boto3.client("kms"), os.environ["STATE_KEY_ID"]),
     )
     return restore_service.handle(
         parse_restore_request({"action": "status", "domain": DOMAIN, "run_id": run_id}), forever

@@ -19,6 +19,7 @@ from restore_helpers import (
     forever,
     original_domain,
     request,
+    sealed_document,
     service,
     writes,
 )
@@ -163,20 +164,17 @@ def events_of_error(error: Any) -> dict[str, dict[str, Any]]:
 
 
 def plant_lock(s3_client: Any, bucket: str, run_id: str, taken_seconds_ago: float) -> None:
+    """A lock as a restore of this service writes it (sealed), whose run saved no state."""
     taken = utc_datetime() - timedelta(seconds=taken_seconds_ago)
-    s3_client.put_object(
-        Bucket=bucket,
-        Key=lock_key(DOMAIN),
-        Body=json.dumps(
-            {
-                "run_id": run_id,
-                "domain": DOMAIN,
-                "target": DOMAIN,
-                "taken_at": taken.isoformat(),
-                "expires_at": (taken + timedelta(seconds=900)).isoformat(),
-            }
-        ).encode(),
-    )
+    lock = {
+        "run_id": run_id,
+        "domain": DOMAIN,
+        "target": DOMAIN,
+        "taken_at": taken.isoformat(),
+        "expires_at": (taken + timedelta(seconds=900)).isoformat(),
+    }
+    body = json.dumps(sealed_document(lock_key(DOMAIN), lock)).encode()
+    s3_client.put_object(Bucket=bucket, Key=lock_key(DOMAIN), Body=body)
 
 
 def test_unlock_removes_a_stale_lock_only_when_confirmed(
@@ -205,6 +203,18 @@ def test_unlock_removes_a_stale_lock_only_when_confirmed(
     assert writes() == {}
     answer = restore_service.handle(request(action="restore", mode="exact", confirm=DOMAIN), forever)
     assert answer["status"] == "complete"
+
+
+def test_unlock_removes_a_lock_the_service_did_not_write_once_confirmed(
+    changed: str, sdb_client: Any, s3_client: Any, bucket: str
+) -> None:
+    s3_client.put_object(Bucket=bucket, Key=lock_key(DOMAIN), Body=b"garbage")
+    restore_service = service(sdb_client, s3_client, bucket)
+    with pytest.raises(ConfirmationRequiredError, match="a lock this service did not write"):
+        restore_service.handle(request(action="unlock"), forever)
+    removed = restore_service.handle(request(action="unlock", confirm=DOMAIN), forever)
+    assert removed["removed"] == {"target_domain": DOMAIN, "readable": False}
+    assert not lock_exists(s3_client, bucket)
 
 
 def test_a_lock_just_taken_by_a_run_that_saved_nothing_yet_is_live(

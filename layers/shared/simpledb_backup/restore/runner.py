@@ -4,8 +4,8 @@ A run is: open the source, take the target's lock, save the run's state (phase `
 + plan + safety backup from one read of the target + confirm rule), then write and verify, each stage
 resumable. The state is saved when the run starts, once it is prepared, after each stage, when it parks and
 when it ends; while an invocation works on it, its heartbeat saves it every few seconds with the progress
-made (heartbeat.py). The lock records the fingerprint of the state saved last, and a resume trusts a saved
-state only when the lock it holds agrees.
+made (heartbeat.py). States and locks are sealed with the state key (aws.statemac): a resume obeys a saved
+state only when it verifies and its run holds the target's verified lock.
 
 Until ``prepare`` has returned nothing has been written and an error is a refusal (raised; the run's state
 says ``refused``). From then on the run has written, or may have (a safety backup, the target's creation,
@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from simpledb_backup.aws.statemac import unverified_error
 from simpledb_backup.errors import (
     ConfirmationRequiredError,
     DumpNotFoundError,
@@ -37,13 +38,14 @@ from simpledb_backup.observability import MetricName, domain_metrics, logger
 from simpledb_backup.restore.answers import lock_refusal, restore_answer
 from simpledb_backup.restore.heartbeat import Heartbeat
 from simpledb_backup.restore.lock import TargetLock
-from simpledb_backup.restore.nextsteps import again_step, follow_step, unlock_step
+from simpledb_backup.restore.nextsteps import again_step, follow_step
 from simpledb_backup.restore.prepare import Preparation, PreparedRestore
 from simpledb_backup.restore.runs import RestoreRuns
 from simpledb_backup.restore.sources import RestoreSource, SourceOpener
 from simpledb_backup.restore.stages import SafetyBackupStage, VerifyStage, WriteStage
 from simpledb_backup.restore.state import ENDED, RestoreState, RunError, run_state
-from simpledb_backup.runtime import Deadline, StallGuard, new_run_id, utc_now
+from simpledb_backup.runtime import Deadline, StallGuard, utc_now
+from simpledb_backup.sealing import Unverified
 
 RestoreAnswer = dict[str, object]
 #: Refusals caused by the request itself, not by its data or the service: they count as no failed restore.
@@ -99,23 +101,17 @@ def refuse_if_alive(state: RestoreState, now: datetime) -> None:
         )
 
 
-def vouched_fingerprint(lock: TargetLock, runs: RestoreRuns, state: RestoreState) -> str:
-    """The fingerprint of a saved state its run's lock vouches for; InvalidStateError when it does not."""
-    holder = lock.holder(state.target)
-    fingerprint = runs.fingerprint(state)
+def held_by_its_run(lock: TargetLock, state: RestoreState) -> None:
+    """A saved state (verified by ``runs.load``) is resumed only by the run that holds the target's lock."""
+    holder = lock.found(state.target)
+    if isinstance(holder, Unverified):
+        raise unverified_error(holder, lock.documents.bucket)
     if holder is None or holder.run_id != state.run_id:
         raise InvalidStateError(
             f"run_id: {state.run_id!r} no longer holds the lock on {state.target} (it expired and was taken "
             "over, or was removed); run the restore again from the start",
             [again_step(state)],
         )
-    if fingerprint not in holder.vouches_for:
-        raise InvalidStateError(
-            f"run_id: the saved state of {state.run_id!r} is not one its lock on {state.target} vouches for "
-            "(it was changed); remove the lock and run the restore again from the start",
-            [unlock_step(state.target, confirm=False)],
-        )
-    return fingerprint
 
 
 def lock_refused(lock: TargetLock, runs: RestoreRuns, target: str, now: datetime) -> RestoreInProgressError:
@@ -145,8 +141,6 @@ class RestoreRunner:
         self.safety_backup, self.writer, self.verifier = stages
         self.monotonic = monotonic
         self.metrics = metrics or RestoreMetrics()
-        #: Fingerprint of the state this run saved last (or resumed from), which its lock keeps vouching for.
-        self._last_saved: str | None = None
         self.stall_guard = StallGuard(
             RestoreStalledError, "raise the function timeout or lower CONTINUATION_MARGIN_SECONDS"
         )
@@ -162,7 +156,7 @@ class RestoreRunner:
         if state is not None:
             refuse_if_alive(state, self.now())
             request = RestoreRunRequest.model_validate(state.request)
-        run_id = state.run_id if state else new_run_id("restore")
+        run_id = state.run_id if state else self.runs.new_run_id()
         logger.append_keys(run_id=run_id, target_domain=request.target)
         try:
             return self._run(request, state, run_id, deadline)
@@ -179,15 +173,14 @@ class RestoreRunner:
         return state
 
     def _vouched(self, state: RestoreState) -> PreparedRestore | None:
-        """A saved state is trusted only when the lock its run holds vouches for its fingerprint; None when the
-        run had not been prepared (it is prepared again, from the request its state holds)."""
-        self._last_saved = vouched_fingerprint(self.lock, self.runs, state)
+        """A saved state is resumed only by the run that holds the target's lock; None when the run had not been
+        prepared (it is prepared again, from the request its state holds)."""
+        held_by_its_run(self.lock, state)
         return None if state.phase in _UNPREPARED else PreparedRestore(state)
 
     def _run(
         self, request: RestoreRunRequest, state: RestoreState | None, run_id: str, deadline: Deadline
     ) -> RestoreAnswer:
-        self._last_saved = None
         prepared = self._vouched(state) if state else None
         source = self.sources.reopen(request, state.source) if state else self.sources.open(request)
         self._hold_lock(request, run_id, source, deadline)
@@ -256,16 +249,10 @@ class RestoreRunner:
         return prepared
 
     def _hold_lock(
-        self,
-        request: RestoreRunRequest,
-        run_id: str,
-        source: RestoreSource,
-        deadline: Deadline,
-        new_fingerprint: str | None = None,
+        self, request: RestoreRunRequest, run_id: str, source: RestoreSource, deadline: Deadline
     ) -> None:
-        vouches_for = tuple(print_ for print_ in (new_fingerprint, self._last_saved) if print_)
         holder = self.lock.holder_for(
-            run_id, request.domain, request.target, source.describe(), deadline.remaining(), vouches_for
+            run_id, request.domain, request.target, source.describe(), deadline.remaining()
         )
         try:
             self.lock.acquire(holder)
@@ -275,15 +262,13 @@ class RestoreRunner:
     def _checkpoint(
         self, state: RestoreState, source: RestoreSource, deadline: Deadline, heartbeat: Heartbeat
     ) -> None:
-        """Make the lock vouch for the state about to be saved (and still for the one saved before), then save
-        it: a crash between the two writes leaves a state the lock accepts."""
+        """Extend the lock over the time this invocation may still need, then save the state (a heartbeat
+        saves it again every few seconds, with the progress made)."""
 
         def save(current: RestoreState) -> None:
-            fingerprint = self.runs.fingerprint(current)
             request = RestoreRunRequest.model_validate(current.request)
-            self._hold_lock(request, current.run_id, source, deadline, fingerprint)
+            self._hold_lock(request, current.run_id, source, deadline)
             self.runs.save(current)
-            self._last_saved = fingerprint
 
         heartbeat.checkpoint(state, save)
 

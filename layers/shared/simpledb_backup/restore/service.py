@@ -185,7 +185,7 @@ def _confirm_unlock(
 ) -> ConfirmationRequiredError:
     """The refusal that says what unlock would remove and asks for the confirmation."""
     if holder is None:
-        what = "an unreadable lock (not one this service can read)"
+        what = "a lock this service did not write (it does not verify, or is not a lock)"
     elif run is None:
         what = f"the lock of run {holder.run_id} (taken {holder.taken_at}), which saved no state"
     else:
