@@ -22,10 +22,10 @@ from simpledb_backup.aws.clients import call_timeout_seconds
 from simpledb_backup.aws.keys import RESTORES_PREFIX
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-TIMEOUT_SECONDS = 5.0
-MARGIN_SECONDS = 2.0
-ITEMS = 1500
-WRITE_CAP = 8  # batch calls a second: 60 batches take some 8 s, several invocations' worth
+TIMEOUT_SECONDS = 8.0
+MARGIN_SECONDS = 3.0
+ITEMS = 1000
+WRITE_CAP = 4  # batch calls a second: 40 batches take some 10 s, several invocations' worth
 
 
 @pytest.fixture

@@ -111,13 +111,13 @@ def test_a_killed_restore_is_stalled_with_its_counts_and_its_resume_counts_every
     run = listed["runs"][0]
     assert run["phase"] == "writing"
     # Its last heartbeat is a few seconds old at most: a moment later it is stalled since then, its counts those
-    # of that heartbeat: never more than were written, and at most two heartbeats' worth of writes fewer.
+    # of that heartbeat: never more than were written, and at most a few heartbeats' worth of writes fewer.
     stalled = status_at(run["run_id"], STALL_SECONDS + 1)
     assert stalled["state"] == "stalled"
     assert stalled["stalled_since"] == stalled["heartbeat_at"]
     counted = stalled["progress"]["items_written"]
     assert 0 < counted <= written
-    assert written - counted <= 2 * HEARTBEAT_SECONDS * WRITE_CAP * 25
+    assert written - counted <= 3 * HEARTBEAT_SECONDS * WRITE_CAP * 25
     assert stalled["progress"]["items_to_write"] == ITEMS
     assert "stalled since" in stalled["message"]
     resume = next(step["event"] for step in stalled["next"] if step["event"]["action"] == "restore")

@@ -238,9 +238,11 @@ class RestoreRunner:
 
         try:
             prepared = self.preparation.prepare(request, run_id, source, read_so_far)
-        except RefusalError as error:
+        except BaseException as error:  # nothing was written: refused, or failed before writing
             heartbeat.stop()
-            planning.status, planning.error = "refused", RunError(kind=error.kind, message=str(error))
+            kind = error.kind if isinstance(error, SimpleDBBackupError) else type(error).__name__
+            planning.status = "refused" if isinstance(error, RefusalError) else "failed"
+            planning.error = RunError(kind=kind, message=str(error))
             self._save_quietly(planning)
             raise
         prepared.state.started_at = planning.started_at
