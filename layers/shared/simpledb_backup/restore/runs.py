@@ -18,12 +18,6 @@ from simpledb_backup.sealing import Unverified
 RunKind = Literal["restore", "drill"]
 
 
-def _started(key: str) -> str:
-    """A run id's start time (``restore-20261126T030000Z-...``), by which runs sort oldest first."""
-    name = key.removeprefix(RESTORES_PREFIX)
-    return name.split("-", 1)[1] if name[:1].isalpha() else name
-
-
 class RestoreRuns:
     """The saved runs of one kind: the restore function's restores, or the drill function's drills."""
 
@@ -57,21 +51,16 @@ class RestoreRuns:
         return state
 
     def list_runs(self, domain: str, limit: int) -> tuple[list[RestoreState], int]:
-        """The newest ``limit`` restore runs of ``domain``'s dumps or into ``domain``, newest first (run ids
-        begin with their start time), and how many more of them there are. A state that does not verify is left
-        out."""
+        """The newest ``limit`` restore runs of ``domain``'s dumps or into ``domain``, newest first (by their
+        start time), and how many more of them there are. A state that does not verify is left out."""
         keys = [key for key in self.documents.store.iter_keys_under(RESTORES_PREFIX) if key.endswith(".json")]
         found: list[RestoreState] = []
-        more = 0
-        for key in sorted(keys, key=_started, reverse=True):
+        for key in keys:
             state = self._saved(key.removeprefix(RESTORES_PREFIX).removesuffix(".json"))
-            if state is None or domain not in (state.request.get("domain"), state.target):
-                continue
-            if len(found) < limit:
+            if state is not None and domain in (state.request.get("domain"), state.target):
                 found.append(state)
-            else:
-                more += 1
-        return found, more
+        found.sort(key=lambda state: (state.started_at, state.run_id), reverse=True)
+        return found[:limit], max(0, len(found) - limit)
 
     def _is_own(self, run_id: str) -> bool:
         # Restore runs saved by earlier releases have no kind in their id; drill runs always have one.
