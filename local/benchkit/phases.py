@@ -50,9 +50,15 @@ class TimedPreparation(Preparation):
     def __init__(self, preparation: Preparation, clock: PhaseClock) -> None:
         self.inner, self.clock = preparation, clock
 
-    def prepare(self, request: RestoreRunRequest, run_id: str, source: RestoreSource) -> PreparedRestore:
+    def prepare(
+        self,
+        request: RestoreRunRequest,
+        run_id: str,
+        source: RestoreSource,
+        progress: Callable[[int], None] | None = None,
+    ) -> PreparedRestore:
         with self.clock.phase(PREPARE):
-            return self.inner.prepare(request, run_id, source)
+            return self.inner.prepare(request, run_id, source, progress)
 
 
 class TimedSafetyBackupStage(SafetyBackupStage):
@@ -77,9 +83,11 @@ class TimedVerifyStage(VerifyStage):
     def __init__(self, stage: VerifyStage, clock: PhaseClock) -> None:
         self.inner, self.clock = stage, clock
 
-    def run(self, prepared: PreparedRestore, source: RestoreSource) -> dict[str, Any]:
+    def run(
+        self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline | None = None
+    ) -> dict[str, Any] | None:
         with self.clock.phase(VERIFY):
-            return self.inner.run(prepared, source)
+            return self.inner.run(prepared, source, deadline)
 
 
 def timed_restore_service(service: RestoreService, clock: PhaseClock) -> RestoreService:

@@ -21,7 +21,6 @@ from benchkit.results import (
     LATENCY,
     ORDINARY,
     PREPARE,
-    SAFETY_BACKUP,
     SELECT_CAP,
     SHARED_BACKOFF,
     VERIFY,
@@ -1327,7 +1326,9 @@ def test_a_timed_restore_over_an_existing_domain_times_its_safety_backup(
     )
     assert answer["status"] == "complete"
     assert answer["safety_backup"]["items"] == 1
-    assert clock.seconds == {PREPARE: 1.0, SAFETY_BACKUP: 1.0, WRITE: 1.0, VERIFY: 1.0}
+    # The safety backup is taken in the preparation's read of the target (one read for the plan and the backup),
+    # so its time is the preparation's; the safety-backup stage runs only for runs saved by earlier releases.
+    assert clock.seconds == {PREPARE: 1.0, WRITE: 1.0, VERIFY: 1.0}
 
 
 class ProbeAnswer:
