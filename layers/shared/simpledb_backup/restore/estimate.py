@@ -26,6 +26,7 @@ from simpledb_backup.capacity import (
 from simpledb_backup.config import Settings
 from simpledb_backup.errors import InvalidRequestError
 from simpledb_backup.events import EstimateRequest
+from simpledb_backup.restore.nextsteps import backup_step, list_dumps_step
 
 #: template.yaml's Limits.Function.TimeoutSeconds: every function of the stack has this timeout.
 FUNCTION_TIMEOUT_SECONDS = 900.0
@@ -158,16 +159,5 @@ def estimate_answer(
             "continuation_margin_seconds": deployment.margin_seconds,
         },
         "assumptions": list(ASSUMPTIONS),
-        "next": [
-            {
-                "say": f"Back up {domain} now",
-                "function": "backup",
-                "event": {"trigger": "manual", "domains": [domain]},
-            },
-            {
-                "say": f"List the dumps of {domain}",
-                "function": "restore",
-                "event": {"action": "list", "domain": domain},
-            },
-        ],
+        "next": [backup_step(domain), list_dumps_step(domain)],
     }
