@@ -38,6 +38,7 @@ from simpledb_backup.items import MAX_SELECT_LIMIT, Item
 __all__ = [
     "ENCODED_STREAM_BYTES",
     "ITEM_STREAM_BYTES",
+    "DomainScan",
     "Layout",
     "ScanSettings",
     "Segment",
@@ -248,6 +249,38 @@ def scan_segments(
     yield from pool.pages(should_stop)
 
 
+class DomainScan:
+    """Every item of a domain (or of a where-subset), page by page, read by as many parallel streams as pay
+    off (up to ``max_streams``), its size from ``metadata`` when the caller already has it, else from
+    DomainMetadata. ``complete`` says whether the last ``pages()`` read it to the end."""
+
+    def __init__(
+        self,
+        sdb: SimpleDB,
+        domain: str,
+        max_streams: int,
+        where: str | None = None,
+        metadata: DomainMetadata | None = None,
+    ) -> None:
+        self.sdb, self.domain, self.where, self.metadata = sdb, domain, where, metadata
+        self.settings = ScanSettings(max_streams)
+        self.complete = False
+
+    def pages(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[list[Item]]:
+        """The pages in arrival order, until the domain is read or ``should_stop()`` turns true."""
+        size = self.metadata or self.sdb.domain_metadata(self.domain)
+        plan = plan_scan(self.sdb, self.domain, self.where, estimated_select_pages(size), self.settings)
+        for page in plan.pages:
+            if page.items:
+                yield page.items
+        pool = StreamPool[list[Item]](
+            self.sdb, self.domain, self.where, plan.segments, plan.layout, lambda _: list, self.settings
+        )
+        for _, items in pool.pages(should_stop):
+            yield items
+        self.complete = all(segment.done for segment in plan.segments)
+
+
 def scan_domain(
     sdb: SimpleDB,
     domain: str,
@@ -255,14 +288,5 @@ def scan_domain(
     where: str | None = None,
     metadata: DomainMetadata | None = None,
 ) -> Iterator[list[Item]]:
-    """Every item of a domain (or of a where-subset), page by page, read by as many parallel streams as pay off
-    (up to ``max_segments``), sized from ``metadata`` when the caller already has it, else from DomainMetadata."""
-    size = metadata or sdb.domain_metadata(domain)
-    settings = ScanSettings(max_segments)
-    plan = plan_scan(sdb, domain, where, estimated_select_pages(size), settings)
-    for page in plan.pages:
-        if page.items:
-            yield page.items
-    pool = StreamPool[list[Item]](sdb, domain, where, plan.segments, plan.layout, lambda _: list, settings)
-    for _, items in pool.pages():
-        yield items
+    """Every item of a domain (or of a where-subset), page by page (``DomainScan``, read to the end)."""
+    yield from DomainScan(sdb, domain, max_segments, where, metadata).pages()

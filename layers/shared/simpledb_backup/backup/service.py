@@ -44,6 +44,7 @@ from simpledb_backup.aws.s3store import (
 from simpledb_backup.aws.simpledb import SimpleDB, select_expression
 from simpledb_backup.backup.scan import (
     ENCODED_STREAM_BYTES,
+    ITEM_STREAM_BYTES,
     Layout,
     ScanSettings,
     Segment,
@@ -204,9 +205,14 @@ class BackupRun:
         state: BackupState,
         deadline: Deadline,
         max_streams: int = 8,
+        on_items: Callable[[list[Item]], None] | None = None,
     ) -> None:
         self.sdb, self.store, self.state, self.deadline = sdb, store, state, deadline
-        self.settings = ScanSettings(max_streams, ENCODED_STREAM_BYTES)
+        #: Sees every page as it is dumped (a restore plans from the same read as its safety backup); its
+        #: streams then hand on their pages' items beside their lines, so they hold more memory each.
+        self.on_items = on_items
+        stream_bytes = ITEM_STREAM_BYTES if on_items is not None else ENCODED_STREAM_BYTES
+        self.settings = ScanSettings(max_streams, stream_bytes)
         self.encoder = DumpEncoder(DumpTotals.from_state(state.totals), state.collation)
         self.buffer = bytearray()
 
@@ -269,17 +275,19 @@ class BackupRun:
             self._start_dump()
             if self.deadline.out_of_time():
                 return all(segment.done for segment in self.state.segments)
-        pool = StreamPool[EncodedPage](
+        pool = StreamPool[tuple[EncodedPage, list[Item] | None]](
             self.sdb,
             self.state.domain,
             self.state.where,
             self.state.segments,
             self.state.layout,
-            self._page_encoder,
+            self._page_work,
             self.settings,
         )
-        for _, page in pool.pages(self.deadline.out_of_time):
+        for _, (page, items) in pool.pages(self.deadline.out_of_time):
             self._append(self.encoder.add_page(page))
+            if self.on_items is not None and items is not None:
+                self.on_items(items)
         self.state.streams = max(self.state.streams, pool.peak_streams)
         return all(segment.done for segment in self.state.segments)
 
@@ -295,6 +303,8 @@ class BackupRun:
         for page in plan.pages:
             if page.items:
                 self._append(self.encoder.add_page(self._encode_first(page.items)))
+                if self.on_items is not None:
+                    self.on_items(page.items)
 
     def _encode_first(self, items: list[Item]) -> EncodedPage:
         try:
@@ -302,11 +312,13 @@ class BackupRun:
         except DumpRuleError as error:
             raise self._placed(error) from error
 
-    @staticmethod
-    def _page_encoder(run: Run) -> Callable[[list[Item]], EncodedPage]:
+    def _page_work(self, run: Run) -> Callable[[list[Item]], tuple[EncodedPage, list[Item] | None]]:
         """A stream's pages as dump lines, its names checked to ascend along the whole run from where it starts
-        (stricter than each cell alone, which it implies: the cells' bounds sort alike in both collations)."""
-        return PageEncoder(NameOrder((), [run.after])).encode
+        (stricter than each cell alone, which it implies: the cells' bounds sort alike in both collations); with
+        the items too when someone watches them (``on_items``)."""
+        encode = PageEncoder(NameOrder((), [run.after])).encode
+        keep = self.on_items is not None
+        return lambda items: (encode(items), items if keep else None)
 
     def _save_checkpoint(self) -> None:
         self.buffer += self.encoder.close_member()
@@ -384,7 +396,8 @@ class BackupService:
         if trigger != PRE_RESTORE_TRIGGER:  # a restore's own safety backup runs under its lock
             self._refuse_if_being_restored(domain, None)
         key = dump_key(domain, label)
-        previous = newest_dump(self.store, key)
+        # A safety backup is measured against nothing: the item-drop baseline is for nightly and manual dumps.
+        previous = None if trigger == PRE_RESTORE_TRIGGER else newest_dump(self.store, key)
         run_id = new_run_id("backup")
         staging = checkpoint_key(run_id, STAGING_OBJECT)
         return BackupState(
@@ -492,8 +505,16 @@ class BackupService:
             logger.warning("could not release the run's lease", extra={"error": str(error)})
 
     @tracer.capture_method
-    def run(self, state: BackupState, deadline: Deadline) -> BackupResult:
-        """Advance a run as far as this invocation's time allows; publish it when whole.
+    def run(
+        self,
+        state: BackupState,
+        deadline: Deadline,
+        on_items: Callable[[list[Item]], None] | None = None,
+        publish: bool = True,
+    ) -> BackupResult:
+        """Advance a run as far as this invocation's time allows; publish it when whole (or, ``publish``
+        False, answer ``staged`` and leave it to ``publish_staged`` or ``discard``). ``on_items`` sees every
+        page dumped.
 
         The dump key never receives a partial version: a run that fails before its first checkpoint aborts its
         upload; one that fails later keeps its upload and checkpoint, so the same continuation event resumes
@@ -501,7 +522,17 @@ class BackupService:
         """
         logger.append_keys(domain=state.domain, run_id=state.run_id)
         try:
-            completed = BackupRun(self.sdb, self.store, state, deadline, self.segments).execute()
+            run = BackupRun(self.sdb, self.store, state, deadline, self.segments, on_items)
+            completed = run.execute()
+            if not publish and completed:
+                return BackupResult(
+                    domain=state.domain,
+                    status="staged",
+                    run_id=state.run_id,
+                    key=state.dump_key,
+                    items=int(state.totals["items"]),
+                    trigger=state.trigger,
+                )
             if not completed:
                 return BackupResult(
                     domain=state.domain,
@@ -524,6 +555,14 @@ class BackupService:
         finally:
             self._release_lease(state)
             logger.remove_keys(["domain", "run_id"])
+
+    def publish_staged(self, state: BackupState) -> BackupResult:
+        """Publish a run that ``run(..., publish=False)`` staged whole."""
+        return self._publish(state)
+
+    def discard(self, state: BackupState) -> None:
+        """Drop a staged or unfinished run's upload: nothing is published."""
+        self._abort(state)
 
     def _abort(self, state: BackupState) -> None:
         try:
