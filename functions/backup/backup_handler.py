@@ -11,15 +11,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from simpledb_backup.aws.clients import kms_client, s3_client, sdb_client
 from simpledb_backup.aws.continuation import start_continuation
+from simpledb_backup.aws.ratecontrol import RateController, RateSettings
 from simpledb_backup.aws.restoremarks import RestoreMarks
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.aws.statemac import SealedDocuments, StateMac
-from simpledb_backup.backup.request import run_backup_request
-from simpledb_backup.backup.service import BackupService
+from simpledb_backup.backup.request import answer_backup_event
+from simpledb_backup.backup.service import SELECT_START_RATE, BackupService
 from simpledb_backup.config import Settings
-from simpledb_backup.errors import BackupFailedError
-from simpledb_backup.events import BackupEvent, parse_event
 from simpledb_backup.observability import logger, tracer
 from simpledb_backup.runtime import Deadline
 
@@ -34,7 +33,9 @@ def backup_service() -> BackupService:
     config = settings()
     store = BucketStore(s3_client(10), config.backup_bucket)
     return BackupService(
-        SimpleDB(sdb_client(config.segments + 4)),
+        SimpleDB(
+            sdb_client(config.segments + 4), RateController(RateSettings(initial_rate=SELECT_START_RATE))
+        ),
         store,
         config.segments,
         config.retention,
@@ -48,9 +49,8 @@ def backup_service() -> BackupService:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Reduced to counts, ids and kinds by the logger: a subset's where clause is not logged (observability).
     logger.info("backup event", extra={"event": event})
-    request = parse_event(BackupEvent, event)
-    outcome = run_backup_request(
-        request,
+    outcome = answer_backup_event(
+        event,
         backup_service(),
         settings().domain_names,
         Deadline.of_context(context, settings().continuation_margin_seconds),
@@ -58,9 +58,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )
     summary = outcome.summary()
     logger.info("backup finished", extra={"summary": summary})
-    if outcome.failures and not outcome.continuation:
-        raise BackupFailedError(
-            "backup failed for "
-            + "; ".join(f"{failure['domain']}: {failure['message']}" for failure in outcome.failures)
-        )
+    outcome.raise_if_failed()  # a failed domain is a Lambda error, which the alarms see; a refusal is not
     return summary

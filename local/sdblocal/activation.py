@@ -23,6 +23,7 @@ import moto.sdb.models
 from moto.core.base_backend import BackendDict
 
 from .backend import SimpleDBEngineBackend
+from .s3copylock import allow_locked_copies
 
 HOST_PATTERN = r"https?://sdb(?:\.[^/]+)?\.amazonaws\.com"
 
@@ -54,6 +55,7 @@ def activate() -> None:
         patterns = backend_index.backend_url_patterns
         patterns[:] = [entry for entry in patterns if entry[0] != "sdb"]
         patterns.insert(0, ("sdb", re.compile(HOST_PATTERN)))
+        allow_locked_copies()  # S3: a copy with Object Lock headers, as S3 takes it
         _backends = backends
 
 

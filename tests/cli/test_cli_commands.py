@@ -261,7 +261,7 @@ def test_undo_of_a_run_without_safety_backup_is_refused(cli: Run, repoman_domain
 @pytest.mark.parametrize(
     ("arguments", "status", "message"),
     [
-        (("backup", "not-configured"), 1, "the backup function raised InvalidRequestError"),
+        (("backup", "not-configured"), 3, "refused"),  # answered refused, naming the configured domains
         (("status", DOMAIN, "--run-id", "restore-20261126T030000Z-0123456789ab"), 3, "no restore run"),
         (("plan", DOMAIN, "--mode", "replace"), 2, "'replace' is not one of 'merge', 'exact'"),
         (("plan", DOMAIN, "--match", "distribution"), 2, "expected ATTRIBUTE=VALUE"),

@@ -483,8 +483,8 @@ DUMP_CASES = [
     ),
     dump_case(
         "dump-wrong-version",
-        "unsupported dump format version 2",
-        lambda: gz(text([], head=header(version=2))),
+        "unsupported dump format version 3",
+        lambda: gz(text([], head=header(version=3))),
     ),
     dump_case(
         "dump-version-string",

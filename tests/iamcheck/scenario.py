@@ -98,7 +98,7 @@ def seed(sdb_client: Any, s3_client: Any, bucket: str, lock_days: int) -> None:
         sdb_client, DOMAINS[1], [wide, *(make_item(f"item-{n:03d}", [("a", f"v{n}")]) for n in range(30))]
     )
     # Several 1 MB Select pages: a backup of it continues over invocations.
-    fill_domain(sdb_client, DOMAINS[2], [make_item(f"{n:05d}", [("a", "x" * 500)]) for n in range(4000)])
+    fill_domain(sdb_client, DOMAINS[2], [make_item(f"{n:05d}", [("a", "x" * 500)]) for n in range(8000)])
     repoman_items = list(repoman_domain_items(60, seed=5))
     s3_client.put_object(
         Bucket=bucket, Key=REPOMAN_KEY, Body=json.dumps(repoman_backup_from_items(repoman_items)).encode()

@@ -98,7 +98,7 @@ def test_each_run_adds_a_version_with_its_counts_in_metadata(
     head = s3_client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
     assert head["Metadata"]["item-count"] == "29"
     assert head["Metadata"]["trigger"] == "schedule"
-    assert head["Metadata"]["format-version"] == "1"
+    assert head["Metadata"]["format-version"] == "2"
     assert second.item_drop_percent == pytest.approx(100 / 30, abs=0.01)
     assert "ChecksumSHA256" in head
 

@@ -46,7 +46,8 @@ def test_each_domain_is_backed_up_by_its_own_invocation_whatever_the_others_do(
     sdb_client: Any, s3_client: Any, bucket: str
 ) -> None:
     fill(sdb_client, "packages", original_domain())
-    fill(sdb_client, "big-domain", list(repoman_domain_items(1500)))  # ~2 MB: several Select pages
+    # ~6 MB: more Select pages than the first invocation reads (two probe pages, then one).
+    fill(sdb_client, "big-domain", list(repoman_domain_items(3000)))
     ticks = iter(range(10**6))
 
     def short() -> LocalContext:  # a 32 s timeout against a 30 s margin: about a page per invocation
@@ -62,7 +63,7 @@ def test_each_domain_is_backed_up_by_its_own_invocation_whatever_the_others_do(
     assert all(
         answer["continues_with"] is None or answer["continues_with"]["domains"] == [] for answer in big
     )
-    assert big[-1]["dumps"][0]["items"] == 1500
+    assert big[-1]["dumps"][0]["items"] == 3000
     assert small["status"] == "ok"
     assert small["dumps"][0]["items"] == len(original_domain())
     versions = s3_client.list_object_versions(Bucket=bucket, Prefix="dumps/").get("Versions", [])

@@ -67,7 +67,7 @@ def test_parameter_defaults(raw_template: dict[str, Any]) -> None:
         "AlarmEmail": "",
         "ItemDropAlarmPercent": 20,
         "RestoreTargetDomainPattern": "<stack>-restored-*",
-        "BackupSegments": 4,
+        "BackupSegments": 32,
         "RestoreWorkers": 8,
         "LogLevel": "INFO",
     }

@@ -47,9 +47,10 @@ class Settings(BaseModel):
 
     backup_bucket: Annotated[str, Field(min_length=3)]
     domain_names: Annotated[tuple[str, ...], Field(min_length=1)]
-    #: Most concurrent Select streams per scan (itemName() ranges); a small domain gets fewer. Each stream
-    #: holds up to two 1 MB pages while they are parsed (~11 MB), so 4 keeps a scan under 150 MB.
-    segments: Annotated[int, Field(ge=1, le=64)] = 4
+    #: Ceiling on concurrent Select streams per scan (BACKUP_SEGMENTS). A scan adds streams while the pages read
+    #: per second rise, within a memory budget (backup/cells.py: 72 MB, about 4 MB a backup stream) and a budget
+    #: of extra Select pages; a small domain gets fewer.
+    segments: Annotated[int, Field(ge=1, le=64)] = 32
     #: Concurrent BatchPut/BatchDelete workers per restore.
     restore_workers: Annotated[int, Field(ge=1, le=64)] = 8
     #: Extra domains a restore may write to: a domain name, or a literal prefix and one trailing ``*`` (for

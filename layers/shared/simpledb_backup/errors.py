@@ -83,6 +83,38 @@ class DumpCorruptError(RefusalError):
     kind = "dump-corrupt"
 
 
+class DumpRuleError(SimpleDBBackupError):
+    """An item breaks a rule of the dump format (docs/FORMAT.md) that every reader enforces: SimpleDB's limits,
+    names strictly ascending within their segment in one collation, every item inside a segment.
+
+    The dump's reader turns it into DumpCorruptError (the dump is refused); the backup, which applies the same
+    rules as it writes, fails the run with it and publishes nothing. ``line`` is the dump line the item has (or
+    would have had), once known; ``offset`` the item's position in the Select page it came in, until then.
+    """
+
+    kind = "dump-rule"
+
+    def __init__(
+        self, rule: str, item: str, detail: str, line: int | None = None, offset: int | None = None
+    ) -> None:
+        self.rule, self.item, self.detail, self.line, self.offset = rule, item, detail, line, offset
+        where = f"line {line:,} of the dump" if line is not None else "the dump"
+        super().__init__(
+            f"{where} breaks the rule {rule!r}: {detail}; a restore would refuse such a dump, so it is not "
+            "published"
+        )
+
+    def at_line(self, line: int) -> "DumpRuleError":
+        """The same breach, placed at ``line``."""
+        return DumpRuleError(self.rule, self.item, self.detail, line)
+
+
+class NextTokenRefusedError(SimpleDBBackupError):
+    """SimpleDB refused a Select NextToken (InvalidNextToken: it expired, or the service no longer knows it)."""
+
+    kind = "next-token-refused"
+
+
 class ConfirmationRequiredError(RefusalError):
     """A write into an existing, non-empty domain was asked for without ``confirm``; carries the plan, so the
     operator sees what would change."""

@@ -1,10 +1,29 @@
-"""How a domain is split into parallel Select streams."""
+"""How a domain is cut into cells and runs, and read by parallel streams: every item once, within the page
+budget, for any names."""
 
+import hashlib
+from collections import Counter
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from selectfake import FakeSelect
 from simpledb_backup.aws.simpledb import DomainMetadata
-from simpledb_backup.backup.scan import Segment, estimated_select_pages, segment_bounds, segment_count_for
+from simpledb_backup.backup.scan import (
+    ENCODED_STREAM_BYTES,
+    ScanSettings,
+    Segment,
+    estimated_select_pages,
+    extra_pages_allowed,
+    plan_scan,
+    scan_domain,
+    scan_segments,
+    segment_bounds,
+    split_budget,
+)
+from simpledb_backup.backup.streams import StreamCount, StreamPool
+from simpledb_backup.errors import NextTokenRefusedError
 
 
 def metadata(items: int, values_per_item: int = 14, value_bytes: int = 90) -> DomainMetadata:
@@ -24,15 +43,8 @@ def contains(bounds: tuple[str | None, str | None], name: str) -> bool:
 
 
 @given(st.integers(min_value=1, max_value=64), st.text(min_size=1, max_size=70))
-def test_every_item_name_falls_in_exactly_one_segment(count: int, name: str) -> None:
+def test_every_item_name_falls_in_exactly_one_hex_segment(count: int, name: str) -> None:
     assert sum(contains(bounds, name) for bounds in segment_bounds(count)) == 1
-
-
-def test_hex_names_spread_evenly_over_segments() -> None:
-    names = [f"{index * 2654435761 % 2**32:08x}" for index in range(8000)]
-    per_segment = [sum(contains(bounds, name) for name in names) for bounds in segment_bounds(8)]
-    assert min(per_segment) > 900
-    assert max(per_segment) < 1100
 
 
 def test_a_segment_query_names_its_range_and_resumes_after_its_cursor() -> None:
@@ -57,8 +69,97 @@ def test_the_page_estimate_follows_the_item_and_byte_caps() -> None:
     assert estimated_select_pages(metadata(20_000)) == 44
 
 
-def test_small_domains_get_few_streams_and_large_ones_the_maximum() -> None:
-    assert segment_count_for(metadata(500), 8) == 1
-    assert segment_count_for(metadata(20_000), 8) == 3  # 44 pages: at most one part-filled page per 20
-    assert segment_count_for(metadata(200_000), 8) == 8
-    assert segment_count_for(metadata(200_000), 4) == 4
+def test_the_split_budget_keeps_the_extra_pages_within_5_percent_or_3() -> None:
+    assert [extra_pages_allowed(pages) for pages in (1, 40, 99, 100, 400)] == [3, 3, 3, 5, 20]
+    # Every split ends a run on a part-filled page: half a page each on average.
+    assert [split_budget(pages) for pages in (40, 100, 400)] == [5, 9, 39]
+
+
+def names_of(kind: str, count: int) -> list[str]:
+    if kind == "hex":
+        return [hashlib.sha256(str(index).encode()).hexdigest() for index in range(count)] + ["meta"]
+    if kind == "user":
+        return [f"user-{index:06d}" for index in range(count)]
+    return [
+        f"2024-{1 + index // 2800:02d}-{1 + index // 100 % 28:02d}T{index % 100:04d}"
+        for index in range(count)
+    ]
+
+
+def read_all(fake: FakeSelect, ceiling: int = 12) -> tuple[list[str], StreamPool[list[str]]]:
+    settings = ScanSettings(ceiling, ENCODED_STREAM_BYTES)
+    plan = plan_scan(fake, "d", None, estimated_select_pages(fake.domain_metadata("d")), settings)
+    names = [item.name for page in plan.pages for item in page.items]
+    pool = StreamPool[list[str]](
+        fake, "d", None, plan.segments, plan.layout, lambda _: lambda items: [i.name for i in items], settings
+    )
+    for _, page in pool.pages():
+        names += page
+    assert all(segment.done for segment in plan.segments)
+    return names, pool
+
+
+@pytest.mark.parametrize("kind", ["hex", "user", "date"])
+def test_any_names_are_read_once_each_by_several_streams_within_the_page_budget(kind: str) -> None:
+    fake = FakeSelect(names_of(kind, 2000), page_items=20)  # 100 pages at least
+    names, _ = read_all(fake)
+    assert Counter(names) == Counter(fake.names)
+    minimum = -(-len(fake.names) // 20)
+    assert fake.calls <= minimum + extra_pages_allowed(minimum)
+    assert fake.fresh_calls >= 8  # the runs: each begins with a Select of its own
+
+
+def test_ordinary_names_get_as_many_runs_as_hex_digests() -> None:
+    runs = {}
+    for kind in ("hex", "user"):
+        fake = FakeSelect(names_of(kind, 4000), page_items=20)
+        _, pool = read_all(fake)
+        runs[kind] = pool.runs_started
+    assert min(runs.values()) >= 12  # cut up front into as many runs as the memory budget allows streams
+
+
+def test_a_small_domain_is_read_by_one_stream_in_the_fewest_pages() -> None:
+    fake = FakeSelect(names_of("user", 25), page_items=10)
+    names, _ = read_all(fake)
+    assert sorted(names) == fake.names
+    assert fake.calls == 3
+
+
+def test_a_refused_next_token_restarts_the_query_after_its_last_name() -> None:
+    fake = FakeSelect(names_of("user", 60), page_items=10, refuse_tokens=1)
+    names = [item.name for page in scan_segments(fake, "d", [Segment(None, None)]) for item in page[1]]
+    assert names == fake.names
+    assert fake.fresh_calls == 2  # the query, and once more after the refusal
+
+
+def test_a_next_token_refused_again_and_again_fails_the_scan() -> None:
+    fake = FakeSelect(names_of("user", 400), page_items=10, refuse_tokens=1000)
+    with pytest.raises(NextTokenRefusedError, match="refused the NextToken of the Select over itemName"):
+        list(scan_domain(fake, "d", 1))  # type: ignore[arg-type]
+
+
+def test_streams_double_while_the_pages_per_second_rise_and_stop_when_they_do_not() -> None:
+    now = [0.0]
+    count = StreamCount(64, initial=4, clock=lambda: now[0])
+
+    def round_of(pages: int, seconds: float) -> None:
+        for _ in range(pages):
+            now[0] += seconds / pages
+            count.page()
+
+    count.page()  # the first page starts the clock
+    round_of(4, 1.0)  # 4 pages/s with 4 streams
+    assert count.target == 8
+    round_of(8, 1.0)  # 8 pages/s: it rose, double again
+    assert count.target == 16
+    round_of(16, 1.9)  # 8.4 pages/s: 16 streams do no better than 8
+    assert count.target == 8
+    round_of(8, 0.5)
+    assert count.target == 8  # and it stays
+
+
+def test_the_ceiling_bounds_the_streams_and_the_memory_budget_bounds_the_ceiling() -> None:
+    # 72 MB, less three pages worked on at once (24 MB), at 4 MB a backup stream, 12 MB a stream of items
+    assert ScanSettings(64, ENCODED_STREAM_BYTES).max_streams == 12
+    assert ScanSettings(64).max_streams == 4
+    assert ScanSettings(3, ENCODED_STREAM_BYTES).max_streams == 3

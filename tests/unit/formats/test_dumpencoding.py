@@ -113,7 +113,7 @@ def test_the_output_is_standard_gzip_with_the_same_lines_and_digest(
     assert lines[-1] == b""
     header, *item_lines, trailer = (json.loads(line) for line in lines[:-1])
     dumped = [item for batch in batches for item in batch]
-    assert header["version"] == FORMAT_VERSION == 1
+    assert header["version"] == FORMAT_VERSION == 2
     assert lines[1:-2] == [json_line(item) for item in dumped]
     digest = sum(int.from_bytes(hashlib.sha256(json_line(item)).digest(), "big") for item in dumped)
     assert trailer["digest"]["value"] == format_digest(digest)

@@ -16,7 +16,7 @@ from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB, plan_put_batches
 from simpledb_backup.backup.scan import make_segments, scan_segments, segment_bounds
 from simpledb_backup.backup.service import BackupService
-from simpledb_backup.errors import DumpCorruptError
+from simpledb_backup.errors import DumpCorruptError, DumpRuleError, LimitExceededError
 from simpledb_backup.formats.dumpformat import (
     DIGEST_ALGORITHM,
     FORMAT_NAME,
@@ -25,6 +25,9 @@ from simpledb_backup.formats.dumpformat import (
     DumpEncoder,
     DumpHeader,
     DumpTotals,
+    NameOrder,
+    PageEncoder,
+    check_items,
     encode_item_line,
     format_digest,
     line_digest,
@@ -107,7 +110,7 @@ def test_header_and_trailer_describe_the_dump() -> None:
     lines = gzip.decompress(write_dump(dump_items)).decode().splitlines()
     header, trailer = json.loads(lines[0]), json.loads(lines[-1])
     assert header["format"] == FORMAT_NAME
-    assert header["version"] == 1
+    assert header["version"] == 2
     assert header["domain"] == "packages"
     assert header["select_expression"] == "select * from `packages`"
     assert trailer["items"] == 2
@@ -115,6 +118,7 @@ def test_header_and_trailer_describe_the_dump() -> None:
     assert trailer["values"] == 3
     digest = sum(line_digest(line.encode()) for line in lines[1:-1]) % (1 << 256)
     assert trailer["digest"] == {"algorithm": DIGEST_ALGORITHM, "value": f"{digest:064x}"}
+    assert trailer["collation"] == "either"  # ASCII names ascend alike in code point and UTF-16 order
     assert lines[1] == encode_item_line(dump_items[0]).decode()
 
 
@@ -167,7 +171,7 @@ def item_line(name: str, attributes: dict[str, list[str]]) -> bytes:
     ).encode()
 
 
-def with_trailer(header: bytes, item_lines: list[bytes]) -> bytes:
+def with_trailer(header: bytes, item_lines: list[bytes], collation: str = "either") -> bytes:
     """Decompressed dump text with a trailer whose counts and digest match ``item_lines`` exactly, so only
     the rule a test breaks can refuse it."""
     totals = DumpTotals()
@@ -187,6 +191,7 @@ def with_trailer(header: bytes, item_lines: list[bytes]) -> bytes:
         "attributes": totals.attributes,
         "values": totals.values,
         "digest": {"algorithm": DIGEST_ALGORITHM, "value": format_digest(totals.digest)},
+        "collation": collation,
         "completed_at": "2026-11-26T03:01:00.000Z",
     }
     return b"\n".join([header, *item_lines, json.dumps(trailer).encode()]) + b"\n"
@@ -196,8 +201,8 @@ def header_line(**changes: object) -> bytes:
     return json.dumps({**HEADER.to_record(), **changes}).encode()
 
 
-def consistent(*item_lines: bytes, header: bytes | None = None) -> bytes:
-    return gzip.compress(with_trailer(header or header_line(), list(item_lines)))
+def consistent(*item_lines: bytes, header: bytes | None = None, collation: str = "either") -> bytes:
+    return gzip.compress(with_trailer(header or header_line(), list(item_lines), collation))
 
 
 def damaged(transform: str) -> bytes:
@@ -219,7 +224,7 @@ def damaged(transform: str) -> bytes:
     if transform == "not-gzip":
         return b"PK\x03\x04 not a dump"
     if transform == "wrong-version":
-        lines[0] = lines[0].replace(b'"version":1', b'"version":99')
+        lines[0] = lines[0].replace(b'"version":2', b'"version":99')
         return gzip.compress(b"\n".join(lines))
     if transform == "over-limit":
         name = json.loads(lines[5])["name"]
@@ -499,3 +504,161 @@ def test_a_real_backup_of_awkward_names_passes_every_rule(
     reader = read_dump(io.BytesIO(data))
     assert sorted(reader) == sorted(items)
     assert len(reader.header.segments) == 4
+
+
+# --- one collation, code point or UTF-16 (format version 2), and version 1 dumps ---------------------------
+
+# The two orders differ only between a character above U+FFFF and one from U+E000 to U+FFFF: UTF-16 writes the
+# first as a surrogate pair (D800-DBFF), which sorts before E000.
+ASTRAL = item_line("z\U0010fffd", {"n": ["1"]})
+PRIVATE = item_line("z\ue000", {"n": ["2"]})
+ASTRAL_2 = item_line("y\U00010000", {"n": ["3"]})
+PRIVATE_2 = item_line("y\uffff", {"n": ["4"]})
+
+
+def test_names_in_utf16_order_are_read_and_the_trailer_says_so() -> None:
+    reader = read_dump(io.BytesIO(consistent(ASTRAL_2, PRIVATE_2, ASTRAL, PRIVATE, collation="utf-16")))
+    assert [item.name for item in reader] == ["y\U00010000", "y\uffff", "z\U0010fffd", "z\ue000"]
+    assert reader.trailer is not None
+    assert reader.trailer.collation == "utf-16"
+
+
+def test_names_in_code_point_order_are_read_and_the_trailer_says_so() -> None:
+    reader = read_dump(io.BytesIO(consistent(PRIVATE_2, ASTRAL_2, PRIVATE, ASTRAL, collation="code-point")))
+    assert len(list(reader)) == 4
+    assert reader.trailer is not None
+    assert reader.trailer.collation == "code-point"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            consistent(PRIVATE_2, ASTRAL_2, ASTRAL, PRIVATE, collation="code-point"),
+            r"line 5: item 'z\\ue000' follows 'z\\U0010fffd' .* only in utf-16 order, but the names before it "
+            "ascend only in code-point order",
+        ),
+        (
+            consistent(ASTRAL, PRIVATE, collation="code-point"),
+            "the dump's trailer says its names ascend in 'code-point' order, but they ascend in 'utf-16' order",
+        ),
+        (
+            consistent(A, B, collation="utf-16"),
+            "trailer says its names ascend in 'utf-16' order, but they ascend in 'either' order",
+        ),
+        (consistent(A, B, collation="none"), "trailer says its names ascend in 'none' order"),
+        (
+            consistent(ASTRAL, item_line("z\U0010fffd", {"n": ["x"]}), collation="utf-16"),
+            r"line 3: item 'z\\U0010fffd' appears a second time",
+        ),
+        (
+            consistent(A, header=header_line(segments=[[None, "m\ue000"], ["m\ue000", None]])),
+            "segment 1 has a bound with a character from U\\+E000 up",
+        ),
+    ],
+    ids=[
+        "mixed collations",
+        "trailer says code point",
+        "trailer says utf-16",
+        "unknown",
+        "twice",
+        "unsafe bound",
+    ],
+)
+def test_a_dump_whose_names_ascend_in_no_one_collation_is_refused(data: bytes, message: str) -> None:
+    with pytest.raises(DumpCorruptError, match=message):
+        read_items(data)
+
+
+def version_1(*item_lines: bytes) -> bytes:
+    """A dump as version 1 wrote it: no collation in the trailer."""
+    text = with_trailer(
+        header_line(version=1, segments=[list(bounds) for bounds in segment_bounds(4)]), list(item_lines)
+    )
+    lines = text.split(b"\n")
+    trailer = json.loads(lines[-2])
+    del trailer["collation"]
+    lines[-2] = json.dumps(trailer).encode()
+    return gzip.compress(b"\n".join(lines))
+
+
+def test_dumps_written_as_version_1_stay_readable() -> None:
+    reader = read_dump(io.BytesIO(version_1(item_line("4000", {"n": ["1"]}), A, B)))
+    assert reader.header.version == 1
+    assert [item.name for item in reader] == ["4000", "a", "b"]
+    # A version 1 backup of a service that orders by UTF-16 published such a dump; it restores now.
+    assert len(read_items(version_1(ASTRAL, PRIVATE))) == 2
+    with pytest.raises(DumpCorruptError, match="appears a second time"):
+        read_items(version_1(A, A))
+
+
+# --- the writer applies the reader's rules -------------------------------------------------------------------
+
+
+def test_the_writer_refuses_what_the_reader_would_naming_the_item_the_line_and_the_rule() -> None:
+    encoder = DumpEncoder()
+    encoder.write_header(HEADER)
+    encoder.write_items([make_item("a", [("n", "1")]), make_item("b", [("n", "2")])])
+    with pytest.raises(DumpRuleError) as repeated:
+        encoder.write_items([make_item("c", [("n", "3")]), make_item("c", [("n", "4")])])
+    assert (repeated.value.rule, repeated.value.line, repeated.value.item) == ("ascending-names", 5, "c")
+    assert "line 5 of the dump breaks the rule 'ascending-names': item 'c' appears a second time" in str(
+        repeated.value
+    )
+    with pytest.raises(DumpRuleError) as bare:
+        encoder.write_items([make_item("d", [("n", "1")]), Item("e", {})])
+    assert (bare.value.rule, bare.value.line, bare.value.item) == ("simpledb-limits", 5, "e")
+    assert "item 'e' has no attributes" in str(bare.value)
+
+
+def test_a_stream_page_that_breaks_a_rule_names_the_item_by_its_place_in_the_page() -> None:
+    encoder = PageEncoder(NameOrder((), ["b"]))
+    with pytest.raises(DumpRuleError) as error:
+        encoder.encode([make_item("c", [("n", "1")]), make_item("b", [("n", "2")])])
+    assert (error.value.rule, error.value.offset, error.value.item) == ("ascending-names", 1, "b")
+    page = PageEncoder(NameOrder(())).encode(
+        [make_item("z\U0010fffd", [("n", "1")]), make_item("z\ue000", [("n", "2")])]
+    )
+    assert page.collation == "utf-16"
+    assert page.totals.items == 2
+    assert gzip.decompress(page.data).count(b"\n") == 2
+
+
+# Text of any kind, lone surrogates included, and of any length around the 1,024-byte limit.
+any_text = st.one_of(
+    st.text(alphabet=st.characters(exclude_categories=()), max_size=12),
+    st.sampled_from(["", "x" * 1024, "x" * 1025, "é" * 512, "é" * 513, "😀" * 256, "😀" * 257, "\ud800"]),
+)
+any_item = st.one_of(
+    st.builds(
+        Item,
+        any_text,
+        st.dictionaries(any_text, st.lists(any_text, min_size=1, max_size=3).map(tuple), max_size=4),
+    ),
+    st.sampled_from(
+        [
+            make_item("many", [(f"a{index}", "v") for index in range(257)]),
+            make_item("multi", [("a", str(index)) for index in range(257)]),
+            make_item("full", [(f"a{index}", "v") for index in range(256)]),
+        ]
+    ),
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(any_item, max_size=6))
+def test_checking_a_page_at_once_refuses_exactly_what_checking_each_item_refuses(page: list[Item]) -> None:
+    def refused_alone(item: Item) -> bool:
+        try:
+            validate_item(item)
+        except LimitExceededError:
+            return True
+        return False
+
+    expected = next((offset for offset, item in enumerate(page) if refused_alone(item)), None)
+    if expected is None:
+        check_items(page)
+        return
+    with pytest.raises(DumpRuleError) as error:
+        check_items(page)
+    assert error.value.offset == expected

@@ -234,14 +234,27 @@ class BucketStore(BucketClient):
             raise self._fail(error, f"aborting the upload of {key}") from error
 
     def publish(
-        self, staging_key: str, key: str, metadata: dict[str, str], retention: Retention | None = None
+        self,
+        staging_key: str,
+        key: str,
+        metadata: dict[str, str],
+        retention: Retention | None = None,
+        now: datetime | None = None,
     ) -> str:
         """Copy a completed staging object onto the dump key with its metadata; returns the new version id.
 
-        The copy also asks S3 for a full-object SHA-256 checksum of the dump (a multipart upload only gets a
-        checksum of part checksums). A single CopyObject handles up to 5 GB; SimpleDB's 10 GB domain limit
-        compresses far below that.
+        With ``retention``, the copy itself carries the S3 Object Lock mode and retain-until date, so the
+        version is locked from the moment it exists: there is no instant, and no failure, after which a
+        published dump is unlocked (nobody can delete or overwrite it until the date; in compliance mode not
+        even the root user). Only dump versions are ever locked, never the service's working objects, which the
+        bucket's lifecycle and the functions must be able to delete. The copy also asks S3 for a full-object
+        SHA-256 checksum of the dump (a multipart upload only gets a checksum of part checksums). A single
+        CopyObject handles up to 5 GB; SimpleDB's 10 GB domain limit compresses far below that.
         """
+        lock: dict[str, Any] = {}
+        if retention is not None:
+            until = (now or utc_datetime()) + timedelta(days=retention.days)
+            lock = {"ObjectLockMode": retention.mode, "ObjectLockRetainUntilDate": until}
         try:
             answer = self.client.copy_object(
                 Bucket=self.bucket,
@@ -251,28 +264,11 @@ class BucketStore(BucketClient):
                 Metadata=metadata,
                 ContentType=DUMP_CONTENT_TYPE,
                 ChecksumAlgorithm="SHA256",
+                **lock,
             )
         except _AWS_ERRORS as error:
             raise self._fail(error, f"publishing {key}") from error
-        version_id = str(answer.get("VersionId", "null"))
-        if retention is not None:
-            self._lock_version(key, version_id, retention)
-        return version_id
-
-    def _lock_version(self, key: str, version_id: str, retention: Retention) -> None:
-        """S3 Object Lock on one dump version: nobody can delete or overwrite it until the date (in compliance
-        mode not even the root user). Set right after the copy: only dump versions are ever locked, never the
-        service's working objects, which the bucket's lifecycle and the functions must be able to delete."""
-        until = utc_datetime() + timedelta(days=retention.days)
-        try:
-            self.client.put_object_retention(
-                Bucket=self.bucket,
-                Key=key,
-                VersionId=version_id,
-                Retention={"Mode": retention.mode, "RetainUntilDate": until},
-            )
-        except _AWS_ERRORS as error:
-            raise self._fail(error, f"locking {key} version {version_id}") from error
+        return str(answer.get("VersionId", "null"))
 
     # --- small objects -------------------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:

@@ -33,6 +33,8 @@ leaves the response untouched for botocore.
 
 import base64
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lxml import etree
@@ -397,6 +399,40 @@ def parse_select_response(body: bytes, chunk_bytes: int = CHUNK_BYTES) -> tuple[
     return _PageReader().read(body, chunk_bytes)
 
 
+class PagePermits:
+    """How many Select pages are worked on at once: parsed into items, then used (encoded) by the thread that
+    asked for them. A page waiting for its turn holds only its body (1 MB); a page being worked on holds its
+    items too, several times that. A thread opts in with ``page()`` around its Select call and its work on the
+    page; the permit is taken when the body has arrived (by the parse hook below), so the threads still wait
+    for SimpleDB together, and given back when the work is done."""
+
+    def __init__(self, permits: int) -> None:
+        self._permits = threading.BoundedSemaphore(permits)
+        self._thread = threading.local()
+
+    @contextmanager
+    def page(self) -> Iterator[None]:
+        self._thread.wanted = True
+        try:
+            yield
+        finally:
+            self._thread.wanted = False
+            if getattr(self._thread, "held", False):
+                self._thread.held = False
+                self._permits.release()
+
+    def take(self) -> None:
+        """Wait for a permit, once per page, in a thread that opted in."""
+        if getattr(self._thread, "wanted", False) and not getattr(self._thread, "held", False):
+            self._permits.acquire()
+            self._thread.held = True
+
+
+#: Pages worked on at once by the scans' streams: enough to keep two cores busy (lxml and isal work outside the
+#: GIL), few enough that dozens of streams waiting for SimpleDB hold little memory (backup/cells.py).
+PAGES_WORKED_ON = 3
+PAGE_PERMITS = PagePermits(PAGES_WORKED_ON)
+
 SELECT_BODY_STUB = (
     b'<?xml version="1.0"?><SelectResponse xmlns="http://sdb.amazonaws.com/doc/2009-04-15/">'
     b"<SelectResult/></SelectResponse>"
@@ -416,6 +452,7 @@ def parse_select_quickly(
     """
     if not getattr(adapter_select, "active", False) or response_dict.get("status_code") != 200:
         return
+    PAGE_PERMITS.take()
     try:
         items, next_token = parse_select_response(response_dict["body"])
     except (etree.LxmlError, ValueError, KeyError, TypeError):

@@ -29,6 +29,7 @@ from simpledb_backup.errors import (
     InvalidRequestError,
     LimitExceededError,
     NetworkError,
+    NextTokenRefusedError,
     SimpleDBBackupError,
     StorageError,
     ThrottledError,
@@ -92,12 +93,11 @@ def translate_error(error: ClientError, operation: str, domain: str) -> Exceptio
         return ThrottledError(f"SimpleDB kept refusing {operation} on {domain!r} ({code}) after every retry")
     if code in _LIMITS:
         return LimitExceededError(f"SimpleDB limit reached by {operation} on {domain!r}: {code}: {message}")
-    if code in {
-        "InvalidQueryExpression",
-        "InvalidParameterValue",
-        "InvalidSortExpression",
-        "InvalidNextToken",
-    }:
+    if code == "InvalidNextToken":  # the token expired or the service lost it: the caller can query again
+        return NextTokenRefusedError(
+            f"SimpleDB refused the NextToken of a {operation} on {domain!r}: {message}"
+        )
+    if code in {"InvalidQueryExpression", "InvalidParameterValue", "InvalidSortExpression"}:
         return InvalidRequestError(f"SimpleDB refused {operation} on {domain!r}: {code}: {message}")
     return StorageError(f"SimpleDB {operation} on {domain!r} failed: {code}: {message}")
 

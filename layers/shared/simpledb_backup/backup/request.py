@@ -1,13 +1,26 @@
 """One backup function invocation: back up every requested domain, resume a continued run first, hand the
-rest to a new invocation when time runs short, and report each domain's outcome and metrics."""
+rest to a new invocation when time runs short, and report each domain's outcome and metrics.
+
+An event the function cannot carry out as asked (an unknown or unconfigured domain, a field of the wrong type)
+is answered ``refused``, naming the problem and the configured domains: it is the sender's mistake, not a
+failed backup, so it raises nothing (no Lambda error) and emits no BackupFailed.
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from simpledb_backup.backup.service import BackupResult, BackupService, BackupState
-from simpledb_backup.errors import BackupSkippedError, InvalidRequestError, SimpleDBBackupError
-from simpledb_backup.events import BackupEvent
+from simpledb_backup.errors import (
+    BackupFailedError,
+    BackupSkippedError,
+    DumpRuleError,
+    InvalidRequestError,
+    SimpleDBBackupError,
+)
+from simpledb_backup.events import BackupEvent, parse_event
 from simpledb_backup.observability import MetricName, domain_metrics, logger
 from simpledb_backup.runtime import Deadline, event_payload
 
@@ -70,14 +83,47 @@ class BackupRequestOutcome:
             "continues_with": event_payload(self.continuation) if self.continuation else None,
         }
 
+    def raise_if_failed(self) -> None:
+        """BackupFailedError (a Lambda error, which the alarms see) when a domain failed and no continuation
+        carries the work on."""
+        if self.failures and not self.continuation:
+            raise BackupFailedError(
+                "backup failed for "
+                + "; ".join(f"{failure['domain']}: {failure['message']}" for failure in self.failures)
+            )
+
+
+@dataclass(frozen=True)
+class BackupRefusal:
+    """The answer to an event the function cannot carry out as asked; nothing was read or written."""
+
+    error: InvalidRequestError
+    configured_domains: tuple[str, ...]
+    field: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {"status": "refused", "error": str(self.error)}
+        if self.field:
+            answer["field"] = self.field
+        answer["configured_domains"] = list(self.configured_domains)
+        return answer
+
+    def raise_if_failed(self) -> None:
+        """A refusal is an answer, never a failure."""
+
+
+class UnconfiguredDomainError(InvalidRequestError):
+    """A backup was asked for a domain the function is not configured for."""
+
 
 def planned_work(event: BackupEvent, configured_domains: tuple[str, ...]) -> list[Work]:
     """The continued run first (if any), then every requested domain; only configured domains may be asked."""
     domains = list(configured_domains if event.domains is None else event.domains)
     unknown = [domain for domain in domains if domain not in configured_domains]
     if unknown:
-        raise InvalidRequestError(
-            f"domains {unknown} are not configured for backup (DOMAIN_NAMES: {', '.join(configured_domains)})"
+        raise UnconfiguredDomainError(
+            f"domains {unknown} are not configured for backup; the configured domains are "
+            f"{', '.join(configured_domains)} (DOMAIN_NAMES)"
         )
     work: list[Work] = [ResumeRun(event.resume_run_id)] if event.resume_run_id else []
     return work + [StartDomain(domain) for domain in domains]
@@ -142,6 +188,8 @@ class BackupRequest:
         domain = state.domain if state else _domain_of(step)
         kind = error.kind if isinstance(error, SimpleDBBackupError) else type(error).__name__
         failure: dict[str, Any] = {"domain": domain, "kind": kind, "message": str(error)}
+        if isinstance(error, DumpRuleError):  # what the restore would have refused, and where
+            failure.update(rule=error.rule, line=error.line, item=error.item[:200])
         if state is not None and state.checkpointed and not state.published_version_id:
             # The run's checkpoint and upload are kept: this event resumes it (docs/RUNBOOK.md).
             failure["resume_with"] = event_payload(self._continuation(state.run_id, []))
@@ -191,3 +239,32 @@ def run_backup_request(
 ) -> BackupRequestOutcome:
     """Back up every requested domain; failures are reported once all work has been attempted."""
     return BackupRequest(event, service, deadline).run(planned_work(event, configured_domains), continue_with)
+
+
+def _field_of(error: InvalidRequestError) -> str | None:
+    if isinstance(error, UnconfiguredDomainError):
+        return "domains"
+    cause = error.__cause__
+    if isinstance(cause, ValidationError) and cause.errors():
+        location = [str(part) for part in cause.errors()[0]["loc"]]
+        return ".".join(location) or None
+    return None
+
+
+def answer_backup_event(
+    event: object,
+    service: BackupService,
+    configured_domains: tuple[str, ...],
+    deadline: Deadline,
+    continue_with: ContinueWith,
+) -> BackupRequestOutcome | BackupRefusal:
+    """The backup function's answer to an event: the outcome of every requested domain, or a refusal of an
+    event it cannot carry out as asked (before anything is read or written)."""
+    try:
+        request = parse_event(BackupEvent, event)
+        work = planned_work(request, configured_domains)
+    except InvalidRequestError as error:
+        refusal = BackupRefusal(error, configured_domains, _field_of(error))
+        logger.warning("backup request refused", extra={"error": str(error), "field": refusal.field})
+        return refusal
+    return BackupRequest(request, service, deadline).run(work, continue_with)

@@ -1,58 +1,80 @@
-"""Parallel, segmented reading of a domain: one Select stream per itemName() range.
+"""Parallel reading of a domain: Select streams over itemName() ranges, as many as the service rewards.
 
 Used by the backup (to dump a domain) and the restore (to read the target it compares a dump with).
-Pages are handed over through a bounded queue, so memory stays flat however large the domain is.
+
+How a domain is split, for any names (keyspace.py): one Select page ascending and one descending show the
+domain's first and last names; the names between are cut into fine *cells* (at most MAX_SEGMENTS, the ranges a
+dump's header lists), evenly by the key space those names suggest. A *run* is a stretch of consecutive cells one
+stream reads with one Select ``order by itemName()``; streams are added by splitting the run with the most pages
+left (streams.py), only at cell boundaries, so each cell is read in order by one stream and the header written
+before the first item stays true. Every run ends with a part-filled page, so the splits a scan may make come
+from a budget of extra pages: within 5 % of the fewest pages the domain needs, at most 3 extra below 100 pages.
 """
 
-import queue
+import math
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
-from simpledb_backup.aws.simpledb import DomainMetadata, SimpleDB, quote_value, select_expression
+from simpledb_backup.aws.simpledb import DomainMetadata, SimpleDB
+from simpledb_backup.backup.cells import (
+    ENCODED_STREAM_BYTES,
+    ITEM_STREAM_BYTES,
+    Layout,
+    ScanSettings,
+    Segment,
+    make_segments,
+    segment_bounds,
+    select_range,
+)
+from simpledb_backup.backup.keyspace import KeySpace, common_prefix
+from simpledb_backup.backup.streams import StreamPool
+from simpledb_backup.formats.dumpformat import MAX_SEGMENTS, collation_safe
 from simpledb_backup.items import MAX_SELECT_LIMIT, Item
 
+__all__ = [
+    "ENCODED_STREAM_BYTES",
+    "ITEM_STREAM_BYTES",
+    "DomainScan",
+    "Layout",
+    "ScanSettings",
+    "Segment",
+    "make_segments",
+    "plan_scan",
+    "scan_domain",
+    "scan_segments",
+    "segment_bounds",
+]
 
-def segment_bounds(count: int) -> list[tuple[str | None, str | None]]:
-    """Split the item-name space into ``count`` ranges [lower, upper).
+#: Cells per estimated page of the middle of the domain: a split lands within an eighth of a page of its aim.
+CELLS_PER_PAGE = 8
+#: Bytes the cells' bounds may take in the header and in a checkpoint (read back whole, at most 1 MB).
+STATE_BYTES_FOR_CELLS = 256 * 1024
+#: Pages a domain must be estimated to need before it is split at all (its first pages probe the names).
+SPLIT_FROM_PAGES = 3
+#: A probe page spanning between half and twice the key space an average page does means evenly spread names.
+EVEN_SPREAD = (0.5, 2.0)
+#: Client CPU a Select page costs (parsing, checking, encoding: docs/PERFORMANCE.md), to turn the probe's latency
+#: into the streams that keep the CPU busy while others wait for SimpleDB (Little's law).
+PAGE_CPU_SECONDS = 0.025
 
-    Repoman names items by hex SHA-256 digest, so even splits of the hex key space give even segments. The
-    first range has no lower bound and the last no upper bound, so every possible name (``meta`` included,
-    and any non-hex name) falls in exactly one range, whatever the domain holds.
-    """
-    points = [f"{(index * 0x10000) // count:04x}" for index in range(1, count)]
-    lowers: list[str | None] = [None, *points]
-    uppers: list[str | None] = [*points, None]
-    return list(zip(lowers, uppers, strict=True))
-
-
-@dataclass
-class Segment:
-    lower: str | None
-    upper: str | None
-    #: Last item name consumed from this segment; a resumed stream starts after it.
-    cursor: str | None = None
-    done: bool = False
-
-    def expression(self, domain: str, where: str | None) -> str:
-        # Every range predicate is on itemName(), which also makes "order by itemName()" valid
-        # (SimpleDB refuses a sort on an attribute that no predicate names: InvalidSortExpression).
-        predicates = [f"({where})"] if where else []
-        if self.cursor is not None:
-            predicates.append(f"itemName() > {quote_value(self.cursor)}")
-        elif self.lower is not None:
-            predicates.append(f"itemName() >= {quote_value(self.lower)}")
-        if self.upper is not None:
-            predicates.append(f"itemName() < {quote_value(self.upper)}")
-        if self.cursor is None and self.lower is None and self.upper is None:
-            predicates.append("itemName() is not null")
-        base = select_expression(domain)
-        return f"{base} where {' and '.join(predicates)} order by itemName() asc limit {MAX_SELECT_LIMIT}"
+#: Extra Select pages one split costs on average: the part-filled last page of the run it ends (aimed at 80 %,
+#: missed by what the estimates miss).
+SPLIT_COST_PAGES = 0.5
 
 
-def make_segments(count: int) -> list[Segment]:
-    return [Segment(lower, upper) for lower, upper in segment_bounds(count)]
+def extra_pages_allowed(estimated_pages: int) -> int:
+    """Select pages a scan may spend beyond the fewest: 5 % from 100 pages on, 3 below."""
+    return 3 if estimated_pages < 100 else estimated_pages // 20
+
+
+def split_budget(estimated_pages: int) -> int:
+    """Splits (new runs) a scan may make; half a page of the allowance goes to the run that ends where the
+    descending probe's page begins."""
+    return max(0, int((extra_pages_allowed(estimated_pages) - SPLIT_COST_PAGES) / SPLIT_COST_PAGES))
 
 
 # XML around the data of a Select page, calibrated on Repoman items (2,078 bytes of XML for 1,312 of data):
@@ -60,8 +82,6 @@ def make_segments(count: int) -> list[Segment]:
 _XML_BYTES_PER_VALUE = 65
 _XML_BYTES_PER_ITEM = 30
 _SELECT_PAGE_BYTES = 1024 * 1024  # Select answers at most 1 MB a page
-#: Each stream ends on a part-filled page; one stream per 20 pages keeps that within 5 % of the minimum.
-_PAGES_PER_STREAM = 20
 
 
 def estimated_select_pages(metadata: DomainMetadata) -> int:
@@ -75,48 +95,131 @@ def estimated_select_pages(metadata: DomainMetadata) -> int:
     return max(-(-metadata.item_count // MAX_SELECT_LIMIT), -(-response_bytes // _SELECT_PAGE_BYTES))
 
 
-def segment_count_for(metadata: DomainMetadata, max_segments: int) -> int:
-    """Streams for a domain of this size: up to ``max_segments``, but one per 20 pages at most, so a small
-    domain is read with few streams and the Select calls stay within 5 % of the minimum."""
-    return max(1, min(max_segments, 1 + estimated_select_pages(metadata) // _PAGES_PER_STREAM))
+@dataclass
+class FirstPage:
+    """A page the probe read before the cells existed, for the scan to hand on first."""
+
+    cell: int
+    items: list[Item]
+    done: bool
 
 
-_END = object()
+@dataclass
+class Plan:
+    """A domain's cells, their layout, and the probe's pages."""
+
+    segments: list[Segment]
+    layout: Layout
+    pages: list[FirstPage] = field(default_factory=list)
 
 
-class _SegmentReader(threading.Thread):
-    """Reads one segment's Select pages into the shared queue until done or told to stop.
+def _first_page(sdb: SimpleDB, domain: str, expression: str) -> tuple[list[Item], str | None]:
+    """The first page holding an item (SimpleDB may answer empty pages with a NextToken), and its NextToken."""
+    items, token = sdb.select_page(domain, expression, None)
+    while not items and token:
+        items, token = sdb.select_page(domain, expression, token)
+    return items, token
 
-    Each page travels with a flag saying whether it is the segment's last, so the segment counts as done only
-    once the consumer has taken that page, never merely because it was read.
-    """
 
-    def __init__(
-        self,
-        sdb: SimpleDB,
-        domain: str,
-        index: int,
-        expression: str,
-        pages: "queue.Queue[tuple[int, Any, bool]]",
-        stop: threading.Event,
-    ) -> None:
-        super().__init__(name=f"segment-{index}", daemon=True)
-        self.sdb, self.domain, self.index, self.expression = sdb, domain, index, expression
-        self.pages, self.stop = pages, stop
+def _probe(
+    sdb: SimpleDB, domain: str, where: str | None
+) -> tuple[tuple[list[Item], str | None], list[Item], float]:
+    """The domain's first page ascending and, read at the same time, its first page descending; and how long
+    the two took."""
+    found: dict[str, Any] = {}
+    started = time.monotonic()
 
-    def run(self) -> None:
+    def descending() -> None:
         try:
-            next_token: str | None = None
-            while not self.stop.is_set():
-                items, next_token = self.sdb.select_page(self.domain, self.expression, next_token)
-                if self.stop.is_set():
-                    break  # read after the consumer stopped: dropped, the next run reads it again
-                self.pages.put((self.index, items, not next_token))
-                if not next_token:
-                    break
-            self.pages.put((self.index, _END, True))
-        except BaseException as error:  # handed to the consuming thread, which raises it
-            self.pages.put((self.index, error, True))
+            found["items"], _ = _first_page(sdb, domain, select_range(domain, where, None, None, None, True))
+        except BaseException as error:  # raised in the calling thread below
+            found["error"] = error
+
+    thread = threading.Thread(target=descending, name="probe-descending", daemon=True)
+    thread.start()
+    try:
+        ascending = _first_page(sdb, domain, select_range(domain, where, None, None, None))
+    finally:
+        thread.join()
+    if "error" in found:
+        raise found["error"]
+    return ascending, found["items"], time.monotonic() - started
+
+
+def plan_scan(
+    sdb: SimpleDB, domain: str, where: str | None, estimated_pages: int, settings: ScanSettings
+) -> Plan:
+    """Cut a domain into cells from its own names; one cell when it is small or one stream is all there is."""
+    if estimated_pages < SPLIT_FROM_PAGES or settings.max_streams < 2:
+        return Plan([Segment(None, None)], Layout())
+    (first_items, token), last_items, seconds = _probe(sdb, domain, where)
+    if token is None:  # the first page held everything
+        last_name = first_items[-1].name if first_items else None
+        return Plan([Segment(None, None, last_name, True)], Layout(), [FirstPage(0, first_items, True)])
+    low = first_items[-1].name
+    ascending_tail = list(reversed(last_items))
+    # The last cell starts at a name of the descending page, one that sorts alike in both collations, so the
+    # page holds that cell whole; without one, the page's items are read again by the streams.
+    high = next((item.name for item in ascending_tail if item.name > low and collation_safe(item.name)), None)
+    names = [item.name for item in first_items] + [item.name for item in ascending_tail]
+    middle_pages = max(1, estimated_pages - 2)
+    cells = min(MAX_SEGMENTS - 2, max(1, CELLS_PER_PAGE * middle_pages), _cells_that_fit(low, high))
+    keyspace = KeySpace.learn(names, low, high or names[-1]) if names[-1] > low else None
+    points = keyspace.split_points(low, high or names[-1], cells - 1) if keyspace else []
+    bounds: list[str | None] = [None, *points, *([high] if high else []), None]
+    segments = [Segment(lower, upper) for lower, upper in pairwise(bounds)]
+    segments[0].cursor = low
+    if high is not None:
+        segments[-1].done = True
+    per_cell = middle_pages / max(1, len(points) + 1)
+    layout = Layout(
+        pages_per_cell=per_cell,
+        splits_left=split_budget(estimated_pages),
+        partitioned=False,
+        even=keyspace is not None and _spread_evenly(keyspace, points, per_cell, first_items, ascending_tail),
+        streams=min(settings.max_streams, max(1, math.ceil(seconds / PAGE_CPU_SECONDS))),
+        prefix=keyspace.prefix if keyspace else None,
+        places=list(keyspace.places) if keyspace else None,
+    )
+    pages = [FirstPage(0, first_items, False)]
+    if high is not None:
+        pages.append(
+            FirstPage(len(segments) - 1, [item for item in ascending_tail if item.name >= high], True)
+        )
+    return Plan(segments, layout, pages)
+
+
+def _cells_that_fit(low: str, high: str | None) -> int:
+    """Cells whose bounds fit the header and a checkpoint in STATE_BYTES_FOR_CELLS, for bounds as long as the
+    names' common prefix and a few dozen characters (UTF-8, and a JSON escape at worst)."""
+    bound_bytes = 6 * len(common_prefix(low, high or low)) + 64
+    return max(1, STATE_BYTES_FOR_CELLS // (2 * bound_bytes))
+
+
+def _spread_evenly(
+    keyspace: KeySpace, points: list[str], per_cell: float, first: list[Item], last: list[Item]
+) -> bool:
+    """Whether each probe page spans about the key space an average page does (EVEN_SPREAD): names spread
+    evenly (digests, numbered ids) then, where dates or URLs crowd into a small part of it. A page's span is
+    measured over its middle 80 % of names, so an outlier at an end (Repoman's ``meta``) does not count."""
+    if len(points) < 2 or len(first) < 10 or len(last) < 10:
+        return False
+    cell = (keyspace.position(points[-1]) - keyspace.position(points[0])) / (len(points) - 1)
+    if cell <= 0:
+        return False
+    page = cell / per_cell
+    low, high = EVEN_SPREAD
+    for items in (first, last):
+        lower, upper = items[len(items) // 10].name, items[len(items) * 9 // 10].name
+        span = (keyspace.position(upper) - keyspace.position(lower)) / 0.8
+        if not low <= span / page <= high:
+            return False
+    return True
+
+
+def legacy_layout(segments: Sequence[Segment], estimated_pages: int) -> Layout:
+    """The layout of cells made without a probe (fixed hex ranges, a checkpoint of an older release)."""
+    return Layout(pages_per_cell=max(1.0, estimated_pages / max(1, len(segments))), splits_left=0)
 
 
 def scan_segments(
@@ -125,53 +228,57 @@ def scan_segments(
     segments: list[Segment],
     where: str | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    max_streams: int = 8,
 ) -> Iterator[tuple[int, list[Item]]]:
-    """Yield (segment index, page of items) from every unfinished segment, in arrival order.
+    """Yield (cell index, page of items) from every unfinished cell of ``segments``, in arrival order, with up to
+    ``max_streams`` streams, one per run of unfinished cells (no splits: ``segments`` were cut by the caller).
 
-    After the consumer handles a page, the segment's ``cursor`` is advanced to that page's last item name.
-    When ``should_stop()`` turns true the streams stop; pages they had read ahead are dropped, so the work
-    after the deadline is one page at most, and each segment's ``done`` says whether its last page was
-    consumed. A stream's error is raised here once every stream has stopped.
+    After the consumer handles a page, each cell's ``cursor`` and ``done`` say how far it was read; when
+    ``should_stop()`` turns true the streams stop, and pages read after that are dropped.
     """
-    pending = [(index, segment) for index, segment in enumerate(segments) if not segment.done]
-    if not pending:
-        return
-    stop = threading.Event()
-    # Bounded: two decoded pages waiting keep the consumer fed; every other stream holds at most the page it
-    # read, blocked on the queue, which keeps memory flat (make bench measured 9-13 MB less than one per stream).
-    pages: queue.Queue[tuple[int, Any, bool]] = queue.Queue(maxsize=2)
-    readers = [
-        _SegmentReader(sdb, domain, index, segment.expression(domain, where), pages, stop)
-        for index, segment in pending
-    ]
-    for reader in readers:
-        reader.start()
-    running, failure = len(readers), None
-    try:
-        while running:
-            index, payload, last = pages.get()
-            if payload is _END or isinstance(payload, BaseException):
-                running -= 1
-                if isinstance(payload, BaseException):
-                    failure = failure or payload
-                    stop.set()
-                continue
-            if stop.is_set():
-                continue  # read ahead before the stop; the segment's cursor has not moved past it
-            if payload:
-                yield index, payload
-                segments[index].cursor = payload[-1].name
-            segments[index].done = last
-            if should_stop():
-                stop.set()
-    finally:
-        stop.set()
-        while running:  # a consumer that stopped early must not leave readers blocked on a full queue
-            _, payload, _ = pages.get()
-            if payload is _END or isinstance(payload, BaseException):
-                running -= 1
-    if failure is not None:
-        raise failure
+    pool = StreamPool[list[Item]](
+        sdb,
+        domain,
+        where,
+        segments,
+        legacy_layout(segments, len(segments)),
+        lambda _: list,
+        ScanSettings(max_streams),
+        per_cell=True,
+    )
+    yield from pool.pages(should_stop)
+
+
+class DomainScan:
+    """Every item of a domain (or of a where-subset), page by page, read by as many parallel streams as pay
+    off (up to ``max_streams``), its size from ``metadata`` when the caller already has it, else from
+    DomainMetadata. ``complete`` says whether the last ``pages()`` read it to the end."""
+
+    def __init__(
+        self,
+        sdb: SimpleDB,
+        domain: str,
+        max_streams: int,
+        where: str | None = None,
+        metadata: DomainMetadata | None = None,
+    ) -> None:
+        self.sdb, self.domain, self.where, self.metadata = sdb, domain, where, metadata
+        self.settings = ScanSettings(max_streams)
+        self.complete = False
+
+    def pages(self, should_stop: Callable[[], bool] = lambda: False) -> Iterator[list[Item]]:
+        """The pages in arrival order, until the domain is read or ``should_stop()`` turns true."""
+        size = self.metadata or self.sdb.domain_metadata(self.domain)
+        plan = plan_scan(self.sdb, self.domain, self.where, estimated_select_pages(size), self.settings)
+        for page in plan.pages:
+            if page.items:
+                yield page.items
+        pool = StreamPool[list[Item]](
+            self.sdb, self.domain, self.where, plan.segments, plan.layout, lambda _: list, self.settings
+        )
+        for _, items in pool.pages(should_stop):
+            yield items
+        self.complete = all(segment.done for segment in plan.segments)
 
 
 def scan_domain(
@@ -181,9 +288,5 @@ def scan_domain(
     where: str | None = None,
     metadata: DomainMetadata | None = None,
 ) -> Iterator[list[Item]]:
-    """Every item of a domain (or of a where-subset), page by page, read by parallel streams sized to it
-    (from ``metadata`` when the caller already has it, else from a DomainMetadata call)."""
-    size = metadata or sdb.domain_metadata(domain)
-    segments = make_segments(segment_count_for(size, max_segments))
-    for _, items in scan_segments(sdb, domain, segments, where):
-        yield items
+    """Every item of a domain (or of a where-subset), page by page (``DomainScan``, read to the end)."""
+    yield from DomainScan(sdb, domain, max_segments, where, metadata).pages()

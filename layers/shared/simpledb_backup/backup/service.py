@@ -1,8 +1,11 @@
 """Backup logic: dump one SimpleDB domain into a new version of its S3 dump key.
 
-The domain is read as ``select *`` split into itemName() ranges ("segments"), one Select stream per segment,
-each page read with ConsistentRead and NextToken. One writer encodes the pages as they arrive, so memory is
-bounded by the page queue and one S3 part, whatever the domain's size.
+The domain is read as ``select *`` split into itemName() ranges cut from its own names (scan.py), by as many
+parallel Select streams as raise the pages read per second (streams.py), each page read with ConsistentRead
+and NextToken. Each stream checks its pages against the rules the dump's reader enforces and encodes and
+compresses them in its own thread (dumpformat.PageEncoder); one writer appends them in arrival order, so memory
+is bounded by the streams' pages and one S3 part, whatever the domain's size. A page that breaks a rule fails
+the run (DumpRuleError): nothing a restore would refuse is ever published.
 
 When the invocation runs low on time, the run stops its streams at a page boundary, saves a checkpoint under
 ``checkpoints/<run_id>/`` and reports ``continued``; the next invocation resumes each segment after the last
@@ -39,17 +42,36 @@ from simpledb_backup.aws.s3store import (
     newest_dump,
 )
 from simpledb_backup.aws.simpledb import SimpleDB, select_expression
-from simpledb_backup.backup.scan import Segment, make_segments, scan_segments, segment_count_for
+from simpledb_backup.backup.scan import (
+    ENCODED_STREAM_BYTES,
+    ITEM_STREAM_BYTES,
+    Layout,
+    ScanSettings,
+    Segment,
+    estimated_select_pages,
+    plan_scan,
+)
+from simpledb_backup.backup.streams import Run, StreamPool
 from simpledb_backup.config import Retention
 from simpledb_backup.errors import (
     BackupStalledError,
     BucketNotVersionedError,
     ContinuationTakenError,
     DomainBeingRestoredError,
+    DumpRuleError,
     ObjectNotFoundError,
     SimpleDBBackupError,
 )
-from simpledb_backup.formats.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
+from simpledb_backup.formats.dumpformat import (
+    EITHER,
+    FORMAT_VERSION,
+    DumpEncoder,
+    DumpHeader,
+    DumpTotals,
+    EncodedPage,
+    NameOrder,
+    PageEncoder,
+)
 from simpledb_backup.items import Item
 from simpledb_backup.observability import logger, tracer
 from simpledb_backup.runtime import (
@@ -62,6 +84,11 @@ from simpledb_backup.runtime import (
     utc_datetime,
     utc_now,
 )
+
+#: The backup's SimpleDB calls start at this rate (Select and DomainMetadata lanes; the rate controller still
+#: cuts it at SimpleDB's first 503): a scan starts as many streams as the probe's latency calls for at once,
+#: about ten at 250 ms a Select, which the default start of 25 calls/s would spread over half a second.
+SELECT_START_RATE = 100.0
 
 STATE_OBJECT = "state.json"
 STAGING_OBJECT = "dump.jsonl.gz"
@@ -108,7 +135,18 @@ class BackupState(BaseModel):
     dump_key: str
     staging_key: str
     upload_id: str
+    #: The itemName() cells the dump's header lists (empty until the first invocation has probed the domain).
     segments: list[Segment]
+    #: What the streams know about the cells: estimated pages per cell, splits left in the page budget.
+    layout: Layout = Field(default_factory=Layout)
+    #: The fewest Select pages the domain needs, estimated from DomainMetadata when the run started.
+    estimated_pages: int = 0
+    #: The header is written (runs of earlier releases wrote it when they started).
+    header_written: bool = True
+    #: The collation the names read so far ascend in (dumpformat.COLLATIONS).
+    collation: str = EITHER
+    #: The most Select streams that ran at once, in any invocation.
+    streams: int = 0
     totals: dict[str, Any] = Field(default_factory=lambda: DumpTotals().to_state())
     parts: list[dict[str, Any]] = []
     #: The object holding the pending bytes of the last checkpoint (pending_object), if any.
@@ -150,6 +188,8 @@ class BackupResult:
     duration_seconds: float = 0.0
     item_drop_percent: float | None = None
     trigger: str = ""
+    #: The most Select streams that read the domain at once.
+    streams: int | None = None
 
     def summary(self) -> dict[str, Any]:
         return {key: value for key, value in asdict(self).items() if value is not None}
@@ -164,12 +204,16 @@ class BackupRun:
         store: BucketStore,
         state: BackupState,
         deadline: Deadline,
+        max_streams: int = 8,
         on_items: Callable[[list[Item]], None] | None = None,
     ) -> None:
         self.sdb, self.store, self.state, self.deadline = sdb, store, state, deadline
-        #: Sees every page as it is dumped (a restore plans from the same read as its safety backup).
+        #: Sees every page as it is dumped (a restore plans from the same read as its safety backup); its
+        #: streams then hand on their pages' items beside their lines, so they hold more memory each.
         self.on_items = on_items
-        self.encoder = DumpEncoder(DumpTotals.from_state(state.totals))
+        stream_bytes = ITEM_STREAM_BYTES if on_items is not None else ENCODED_STREAM_BYTES
+        self.settings = ScanSettings(max_streams, stream_bytes)
+        self.encoder = DumpEncoder(DumpTotals.from_state(state.totals), state.collation)
         self.buffer = bytearray()
 
     def _flush_parts(self, final: bool = False) -> None:
@@ -195,10 +239,13 @@ class BackupRun:
         if self.state.pending_object:
             key = checkpoint_key(self.state.run_id, self.state.pending_object)
             self.buffer += self.store.get_bytes(key, max_bytes=PART_SIZE)
-        elif not self.state.parts and self.state.invocations == 1:
-            self._append(self.encoder.write_header(self.state.header()))
         items_before = self.encoder.totals.items
-        completed = self._stream_segments()
+        try:
+            completed = self._stream_segments()
+        except DumpRuleError as error:
+            raise self._placed(error) from error
+        finally:
+            self.state.collation = self.encoder.collation
         self.state.elapsed_seconds += time.monotonic() - started
         if completed:
             tail, _ = self.encoder.write_trailer(utc_now())
@@ -214,17 +261,64 @@ class BackupRun:
         self._save_checkpoint()
         return False
 
+    def _placed(self, error: DumpRuleError) -> DumpRuleError:
+        """The breach at the line its item would have had: after the lines written so far, the header first."""
+        if error.line is not None:
+            return error
+        return error.at_line(self.encoder.totals.items + 2 + (error.offset or 0))
+
     @tracer.capture_method
     def _stream_segments(self) -> bool:
         if self.deadline.out_of_time():
             return False
-        for _, items in scan_segments(
-            self.sdb, self.state.domain, self.state.segments, self.state.where, self.deadline.out_of_time
-        ):
-            self._append(self.encoder.write_items(items))
-            if self.on_items is not None:
+        if not self.state.header_written:
+            self._start_dump()
+            if self.deadline.out_of_time():
+                return all(segment.done for segment in self.state.segments)
+        pool = StreamPool[tuple[EncodedPage, list[Item] | None]](
+            self.sdb,
+            self.state.domain,
+            self.state.where,
+            self.state.segments,
+            self.state.layout,
+            self._page_work,
+            self.settings,
+        )
+        for _, (page, items) in pool.pages(self.deadline.out_of_time):
+            self._append(self.encoder.add_page(page))
+            if self.on_items is not None and items is not None:
                 self.on_items(items)
+        self.state.streams = max(self.state.streams, pool.peak_streams)
         return all(segment.done for segment in self.state.segments)
+
+    def _start_dump(self) -> None:
+        """Cut the domain into cells from its first and last pages, write the header that lists them, then
+        those pages."""
+        state = self.state
+        plan = plan_scan(self.sdb, state.domain, state.where, state.estimated_pages, self.settings)
+        state.segments, state.layout = plan.segments, plan.layout
+        self._append(self.encoder.write_header(state.header()))
+        state.header_written = True
+        state.streams = max(state.streams, 2 if len(plan.pages) > 1 else 1)
+        for page in plan.pages:
+            if page.items:
+                self._append(self.encoder.add_page(self._encode_first(page.items)))
+                if self.on_items is not None:
+                    self.on_items(page.items)
+
+    def _encode_first(self, items: list[Item]) -> EncodedPage:
+        try:
+            return PageEncoder(NameOrder(())).encode(items)
+        except DumpRuleError as error:
+            raise self._placed(error) from error
+
+    def _page_work(self, run: Run) -> Callable[[list[Item]], tuple[EncodedPage, list[Item] | None]]:
+        """A stream's pages as dump lines, its names checked to ascend along the whole run from where it starts
+        (stricter than each cell alone, which it implies: the cells' bounds sort alike in both collations); with
+        the items too when someone watches them (``on_items``)."""
+        encode = PageEncoder(NameOrder((), [run.after])).encode
+        keep = self.on_items is not None
+        return lambda items: (encode(items), items if keep else None)
 
     def _save_checkpoint(self) -> None:
         self.buffer += self.encoder.close_member()
@@ -278,6 +372,7 @@ class BackupService:
         clock: Clock = utc_datetime,
         restore_marks: RestoreMarks | None = None,
     ) -> None:
+        """``segments``: the most Select streams a scan runs at once (BackupSegments)."""
         self.sdb, self.store, self.segments = sdb, store, segments
         self.retention, self.clock = retention, clock
         #: What the restores sealed about the domains they write; the functions always pass it (None: a tool
@@ -315,7 +410,9 @@ class BackupService:
             dump_key=key,
             staging_key=staging,
             upload_id=self.store.start_upload(staging),
-            segments=make_segments(segment_count_for(metadata, self.segments)),
+            segments=[],
+            estimated_pages=estimated_select_pages(metadata),
+            header_written=False,
             previous_item_count=previous.item_count if previous else None,
         )
 
@@ -425,7 +522,8 @@ class BackupService:
         """
         logger.append_keys(domain=state.domain, run_id=state.run_id)
         try:
-            completed = BackupRun(self.sdb, self.store, state, deadline, on_items).execute()
+            run = BackupRun(self.sdb, self.store, state, deadline, self.segments, on_items)
+            completed = run.execute()
             if not publish and completed:
                 return BackupResult(
                     domain=state.domain,
@@ -446,8 +544,11 @@ class BackupService:
                 )
             return self._publish(state)
         except BaseException as error:
-            # A stalled run or one a restore overtook cannot be resumed usefully: its upload goes.
-            if not state.checkpointed or isinstance(error, BackupStalledError | DomainBeingRestoredError):
+            # A stalled run, one a restore overtook, or one whose dump a restore would refuse cannot be resumed
+            # usefully: its upload goes.
+            if not state.checkpointed or isinstance(
+                error, BackupStalledError | DomainBeingRestoredError | DumpRuleError
+            ):
                 state.checkpointed = False
                 self._abort(state)
             raise
@@ -478,7 +579,7 @@ class BackupService:
         digest = f"{totals.digest:064x}"
         self.store.complete_upload(state.staging_key, state.upload_id, state.parts)
         version_id = self.store.publish(
-            state.staging_key, state.dump_key, _metadata(state, totals, digest), self.retention
+            state.staging_key, state.dump_key, _metadata(state, totals, digest), self.retention, self.clock()
         )
         if state.checkpointed:  # a late duplicate of the last continuation must find the run published
             state.published_version_id = version_id
@@ -500,6 +601,7 @@ class BackupService:
             duration_seconds=round(state.elapsed_seconds, 3),
             item_drop_percent=None if drop is None else round(drop, 2),
             trigger=state.trigger,
+            streams=state.streams or None,
         )
         logger.info("dump written", extra=result.summary())
         return result

@@ -5,8 +5,12 @@ The digest is the sum modulo 2**256 of the SHA-256 of every item line. Unlike on
 depend on line order and its state is one integer, so parallel Select streams can interleave their items and a
 backup that continues in a new invocation can carry the digest across in its checkpoint.
 
-The file may be several gzip members one after another (RFC 1952 §2.2): a backup that checkpoints closes its
-member and the next invocation opens a new one.
+The file may be several gzip members one after another (RFC 1952 §2.2): the backup compresses every Select
+page into a member of its own, in the thread that read it.
+
+The rules a reader enforces are defined here once and applied by the writer too, as it writes (``check_items``,
+``NameOrder``): SimpleDB's limits on every item, and item names strictly ascending within their header segment in
+one collation. A dump its reader would refuse is therefore never published (DumpRuleError).
 """
 
 import gzip
@@ -14,15 +18,17 @@ import hashlib
 import json
 import zlib
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
+from operator import itemgetter
 from typing import IO, Any
 
 import orjson
 from isal import isal_zlib
 
 from simpledb_backup import TOOL_NAME, __version__
-from simpledb_backup.errors import DumpCorruptError, LimitExceededError
+from simpledb_backup.errors import DumpCorruptError, DumpRuleError, LimitExceededError
 from simpledb_backup.items import (
     MAX_ITEM_NAME_BYTES,
     MAX_NAME_BYTES,
@@ -35,7 +41,10 @@ from simpledb_backup.items import (
 )
 
 FORMAT_NAME = "simpledb-backup-dump"
-FORMAT_VERSION = 1
+#: Version 2 (docs/FORMAT.md): a segment's names ascend in code point or in UTF-16 order, the trailer says which,
+#: and header bounds sort alike in both. Version 1 dumps stay readable (``READABLE_VERSIONS``).
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 DIGEST_ALGORITHM = "sha256-sum-mod-2^256"
 _DIGEST_MODULUS = 1 << 256
 # Deflate by ISA-L (isal), standard gzip that zlib, gzip and zcat read. On Repoman pages (scripts/cpu_ab.py) its
@@ -74,7 +83,7 @@ MAX_LINE_BYTES = (
     + (MAX_PAIRS_PER_ITEM - 1)
     + len(b"}}")
 )
-#: The most itemName() segments a header may list. The backup writes at most BackupSegments (64) of them; the
+#: The most itemName() segments a header may list. The backup writes at most this many (its split points); the
 #: reader keeps one item name per segment, so the cap bounds that memory whatever a header says.
 MAX_SEGMENTS = 1024
 _BYTE_ORDER_MARK = b"\xef\xbb\xbf"
@@ -110,6 +119,202 @@ def format_digest(value: int) -> str:
     return f"{value % _DIGEST_MODULUS:064x}"
 
 
+# --- the rules every reader enforces and the backup applies as it writes ------------------------------------
+
+#: The order SimpleDB returned a segment's names in. SimpleDB calls its comparisons "lexicographical" without
+#: saying over what; code point order (UTF-8 bytes, Python's str order) and UTF-16 code unit order differ only
+#: between a character above U+FFFF and one from U+E000 to U+FFFF. ``EITHER``: no two names of the dump tell
+#: them apart.
+CODE_POINT = "code-point"
+UTF16 = "utf-16"
+EITHER = "either"
+COLLATIONS = (EITHER, CODE_POINT, UTF16)
+#: Below this character a string sorts against every other string alike in both collations (a surrogate is no
+#: character of valid text): the first difference of the two either ends one of them or is a character below
+#: U+E000, which both orders place before U+E000-U+FFFF and before every character above U+FFFF.
+_FIRST_UNSAFE = "\ue000"
+
+#: The names of the rules, as a refusal names them.
+RULE_LIMITS = "simpledb-limits"
+RULE_ASCENDING = "ascending-names"
+RULE_ONE_COLLATION = "one-collation"
+RULE_INSIDE_SEGMENTS = "inside-segments"
+
+
+def collation_safe(bound: str) -> bool:
+    """True when ``bound`` compares with every name alike in code point and in UTF-16 order (all its characters
+    are below U+E000), so a segment bounded by it holds the same names whichever order SimpleDB uses."""
+    return bound.isascii() or max(bound) < _FIRST_UNSAFE
+
+
+def _ascends(last: str, name: str) -> tuple[bool, bool]:
+    """Whether ``last`` < ``name`` by code point and by UTF-16 code unit."""
+    by_code_point = last < name
+    if collation_safe(last) or collation_safe(name):
+        return by_code_point, by_code_point
+    return by_code_point, last.encode("utf-16-be") < name.encode("utf-16-be")
+
+
+def _shown(name: str) -> str:
+    return repr(name[:80])
+
+
+def _bound(bound: str | None) -> str:
+    return "null" if bound is None else repr(bound[:40])
+
+
+class NameOrder:
+    """The order rule: every item lies in one of the header's segments, and within each segment the names
+    strictly ascend in one collation, code point or UTF-16, the same for the whole dump.
+
+    The backup reads each segment with Select ``order by itemName()`` (resumed after its last name), so a
+    segment's lines come in SimpleDB's order, interleaved with the other segments'. A name seen twice breaks the
+    ascent, so this finds every duplicate while keeping one name per segment, not one per item. The collation is
+    whichever one the first pair of names that tells them apart follows; a later pair that follows only the
+    other breaks the rule. Segment bounds are collation-safe in a version 2 header, so which segment a name is
+    in does not depend on the collation. A header with no segments describes one stream over every name.
+    """
+
+    def __init__(
+        self,
+        segments: Sequence[tuple[str | None, str | None]],
+        lasts: Sequence[str | None] | None = None,
+        collation: str = EITHER,
+    ) -> None:
+        self._segments = tuple(segments) or ((None, None),)
+        self._lowers = [lower or "" for lower, _ in self._segments]
+        self._last: list[str | None] = list(lasts) if lasts is not None else [None] * len(self._segments)
+        self.collation = collation
+
+    def segment_of(self, name: str) -> int:
+        """The index of the segment ``name`` lies in; DumpRuleError when it lies in none."""
+        index = bisect_right(self._lowers, name) - 1
+        upper = self._segments[max(index, 0)][1]
+        if index < 0 or (upper is not None and name >= upper):
+            raise DumpRuleError(
+                RULE_INSIDE_SEGMENTS,
+                name,
+                f"item {_shown(name)} lies in none of the header's itemName() segments; the dump holds an item "
+                "its backup could not have read",
+            )
+        return index
+
+    def check(self, name: str) -> int:
+        """Apply the rule to the next name; returns its segment's index, or raises DumpRuleError."""
+        index = self.segment_of(name)
+        last = self._last[index]
+        if last is not None:
+            by_code_point, by_utf16 = _ascends(last, name)
+            if not (by_code_point and by_utf16):
+                self._ascended(index, last, name, by_code_point, by_utf16)
+        self._last[index] = name
+        return index
+
+    def _ascended(self, index: int, last: str, name: str, by_code_point: bool, by_utf16: bool) -> None:
+        lower, upper = self._segments[index]
+        segment = f"segment [{_bound(lower)}, {_bound(upper)})"
+        if not by_code_point and not by_utf16:
+            what = "appears a second time" if name == last else f"comes after {_shown(last)}"
+            raise DumpRuleError(
+                RULE_ASCENDING,
+                name,
+                f"item {_shown(name)} {what} in {segment}; each segment is written in ascending itemName() "
+                "order, so every name appears once: the dump holds a duplicate or was altered",
+            )
+        seen = CODE_POINT if by_code_point else UTF16
+        if self.collation == EITHER:
+            self.collation = seen
+        elif self.collation != seen:
+            raise DumpRuleError(
+                RULE_ONE_COLLATION,
+                name,
+                f"item {_shown(name)} follows {_shown(last)} in {segment} only in {seen} order, but the names "
+                f"before it ascend only in {self.collation} order; a dump's names ascend in one collation",
+            )
+
+    @staticmethod
+    def merged(first: str, second: str, item: str) -> str:
+        """The collation two parts of one dump saw together; DumpRuleError when they saw different ones."""
+        if first in (EITHER, second):
+            return second
+        if second == EITHER:
+            return first
+        raise DumpRuleError(
+            RULE_ONE_COLLATION,
+            item,
+            f"names near item {_shown(item)} ascend only in {second} order, others of the dump only in {first} "
+            "order; a dump's names ascend in one collation",
+        )
+
+
+_NAME = itemgetter(0)
+_ATTRIBUTES = itemgetter(1)
+#: At most 256 characters are at most 1,024 UTF-8 bytes (4 bytes a character at most).
+_SURELY_SHORT = MAX_VALUE_BYTES // 4
+
+
+def _within_limits(items: Sequence[Item]) -> tuple[bool, int, int]:
+    """A sufficient test that every item passes ``validate_item``, over a whole page at C speed, and the page's
+    attribute and value counts, which it finds on the way. The rule stays ``validate_item``'s, which decides for
+    a page this cannot clear (and names the item).
+
+    Text that is all ASCII has one byte per character; other text is valid UTF-8 when it encodes, and then at
+    most 4 bytes per character. An item with one value per attribute has as many pairs as attributes.
+    """
+    maps = list(map(_ATTRIBUTES, items))
+    names = list(map(_NAME, items))
+    attribute_names = list(chain.from_iterable(maps))
+    values = list(chain.from_iterable(chain.from_iterable(map(dict.values, maps))))
+    counts = len(attribute_names), len(values)
+    text = "".join(names) + "".join(attribute_names) + "".join(values)
+    limit = MAX_VALUE_BYTES
+    if not text.isascii():
+        limit = _SURELY_SHORT
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return False, *counts
+    if len(values) == len(attribute_names):
+        pairs = max(map(len, maps), default=0)
+    else:
+        pairs = max(sum(map(len, attributes.values())) for attributes in maps)
+    within = (
+        min(map(len, maps), default=1) > 0
+        and pairs <= MAX_PAIRS_PER_ITEM
+        and min(map(len, names), default=1) > 0
+        and max(map(len, names), default=0) <= min(limit, MAX_ITEM_NAME_BYTES)
+        and min(map(len, attribute_names), default=1) > 0
+        and max(map(len, attribute_names), default=0) <= min(limit, MAX_NAME_BYTES)
+        and max(map(len, values), default=0) <= limit
+    )
+    return within, *counts
+
+
+def check_item(item: Item) -> None:
+    """SimpleDB's limits (``items.validate_item``) as a rule of the dump; DumpRuleError naming the item."""
+    try:
+        validate_item(item)
+    except LimitExceededError as error:
+        raise DumpRuleError(RULE_LIMITS, item.name, str(error)) from error
+
+
+def check_items(items: Sequence[Item]) -> tuple[int, int]:
+    """``check_item`` for every item of a page; the error's ``offset`` is the first failing item's position.
+    Returns the page's attribute and value counts (the trailer's sums)."""
+    within, attributes, values = _within_limits(items)
+    if within:
+        return attributes, values
+    for offset, item in enumerate(items):
+        try:
+            check_item(item)
+        except DumpRuleError as error:
+            raise DumpRuleError(error.rule, error.item, error.detail, offset=offset) from error
+    return attributes, values
+
+
+# --- header, totals, trailer --------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class DumpHeader:
     domain: str
@@ -121,12 +326,13 @@ class DumpHeader:
     label: str | None = None
     segments: tuple[tuple[str | None, str | None], ...] = ()
     tool: str = f"{TOOL_NAME} {__version__}"
+    version: int = FORMAT_VERSION
 
     def to_record(self) -> dict[str, Any]:
         return {
             "type": "header",
             "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
+            "version": self.version,
             "domain": self.domain,
             "started_at": self.started_at,
             "tool": self.tool,
@@ -142,10 +348,10 @@ class DumpHeader:
     def from_record(cls, record: dict[str, Any]) -> "DumpHeader":
         if record.get("type") != "header" or record.get("format") != FORMAT_NAME:
             raise DumpCorruptError(f"not a {FORMAT_NAME} file: the first line is not its header")
-        if record.get("version") != FORMAT_VERSION or isinstance(record.get("version"), bool):
-            raise DumpCorruptError(
-                f"unsupported dump format version {record.get('version')!r}; this tool reads {FORMAT_VERSION}"
-            )
+        version = record.get("version")
+        if isinstance(version, bool) or version not in READABLE_VERSIONS:
+            readable = " and ".join(str(known) for known in READABLE_VERSIONS)
+            raise DumpCorruptError(f"unsupported dump format version {version!r}; this tool reads {readable}")
         for name in ("domain", "started_at", "select_expression", "trigger", "run_id", "tool"):
             if not isinstance(record.get(name), str):
                 raise DumpCorruptError(
@@ -162,14 +368,16 @@ class DumpHeader:
             run_id=record["run_id"],
             where=record.get("where"),
             label=record.get("label"),
-            segments=_segments_of(record.get("segments", [])),
+            segments=_segments_of(record.get("segments", []), version),
             tool=record["tool"],
+            version=version,
         )
 
 
-def _segments_of(listed: object) -> tuple[tuple[str | None, str | None], ...]:
+def _segments_of(listed: object, version: int) -> tuple[tuple[str | None, str | None], ...]:
     """The header's itemName() ranges, refused unless they are at most MAX_SEGMENTS ascending, disjoint
-    ``[lower, upper)`` pairs of item names (or null for no bound), as the backup writes them."""
+    ``[lower, upper)`` pairs of item names (or null for no bound), as the backup writes them; from version 2 on,
+    every bound collation-safe."""
     if not isinstance(listed, list):
         raise DumpCorruptError("dump header: 'segments' must be a list of [lower, upper] itemName() ranges")
     if len(listed) > MAX_SEGMENTS:
@@ -194,6 +402,11 @@ def _segments_of(listed: object) -> tuple[tuple[str | None, str | None], ...]:
             raise DumpCorruptError(
                 f"dump header: segment {index + 1} {bounds!r:.200} does not follow the one before it; segments "
                 "are ascending, non-overlapping itemName() ranges"
+            )
+        if version >= 2 and not all(bound is None or collation_safe(bound) for bound in bounds):
+            raise DumpCorruptError(
+                f"dump header: segment {index + 1} has a bound with a character from U+E000 up; bounds sort "
+                "alike in code point and UTF-16 order (docs/FORMAT.md)"
             )
         segments.append((lower, upper))
     return tuple(segments)
@@ -249,6 +462,8 @@ class DumpTrailer:
     values: int
     digest: str
     completed_at: str
+    #: The collation the names ascended in (``COLLATIONS``); recorded from version 2 on.
+    collation: str = EITHER
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -257,20 +472,71 @@ class DumpTrailer:
             "attributes": self.attributes,
             "values": self.values,
             "digest": {"algorithm": DIGEST_ALGORITHM, "value": self.digest},
+            "collation": self.collation,
             "completed_at": self.completed_at,
         }
 
 
+# --- writing ---------------------------------------------------------------------------------------------------
+
+
+def _gzip_member(data: bytes) -> bytes:
+    compressor = isal_zlib.compressobj(COMPRESSION_LEVEL, isal_zlib.DEFLATED, _GZIP_WBITS)
+    return bytes(compressor.compress(data)) + bytes(compressor.flush(isal_zlib.Z_FINISH))
+
+
+@dataclass(frozen=True)
+class EncodedPage:
+    """One Select page as dump lines: a whole gzip member, with what it adds to the totals."""
+
+    data: bytes
+    totals: DumpTotals
+    #: The collation its stream's names ascended in up to the end of this page.
+    collation: str
+    last_item: str
+
+
+class PageEncoder:
+    """Encodes the pages of one Select stream, applying the rules as it goes; safe to use in the stream's own
+    thread (it shares nothing with other streams: its NameOrder holds the last names of the stream's segments).
+    """
+
+    def __init__(self, order: NameOrder) -> None:
+        self.order = order
+
+    def encode(self, items: Sequence[Item]) -> EncodedPage:
+        """The page's lines compressed as one member; DumpRuleError (with the item's ``offset``) for an item the
+        reader would refuse, before anything of the page is kept."""
+        attributes, values = check_items(items)
+        check = self.order.check
+        lines = []
+        for offset, item in enumerate(items):
+            try:
+                check(item.name)
+            except DumpRuleError as error:
+                raise DumpRuleError(error.rule, error.item, error.detail, offset=offset) from error
+            lines.append(encode_item_line(item))
+        digest = sum(map(line_digest, lines)) % _DIGEST_MODULUS
+        totals = DumpTotals(len(lines), attributes, values, digest)
+        lines.append(b"")
+        last = items[-1].name if items else ""
+        return EncodedPage(_gzip_member(b"\n".join(lines)), totals, self.order.collation, last)
+
+
 @dataclass
 class DumpEncoder:
-    """Turns header, items and trailer into compressed bytes, one gzip member at a time.
+    """Turns header, items and trailer into compressed bytes, applying the rules to every item.
 
-    The encoder does no I/O: ``write_*`` return compressed bytes for the caller to store. ``close_member``
-    ends the current gzip member so the encoder's state can be checkpointed as ``totals`` alone.
+    The encoder does no I/O: ``write_*`` return compressed bytes for the caller to store. Items come either in
+    ``write_items`` calls (checked against the header's segments here) or as pages a PageEncoder encoded in a
+    stream's thread (``add_page``, which keeps the totals and joins the pages' collations). ``close_member``
+    ends the current gzip member so the encoder's state can be checkpointed as ``totals`` and ``collation``.
     """
 
     totals: DumpTotals = field(default_factory=DumpTotals)
+    collation: str = EITHER
     _compressor: Any = None
+    _order: NameOrder | None = None
 
     def _compress(self, data: bytes) -> bytes:
         if self._compressor is None:
@@ -278,16 +544,36 @@ class DumpEncoder:
         return bytes(self._compressor.compress(data))
 
     def write_header(self, header: DumpHeader) -> bytes:
+        self._order = NameOrder(header.segments, collation=self.collation)
         return self._compress(_encode_line(header.to_record()) + b"\n")
 
     def write_items(self, items: list[Item]) -> bytes:
+        """Items in the order a reader will meet them; DumpRuleError, naming the line, for one it would refuse
+        (then nothing of ``items`` counts as written). Without a header, one segment holds every name."""
+        if self._order is None:
+            self._order = NameOrder((), collation=self.collation)
+        try:
+            check_items(items)
+        except DumpRuleError as error:
+            raise error.at_line(self.totals.items + 2 + (error.offset or 0)) from error
         lines = []
-        for item in items:
-            line = encode_item_line(item)
+        for offset, item in enumerate(items):
+            try:
+                self._order.check(item.name)
+            except DumpRuleError as error:
+                raise error.at_line(self.totals.items + 2 + offset) from error
+            lines.append(encode_item_line(item))
+        for item, line in zip(items, lines, strict=True):
             self.totals.add(item, line)
-            lines.append(line)
+        self.collation = self._order.collation
         lines.append(b"")
         return self._compress(b"\n".join(lines))
+
+    def add_page(self, page: EncodedPage) -> bytes:
+        """A page a PageEncoder encoded: its bytes (after the end of any open member) for the caller to store."""
+        self.collation = NameOrder.merged(self.collation, page.collation, page.last_item)
+        self.totals.merge(page.totals)
+        return self.close_member() + page.data
 
     def write_trailer(self, completed_at: str) -> tuple[bytes, DumpTrailer]:
         trailer = DumpTrailer(
@@ -296,6 +582,7 @@ class DumpEncoder:
             self.totals.values,
             format_digest(self.totals.digest),
             completed_at,
+            self.collation,
         )
         return self._compress(_encode_line(trailer.to_record()) + b"\n") + self.close_member(), trailer
 
@@ -305,6 +592,9 @@ class DumpEncoder:
         tail = bytes(self._compressor.flush(isal_zlib.Z_FINISH))
         self._compressor = None
         return tail
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
 
 
 def _iter_lines(stream: IO[bytes]) -> Iterator[bytes]:
@@ -369,50 +659,7 @@ def _item_from_record(record: dict[str, Any], number: int) -> Item:
             raise DumpCorruptError(
                 f"line {number}: attribute {attribute[:80]!r} must be a non-empty list of strings"
             )
-    item = Item(name, normalize_attributes(attributes))
-    try:
-        validate_item(item)
-    except LimitExceededError as error:
-        raise DumpCorruptError(f"line {number}: {error}") from error
-    return item
-
-
-def _bound(bound: str | None) -> str:
-    return "null" if bound is None else repr(bound[:40])
-
-
-class _ItemOrder:
-    """Checks that every item lies in one of the header's segments and that names ascend strictly within each.
-
-    The backup reads each segment with one Select ``order by itemName()`` (resumed after its last name), so its
-    lines for one segment are in ascending order, interleaved with the other segments'. A name seen twice
-    breaks that order, so this finds every duplicate while keeping one name per segment, not one per item.
-    Python compares strings by code point, which is the order of their UTF-8 bytes: SimpleDB's lexicographic
-    order. A header with no segments describes one stream over every name.
-    """
-
-    def __init__(self, segments: tuple[tuple[str | None, str | None], ...]) -> None:
-        self._segments = segments or ((None, None),)
-        self._lowers = [lower or "" for lower, _ in self._segments]
-        self._last: list[str | None] = [None] * len(self._segments)
-
-    def check(self, name: str, number: int) -> None:
-        index = bisect_right(self._lowers, name) - 1
-        lower, upper = self._segments[max(index, 0)]
-        if index < 0 or (upper is not None and name >= upper):
-            raise DumpCorruptError(
-                f"line {number}: item {name[:80]!r} lies in none of the header's itemName() segments; the dump "
-                "holds an item its backup could not have read"
-            )
-        last = self._last[index]
-        if last is not None and name <= last:
-            what = "appears a second time" if name == last else f"comes after {last[:80]!r}"
-            raise DumpCorruptError(
-                f"line {number}: item {name[:80]!r} {what} in segment [{_bound(lower)}, {_bound(upper)}); each "
-                "segment is written in ascending itemName() order, so every name appears once: the dump holds "
-                "a duplicate or was altered"
-            )
-        self._last[index] = name
+    return Item(name, normalize_attributes(attributes))
 
 
 class DumpReader:
@@ -430,7 +677,7 @@ class DumpReader:
         self.header = DumpHeader.from_record(_parse(first, 1))
         self.trailer: DumpTrailer | None = None
         self.totals = DumpTotals()
-        self._order = _ItemOrder(self.header.segments)
+        self._order = NameOrder(self.header.segments)
 
     def __iter__(self) -> Iterator[Item]:
         seen_trailer = False
@@ -443,7 +690,11 @@ class DumpReader:
             kind = record.get("type")
             if kind == "item":
                 item = _item_from_record(record, number)
-                self._order.check(item.name, number)
+                try:
+                    check_item(item)
+                    self._order.check(item.name)
+                except DumpRuleError as error:
+                    raise DumpCorruptError(f"line {number}: {error.detail}") from error
                 self.totals.add(item, line)
                 yield item
             elif kind == "trailer":
@@ -477,12 +728,19 @@ class DumpReader:
             raise DumpCorruptError(
                 "checksum mismatch: the item lines do not match the trailer's digest, the dump was altered"
             )
+        collation = self._order.collation
+        if self.header.version >= 2 and record.get("collation") != collation:
+            raise DumpCorruptError(
+                f"the dump's trailer says its names ascend in {record.get('collation')!r:.40} order, but they "
+                f"ascend in {collation!r} order ({', '.join(COLLATIONS)}): the dump was altered"
+            )
         self.trailer = DumpTrailer(
             self.totals.items,
             self.totals.attributes,
             self.totals.values,
             format_digest(self.totals.digest),
             str(record.get("completed_at")),
+            collation,
         )
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from simpledb_backup.aws.simpledb import SimpleDB
-from simpledb_backup.backup.scan import make_segments, scan_segments, segment_count_for
+from simpledb_backup.backup.scan import DomainScan
 from simpledb_backup.errors import DomainNotFoundError
 from simpledb_backup.formats.dumpformat import DumpTotals, encode_item_line
 from simpledb_backup.items import Item
@@ -59,12 +59,12 @@ class TargetDomain:
         except DomainNotFoundError:
             return TargetRead(TargetSnapshot(subset, exists=False), DumpTotals() if with_totals else None)
         snapshot, totals = TargetSnapshot(subset), DumpTotals() if with_totals else None
-        segments = make_segments(segment_count_for(metadata, self.segments))
-        for _, page in scan_segments(self.sdb, target, segments, should_stop=should_stop):
+        scan = DomainScan(self.sdb, target, self.segments, metadata=metadata)
+        for page in scan.pages(should_stop):
             snapshot.add(page)
             if totals is not None:
                 _add_all(totals, page)
-        if not all(segment.done for segment in segments):
+        if not scan.complete:
             return None
         return TargetRead(snapshot, totals)
 
