@@ -159,7 +159,7 @@ def test_a_continued_restore_is_followed_through_throttled_polls(capsys: pytest.
     lines = [line for line in err.splitlines() if "items written" in line]
     assert lines == [
         "safety-backup: 0 of 300 items written (10 s)",
-        "safety-backup: 0 of 300 items written (10 s) - the function is busy with the restore",
+        "safety-backup: 0 of 300 items written (10 s) - the function is busy (throttled); waiting",
         "writing: 120 of 300 items written (10 s)",
         "done: 300 of 300 items written (10 s)",
     ]
