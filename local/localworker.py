@@ -2,9 +2,9 @@
 `simpledb-backup --local` runs the work that may outlive the command (a restore, a backup, a drill), as Lambda
 runs an invocation apart from its caller.
 
-The worker ignores SIGINT, so the operator's Ctrl-C in the terminal stops the command (which stops following)
-and not the work; killing the command's process group (or closing its terminal) kills the worker too, as an
-invocation can die in Lambda. It talks to AWS through ``AWS_ENDPOINT_URL`` (a `make local-aws` server, or the
+The worker ignores SIGINT and SIGHUP, so the operator's Ctrl-C in the terminal stops the command (which stops
+following) and not the work, and the work goes on when the terminal closes, as in Lambda; killing the command's
+process group kills the worker too, as an invocation can die in Lambda. It talks to AWS through ``AWS_ENDPOINT_URL`` (a `make local-aws` server, or the
 embedded one of the command that started it, which stops with that command).
 
     python -m localworker FUNCTION [--timeout SECONDS] [--log-file PATH] < event.json
@@ -27,6 +27,10 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from localrun import FUNCTIONS, Invocations, LocalContext, function_output, use_function_environment
+
+#: What the terminal sends the command's process group, which the worker does not obey: Ctrl-C, and the hang-up
+#: when the terminal closes (or when the command that started the worker leads its session and exits).
+DETACHED_FROM = (signal.SIGINT, signal.SIGHUP)
 
 
 class Tolerant:
@@ -71,7 +75,8 @@ def outcomes(function: str, event: dict[str, Any], timeout_seconds: float) -> It
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for ignored in DETACHED_FROM:
+        signal.signal(ignored, signal.SIG_IGN)
     parser = argparse.ArgumentParser(prog="python -m localworker", description=__doc__.split("\n\n")[0])
     parser.add_argument("function", choices=sorted(FUNCTIONS))
     parser.add_argument("--timeout", type=float, default=900.0, help="each invocation's timeout, in seconds")
@@ -107,7 +112,7 @@ class Worker:
         command = [sys.executable, "-m", "localworker", function, "--timeout", str(timeout_seconds)]
         if log_file is not None:
             command += ["--log-file", str(log_file)]
-        self.process = _start_ignoring_sigint(command)
+        self.process = _start_detached(command)
         self.outcomes: list[dict[str, Any]] = []
         self._changed = threading.Condition()
         self._ended = False
@@ -158,11 +163,11 @@ class Worker:
         return f"the local worker process {self.pid} exited with status {code}"
 
 
-def _start_ignoring_sigint(command: list[str]) -> "subprocess.Popen[str]":
-    """The worker inherits an ignored SIGINT (an ignored signal stays ignored across exec, and Python keeps it
-    so), so a Ctrl-C right after the start cannot reach it before it ignores SIGINT itself."""
+def _start_detached(command: list[str]) -> "subprocess.Popen[str]":
+    """The worker inherits ignored SIGINT and SIGHUP (an ignored signal stays ignored across exec, and Python
+    keeps it so), so a Ctrl-C right after the start cannot reach it before it ignores them itself."""
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
+    previous = [signal.signal(number, signal.SIG_IGN) for number in DETACHED_FROM] if in_main_thread else []
     try:
         return subprocess.Popen(
             command,
@@ -173,8 +178,8 @@ def _start_ignoring_sigint(command: list[str]) -> "subprocess.Popen[str]":
             env=os.environ.copy(),
         )
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGINT, previous)
+        for number, handler in zip(DETACHED_FROM, previous, strict=False):
+            signal.signal(number, handler)
 
 
 def _relay(source: IO[str] | None, target: TextIO) -> None:
