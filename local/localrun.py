@@ -156,9 +156,12 @@ class Invocations:
         event: dict[str, Any],
         context_factory: Callable[[], LocalContext] | None = None,
         max_invocations: int = 100,
+        handler: Any = None,
     ) -> None:
         self.function, self.max_invocations = function, max_invocations
-        self.handler: Any = cast(Any, load_handler(function))  # a handler module, given a stand-in below
+        #: The handler module (functions/<function>/), or one a test gives; given a stand-in below for its
+        #: ``start_continuation``.
+        self.handler: Any = handler if handler is not None else cast(Any, load_handler(function))
         self.handler.start_continuation = _continue_locally
         self.make_context = context_factory or (
             lambda: LocalContext(function_name=f"simpledb-backup-{function}")

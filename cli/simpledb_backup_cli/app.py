@@ -134,20 +134,22 @@ def cli(
     runtime = runtime_of(ctx)
     runtime.stdout = runtime.stdout or sys.stdout
     runtime.quiet = runtime.quiet or quiet
+    # What the commands shown to the operator repeat, so that they work as shown.
+    if local:
+        timeout = ("--local-timeout", f"{local_timeout:g}") if local_timeout != DEFAULT_LOCAL_TIMEOUT else ()
+        runtime.global_options = ("--local", *timeout)
+    else:
+        given = [
+            ("--stack-name", stack_name if from_command_line else None),
+            ("--region", region),
+            ("--profile", profile),
+        ]
+        runtime.global_options = tuple(part for option, value in given if value for part in (option, value))
     if runtime.functions_factory is not None:
         return
     if local:
-        runtime.global_options = ("--local",) + (
-            ("--local-timeout", f"{local_timeout:g}") if local_timeout != DEFAULT_LOCAL_TIMEOUT else ()
-        )
         runtime.functions_factory = _local_functions(ctx, runtime, log_file, local_timeout)
         return
-    given = [
-        ("--stack-name", stack_name if from_command_line else None),
-        ("--region", region),
-        ("--profile", profile),
-    ]
-    runtime.global_options = tuple(part for option, value in given if value for part in (option, value))
     session = runtime.session or boto3.Session(region_name=region, profile_name=profile)
     runtime.functions_factory = _deployed_functions(session, stack_name or DEFAULT_STACK, region)
 
