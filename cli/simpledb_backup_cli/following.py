@@ -143,8 +143,8 @@ class Follower:
                 self.functions.invoke("restore", requests.status_request(watch.domain, watch.run_id)),
                 display,
             )
-        except (CliError, KeyError, TypeError):
-            return  # the first invocation's answer will say
+        except CliError:
+            return  # a poll that failed (throttled, say): the first invocation's answer will tell
 
     def _saw(self, watch: RunWatch, answer: Answer, display: ProgressDisplay) -> None:
         if watch.run_id is None and answer.get("run_id"):

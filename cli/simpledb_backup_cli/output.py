@@ -2,7 +2,8 @@
 stderr; consoles that colour only where the terminal supports it and do not wrap output to a file or a pipe.
 
 With ``--json`` stdout always carries exactly one JSON document: the function's answer, or the command's own
-refusal or error in the same shape (``{"status": "refused", "error": {"kind", "message"}}``). ``--quiet`` keeps
+refusal or error in the same shape (``{"status": "refused", "error": {"kind", "message"}}``; ``"error"`` for a
+usage or AWS problem, ``"stopped-following"`` after Ctrl-C, with the run's id and the command that follows it). ``--quiet`` keeps
 stderr to what a person must see: the question before a restore, the run id of a run the command started, and
 errors.
 """
@@ -68,8 +69,9 @@ def exit_status(answer: Answer) -> ExitStatus:
 def error_document(error: CliError) -> dict[str, Any]:
     """The command's own refusal or error, shaped as the functions' refusals are, for --json."""
     refused = error.status == ExitStatus.REFUSED_OR_FAILED
+    stopped = error.kind == "stopped-following"  # Ctrl-C: the run goes on (or the error says why not)
     document: dict[str, Any] = {
-        "status": "refused" if refused else "error",
+        "status": "refused" if refused else "stopped-following" if stopped else "error",
         "error": {"kind": error.kind, "message": str(error)},
         "exit_status": int(error.status),
     }

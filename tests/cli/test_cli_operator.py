@@ -77,7 +77,7 @@ def test_ctrl_c_at_the_question_writes_nothing(operator: Operator) -> None:
 
 
 def test_ctrl_c_during_the_first_invocation_leaves_the_run_going(operator: Operator) -> None:
-    terminal = operator.terminal("--local", *TIMEOUT, "restore", DOMAIN)
+    terminal = operator.terminal("--local", *TIMEOUT, "restore", DOMAIN, "--json")
     terminal.expect("Type the name of the domain to restore into")
     terminal.type(DOMAIN)
     time.sleep(1)  # the first invocation works for about 3 s before it hands over
@@ -89,6 +89,8 @@ def test_ctrl_c_during_the_first_invocation_leaves_the_run_going(operator: Opera
     # goes on and how to find it.
     assert re.search(r"stopped (following run restore-\S+|waiting for the restore) \(Ctrl-C\)", shown), shown
     assert "goes on in its local worker process" in shown
+    assert '"status": "stopped-following"' in shown  # --json: stdout says the same, as JSON
+    assert '"goes_on": true' in shown
     eventually(lambda: restored(operator.aws))
 
 
