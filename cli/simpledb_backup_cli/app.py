@@ -179,7 +179,7 @@ def _local_functions(
             # The embedded AWS stops with the command: its workers end first (or are stopped, when the command
             # stops early), registered after the local stack so that they run before it stops.
             runtime.before_exit = functions.stop
-            ctx.call_on_close(functions.finish)
+            ctx.call_on_close(functions.wait)
         return functions
 
     return start

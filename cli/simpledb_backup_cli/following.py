@@ -214,6 +214,8 @@ class Follower:
 
     def _stopped_error(self, watch: RunWatch) -> StoppedFollowingError:
         continues, where = self.functions.after_exit()
+        if not continues:
+            self.before_exit()  # what cannot outlive the command stops now, rather than fail later
         details: dict[str, Any] = {"domain": watch.domain, "run_id": watch.run_id, "goes_on": continues}
         if watch.run_id is None:
             text = "stopped waiting for the restore (Ctrl-C). It was sent"
@@ -273,6 +275,8 @@ class Follower:
             self.output.note(f"(Ctrl-C: the {what} had already answered)")
             return pending.result()
         continues, where = self.functions.after_exit()
+        if not continues:
+            self.before_exit()
         if continues:
             text = f"stopped waiting for the {what} (Ctrl-C). It goes on {where}; {follow_hint}"
         else:

@@ -308,6 +308,11 @@ class WorkerFunctions:
         pids = ", ".join(str(pid) for pid in self.running())
         return True, f"in its local worker process ({pids})" if pids else "in its local worker process"
 
+    def wait(self) -> None:
+        """Wait for the workers to end, whatever they answered (the command has reported what it followed)."""
+        for _, worker in self.workers:
+            worker.process.wait()
+
     def stop(self) -> None:
         """Stop the workers still running (an embedded local AWS is about to stop: they could only fail)."""
         for pid in self.running():
