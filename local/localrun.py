@@ -258,13 +258,18 @@ def start_embedded_aws() -> Any:
 
 
 def seed_local_stack(bucket: str, domain: str, item_count: int | None = None) -> dict[str, Any]:
-    """Create the backup bucket as template.yaml declares it and a Repoman-shaped domain to back up."""
+    """Create the backup bucket and the state key as template.yaml declares them, and a Repoman-shaped domain to
+    back up."""
     import boto3
 
     from repomandata import fill_domain, repoman_domain_items
     from stackbucket import create_backup_bucket
+    from statekey import LOCAL_STATE_KEY_ALIAS, create_state_key
 
     bucket_summary = create_backup_bucket(boto3.client("s3"), bucket, ROOT / "template.yaml")
+    # Named as the functions' environment names it (events/env.json).
+    alias = os.environ.get("STATE_KEY_ID", LOCAL_STATE_KEY_ALIAS)
+    create_state_key(boto3.client("kms"), alias, ROOT / "template.yaml")
     written = fill_domain(boto3.client("sdb"), domain, repoman_domain_items(item_count))
     return {"bucket": bucket_summary, "domain": domain, "items": written}
 

@@ -31,7 +31,7 @@ from benchkit.document import (  # noqa: E402
     merge_reports,
     update_document,
 )
-from benchkit.engine import EngineProcess, s3_client, sdb_client  # noqa: E402
+from benchkit.engine import EngineProcess, kms_client, s3_client, sdb_client  # noqa: E402
 from benchkit.filling import DomainFiller  # noqa: E402
 from benchkit.machine import code_version, machine_facts  # noqa: E402
 from benchkit.results import JobResult, SizeReport  # noqa: E402
@@ -45,6 +45,7 @@ from benchkit.tables import (  # noqa: E402
     throttling_table,
 )
 from simpledb_backup.config import Settings  # noqa: E402
+from statekey import LOCAL_STATE_KEY_ALIAS, create_state_key  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "bench-packages"
@@ -182,6 +183,7 @@ def measure(
         s3 = s3_client(engine.url)
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        create_state_key(kms_client(engine.url), LOCAL_STATE_KEY_ALIAS, ROOT / "template.yaml")
         session = SizeSession(
             Place(engine, BUCKET, DOMAIN, sdb_client(engine.url)),
             options,

@@ -5,6 +5,7 @@ The environment is set before any test module imports boto3 or Powertools, so no
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ for variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(variable, None)
 
 BUCKET = "simpledb-backup-test"
+TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 
 
 @pytest.fixture
@@ -56,14 +58,26 @@ def s3_client(aws: None) -> Any:
 
 
 @pytest.fixture
-def bucket(s3_client: Any) -> str:
+def state_key(aws: None) -> str:
+    """The state key, made as template.yaml declares it (local/statekey.py), named by the alias the functions'
+    STATE_KEY_ID gives locally."""
+    import boto3
+
+    from statekey import LOCAL_STATE_KEY_ALIAS, create_state_key
+
+    return str(create_state_key(boto3.client("kms"), LOCAL_STATE_KEY_ALIAS, TEMPLATE)["alias"])
+
+
+@pytest.fixture
+def bucket(s3_client: Any, state_key: str) -> str:
+    """The backup bucket, and the state key the stack creates beside it."""
     s3_client.create_bucket(Bucket=BUCKET)
     s3_client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     return BUCKET
 
 
 @pytest.fixture
-def backup_environment(monkeypatch: pytest.MonkeyPatch, bucket: str) -> dict[str, str]:
+def backup_environment(monkeypatch: pytest.MonkeyPatch, bucket: str, state_key: str) -> dict[str, str]:
     """The environment template.yaml gives the functions, for a domain named ``packages``."""
     environment = {
         "BACKUP_BUCKET": bucket,
@@ -72,6 +86,7 @@ def backup_environment(monkeypatch: pytest.MonkeyPatch, bucket: str) -> dict[str
         "RESTORE_WORKERS": "4",
         "RESTORE_TARGET_PATTERN": "restored-*",
         "CONTINUATION_MARGIN_SECONDS": "30",
+        "STATE_KEY_ID": state_key,
     }
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

@@ -9,10 +9,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from simpledb_backup.aws.clients import s3_client, sdb_client
+from simpledb_backup.aws.clients import kms_client, s3_client, sdb_client
 from simpledb_backup.aws.continuation import start_continuation
+from simpledb_backup.aws.restoremarks import RestoreMarks
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.aws.statemac import SealedDocuments, StateMac
 from simpledb_backup.backup.request import run_backup_request
 from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
@@ -30,11 +32,13 @@ def settings() -> Settings:
 @cache
 def backup_service() -> BackupService:
     config = settings()
+    store = BucketStore(s3_client(10), config.backup_bucket)
     return BackupService(
         SimpleDB(sdb_client(config.segments + 4)),
-        BucketStore(s3_client(10), config.backup_bucket),
+        store,
         config.segments,
         config.retention,
+        restore_marks=RestoreMarks(SealedDocuments(store, StateMac(kms_client(), config.state_key_id))),
     )
 
 

@@ -2,7 +2,8 @@
 records the result and deletes the scratch domain (simpledb_backup.drill).
 
 Invoked by each domain's drill schedule, by hand (``{"trigger": "manual", "domain": "packages"}``), or by itself
-to continue a drill that needs more than one invocation.
+to continue a drill that needs more than one invocation. A drill of a domain whose drill is running answers
+``skipped``.
 """
 
 from functools import cache
@@ -10,10 +11,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from simpledb_backup.aws.clients import s3_client, sdb_client
+from simpledb_backup.aws.clients import kms_client, s3_client, sdb_client
 from simpledb_backup.aws.continuation import start_continuation
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.aws.statemac import StateMac
 from simpledb_backup.config import Settings
 from simpledb_backup.drill import compose_restore_drill
 from simpledb_backup.errors import RefusalError
@@ -39,6 +41,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             SimpleDB(sdb_client(config.restore_workers + config.segments + 2)),
             BucketStore(s3_client(config.segments + 2), config.backup_bucket),
             config,
+            StateMac(kms_client(), config.state_key_id),
         )
         answer = drill.run(request, Deadline.of_context(context, config.continuation_margin_seconds))
     except RefusalError as error:

@@ -9,10 +9,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from simpledb_backup.aws.clients import s3_client, sdb_client
+from simpledb_backup.aws.clients import kms_client, s3_client, sdb_client
 from simpledb_backup.aws.continuation import start_continuation
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.aws.statemac import StateMac
 from simpledb_backup.config import Settings
 from simpledb_backup.errors import RefusalError
 from simpledb_backup.events import RestoreRunRequest, parse_restore_request
@@ -34,6 +35,7 @@ def restore_service() -> RestoreService:
         SimpleDB(sdb_client(config.restore_workers + config.segments + 2)),
         BucketStore(s3_client(config.segments + 2), config.backup_bucket),
         config,
+        mac=StateMac(kms_client(), config.state_key_id),
     )
 
 

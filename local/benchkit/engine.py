@@ -114,3 +114,8 @@ def sdb_client(url: str, max_pool_connections: int = 10) -> Any:
 
 def s3_client(url: str) -> Any:
     return boto3.client("s3", **_endpoint(url, 10))
+
+
+def kms_client(url: str) -> Any:
+    """For the state key the functions seal their restore states and locks with (local/statekey.py)."""
+    return boto3.client("kms", **_endpoint(url, 10))

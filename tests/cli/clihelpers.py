@@ -43,6 +43,7 @@ def fresh_containers() -> None:
         load_handler(function).settings.cache_clear()
     clients.sdb_client.cache_clear()
     clients.s3_client.cache_clear()
+    clients.kms_client.cache_clear()
 
 
 @dataclass(frozen=True)

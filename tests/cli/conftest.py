@@ -15,6 +15,7 @@ import sdblocal
 from repomandata import fill_domain, repoman_domain_items
 from simpledb_backup.items import Item
 from stackbucket import create_backup_bucket
+from statekey import LOCAL_STATE_KEY_ALIAS, create_state_key
 
 
 @pytest.fixture
@@ -57,6 +58,8 @@ def loopback_aws(loopback_server: Any, tmp_path: Path) -> LoopbackAws:
     sdb = boto3.client("sdb", endpoint_url=loopback_server.url, **credentials)
     s3 = boto3.client("s3", endpoint_url=loopback_server.url, **credentials)
     create_backup_bucket(s3, LOOPBACK_BUCKET, ROOT / "template.yaml")
+    kms = boto3.client("kms", endpoint_url=loopback_server.url, **credentials)
+    create_state_key(kms, LOCAL_STATE_KEY_ALIAS, ROOT / "template.yaml")
     items = list(repoman_domain_items(60))
     fill_domain(sdb, DOMAIN, items)
     environment = {

@@ -27,6 +27,7 @@ import sdblocal
 from repomandata import fill_domain, repoman_domain_items
 from simpledb_backup.items import Item
 from stackbucket import create_backup_bucket
+from statekey import LOCAL_STATE_KEY_ALIAS, create_state_key
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The console script `make setup` installs, beside the interpreter running the tests.
@@ -73,18 +74,21 @@ class LocalAws:
         }
         self.sdb = boto3.client("sdb", endpoint_url=self.url, **credentials)
         self.s3 = boto3.client("s3", endpoint_url=self.url, **credentials)
+        self.kms = boto3.client("kms", endpoint_url=self.url, **credentials)
 
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
 
     def reset(self, items: int) -> list[Item]:
-        """Nothing but the backup bucket and a Repoman-shaped domain of ``items`` items (meta included)."""
+        """Nothing but the backup bucket, the state key (as events/env.json names it) and a Repoman-shaped domain
+        of ``items`` items (meta included)."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", data=b"", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
         self.controls.reset()
         create_backup_bucket(self.s3, BUCKET, ROOT / "template.yaml")
+        create_state_key(self.kms, LOCAL_STATE_KEY_ALIAS, ROOT / "template.yaml")
         domain_items = list(repoman_domain_items(items))
         fill_domain(self.sdb, DOMAIN, domain_items)
         return domain_items

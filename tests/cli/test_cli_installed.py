@@ -29,6 +29,7 @@ OWN = {
     "repomandata",
     "repomanauthoring",
     "stackbucket",
+    "statekey",
     "awserrors",
     "backup_handler",
     "restore_handler",

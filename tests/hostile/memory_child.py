@@ -39,6 +39,7 @@ ENVIRONMENT = {
     "RESTORE_WORKERS": "4",
     "RESTORE_TARGET_PATTERN": "restored-*",
     "CONTINUATION_MARGIN_SECONDS": "30",
+    "STATE_KEY_ID": "alias/simpledb-backup-state-local",
 }
 BUCKET = ENVIRONMENT["BACKUP_BUCKET"]
 LATEST_UPLOAD = "@version-of-the-upload"
@@ -102,6 +103,11 @@ def serve() -> None:
     sdb = boto3.client("sdb", config=Config(retries={"total_max_attempts": 1}))
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
+    from statekey import create_state_key
+
+    create_state_key(
+        boto3.client("kms"), ENVIRONMENT["STATE_KEY_ID"], Path(__file__).parents[2] / "template.yaml"
+    )
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     fill(sdb, "packages", [package("a1", name="alpha", version="1"), package("b1", name="beta", version="2")])
     print("READY", flush=True)

@@ -3,16 +3,20 @@
 from collections.abc import Iterable
 from typing import Any
 
+import boto3
+
 import sdblocal
 from simpledb_backup.aws.ratecontrol import RateController, RateSettings
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB, plan_put_batches, select_expression
+from simpledb_backup.aws.statemac import StateMac
 from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.events import parse_restore_request
 from simpledb_backup.items import Attributes, Item, make_item
 from simpledb_backup.restore import RestoreService, compose_restore_service
 from simpledb_backup.runtime import Clock, Deadline, utc_datetime
+from statekey import LOCAL_STATE_KEY_ALIAS
 
 DOMAIN = "packages"
 NEW_DOMAIN = "restored-packages"
@@ -34,8 +38,20 @@ def settings(bucket: str, **overrides: Any) -> Settings:
         "restore_workers": 4,
         "restore_target_pattern": "restored-*",
         "continuation_margin_seconds": 30.0,
+        "state_key_id": LOCAL_STATE_KEY_ALIAS,
     }
     return Settings(**{**values, **overrides})
+
+
+def state_mac() -> StateMac:
+    """The state key's MAC, as the functions use it (the ``bucket`` fixture creates the key)."""
+    return StateMac(boto3.client("kms"), LOCAL_STATE_KEY_ALIAS)
+
+
+def sealed_document(key: str, document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as the service itself would store it at ``key``: with the state key's MAC (a lock or state
+    the tests plant as if a restore of this service had written it)."""
+    return state_mac().seal(key, document)
 
 
 def fast_rate_control() -> RateController:
@@ -56,6 +72,7 @@ def service(
         BucketStore(s3_client, bucket),
         settings(bucket, **overrides),
         clock,
+        mac=state_mac(),
     )
 
 

@@ -3,8 +3,12 @@ lost: botocore replays the request, the replay fails its condition, and the clai
 
 from typing import Any
 
+from restore_helpers import state_mac
+
 from simpledb_backup.aws.claims import claim
 from simpledb_backup.aws.s3store import BucketStore
+from simpledb_backup.aws.statemac import SealedDocuments
+from simpledb_backup.sealing import Unverified
 
 KEY = "locks/packages.lock"
 
@@ -39,3 +43,51 @@ def test_someone_else_s_claim_is_not_taken_for_ours(s3_client: Any, bucket: str)
     outcome = claim(LostAnswers(s3_client, bucket), KEY, {"run_id": "mine"}, lambda current: False)
     assert outcome.etag is None
     assert outcome.current == {"run_id": "theirs"}
+
+
+# --- sealed claims (the restore lock): the same guarantees through aws.statemac.SealedDocuments --------------
+
+
+def sealed(store: BucketStore) -> SealedDocuments:
+    return SealedDocuments(store, state_mac())
+
+
+def test_a_replayed_sealed_create_still_wins_and_is_stored_sealed(s3_client: Any, bucket: str) -> None:
+    documents = sealed(LostAnswers(s3_client, bucket))
+    outcome = claim(documents, KEY, {"run_id": "mine"}, lambda current: False)
+    assert outcome.etag is not None
+    stored = BucketStore(s3_client, bucket).get_json(KEY)
+    assert stored["run_id"] == "mine"
+    assert stored["mac"]["algorithm"] == "HMAC_SHA_256"
+    assert documents.get(KEY) == {"run_id": "mine"}
+
+
+def test_a_replayed_sealed_takeover_still_wins(s3_client: Any, bucket: str) -> None:
+    sealed(BucketStore(s3_client, bucket)).put_if_absent(KEY, {"run_id": "dead"})
+    seen: list[Any] = []
+
+    def replace(current: Any) -> bool:
+        seen.append(current)
+        return True
+
+    outcome = claim(sealed(LostAnswers(s3_client, bucket)), KEY, {"run_id": "mine"}, replace)
+    assert outcome.etag is not None
+    assert seen == [{"run_id": "dead"}]  # what may_replace judged: the verified fields, without the MAC
+    assert sealed(BucketStore(s3_client, bucket)).get(KEY) == {"run_id": "mine"}
+
+
+def test_a_claim_that_does_not_verify_reaches_may_replace_as_unverified(s3_client: Any, bucket: str) -> None:
+    BucketStore(s3_client, bucket).put_if_absent(KEY, {"run_id": "theirs"})  # no MAC: not written by us
+    seen: list[Any] = []
+
+    def keep(current: Any) -> bool:
+        seen.append(current)
+        return False
+
+    outcome = claim(sealed(BucketStore(s3_client, bucket)), KEY, {"run_id": "mine"}, keep)
+    assert outcome.etag is None
+    [current] = seen
+    assert isinstance(current, Unverified)
+    assert current.key == KEY
+    assert outcome.current == current
+    assert BucketStore(s3_client, bucket).get_json(KEY) == {"run_id": "theirs"}

@@ -4,6 +4,7 @@ partial is published, and the work completes."""
 
 import io
 import json
+import os
 import random
 import re
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from simpledb_backup.aws.simpledb import SimpleDB, select_expression
 from simpledb_backup.formats.dumpformat import read_dump
 from simpledb_backup.items import Attributes
 from stackbucket import create_backup_bucket
+from statekey import create_state_key
 
 pytestmark = pytest.mark.server
 DOMAIN = "packages"
@@ -42,6 +44,7 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("BACKUP_SEGMENTS", "2")
     fresh_containers()
     create_backup_bucket(boto3.client("s3"), BUCKET)
+    create_state_key(boto3.client("kms"), os.environ["STATE_KEY_ID"])
     fill_domain(boto3.client("sdb"), DOMAIN, repoman_domain_items(300))
     yield server.url
     fresh_containers()
@@ -51,6 +54,7 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def fresh_containers() -> None:
     clients.sdb_client.cache_clear()
     clients.s3_client.cache_clear()
+    clients.kms_client.cache_clear()
     load_handler("backup").settings.cache_clear()
     load_handler("backup").backup_service.cache_clear()
     load_handler("restore").settings.cache_clear()

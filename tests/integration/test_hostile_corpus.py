@@ -17,9 +17,12 @@ from restore_helpers import DOMAIN, as_dict, contents, dump, fill, package, writ
 
 import sdblocal
 from hostile.corpus import CASES, Case
-from localrun import invoke, load_handler
+from localrun import ROOT, invoke, load_handler
 from simpledb_backup.aws import clients
 from simpledb_backup.items import Item
+from statekey import LOCAL_STATE_KEY_ALIAS, create_state_key
+
+TEMPLATE = ROOT / "template.yaml"
 
 BUCKET = "simpledb-backup-test"  # the shared fixtures' bucket (tests/conftest.py)
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -32,6 +35,7 @@ ENVIRONMENT = {
     "RESTORE_WORKERS": "4",
     "RESTORE_TARGET_PATTERN": "restored-*",
     "CONTINUATION_MARGIN_SECONDS": "30",
+    "STATE_KEY_ID": LOCAL_STATE_KEY_ALIAS,
 }
 
 
@@ -66,6 +70,7 @@ def world() -> Iterator[World]:
             sdb = boto3.client("sdb", config=Config(retries={"total_max_attempts": 1}))
             s3 = boto3.client("s3")
             s3.create_bucket(Bucket=BUCKET)
+            create_state_key(boto3.client("kms"), LOCAL_STATE_KEY_ALIAS, TEMPLATE)
             s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
             fill(sdb, DOMAIN, live_items())
             dump(sdb, s3, BUCKET)  # a good dump exists: "latest" and as_of have something to find
@@ -80,6 +85,7 @@ def fresh_container(handler: Any) -> None:
     handler.settings.cache_clear()
     clients.sdb_client.cache_clear()
     clients.s3_client.cache_clear()
+    clients.kms_client.cache_clear()
 
 
 def clear_imports(s3: Any) -> None:

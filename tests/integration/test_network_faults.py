@@ -42,6 +42,7 @@ def fresh_clients(backup_environment: dict[str, str], aws: None) -> Iterator[Non
     def clear() -> None:
         clients.sdb_client.cache_clear()
         clients.s3_client.cache_clear()
+        clients.kms_client.cache_clear()
         for function in ("backup", "restore"):
             load_handler(function).settings.cache_clear()
         load_handler("backup").backup_service.cache_clear()
@@ -106,6 +107,7 @@ def test_a_restore_through_resets_on_simpledb_and_s3_ends_exact(
     sdb_client.put_attributes(DomainName=DOMAIN, ItemName="zz", Attributes=[{"Name": "x", "Value": "1"}])
     clients.sdb_client.cache_clear()
     clients.s3_client.cache_clear()
+    clients.kms_client.cache_clear()
     sdb, s3 = NetworkFaults(EveryClientOf("simpledb")), NetworkFaults(EveryClientOf("s3"))
     sdb.fail("BatchPutAttributes", calls=[1], after_response=True)
     sdb.fail("DeleteAttributes", calls=[1])

@@ -32,6 +32,7 @@ def three_domains(
     monkeypatch.setenv("DOMAIN_NAMES", ",".join(DOMAINS))
     clients.sdb_client.cache_clear()
     clients.s3_client.cache_clear()
+    clients.kms_client.cache_clear()
     handler = load_handler("backup")
     handler.settings.cache_clear()
     handler.backup_service.cache_clear()

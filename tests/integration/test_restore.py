@@ -20,6 +20,7 @@ from restore_helpers import (
     original_domain,
     package,
     request,
+    sealed_document,
     service,
     writes,
 )
@@ -342,12 +343,15 @@ def test_a_second_restore_of_the_same_target_is_refused_while_the_lock_is_held(
         Bucket=bucket,
         Key=lock_key(DOMAIN),
         Body=json.dumps(
-            {
-                "run_id": "restore-other",
-                "domain": DOMAIN,
-                "target": DOMAIN,
-                "expires_at": "2999-01-01T00:00:00+00:00",
-            }
+            sealed_document(
+                lock_key(DOMAIN),
+                {
+                    "run_id": "restore-other",
+                    "domain": DOMAIN,
+                    "target": DOMAIN,
+                    "expires_at": "2999-01-01T00:00:00+00:00",
+                },
+            )
         ).encode(),
     )
     sdblocal.controls.reset_counts()
@@ -417,13 +421,16 @@ def test_an_abandoned_lock_is_taken_over_once_it_expired(
         Bucket=bucket,
         Key=lock_key(DOMAIN),
         Body=json.dumps(
-            {
-                "run_id": "restore-20261126T030000Z-0123456789ab",
-                "domain": DOMAIN,
-                "target": DOMAIN,
-                "taken_at": "2026-11-26T03:00:00+00:00",
-                "expires_at": (utc_datetime() + timedelta(seconds=600)).isoformat(),
-            }
+            sealed_document(
+                lock_key(DOMAIN),
+                {
+                    "run_id": "restore-20261126T030000Z-0123456789ab",
+                    "domain": DOMAIN,
+                    "target": DOMAIN,
+                    "taken_at": "2026-11-26T03:00:00+00:00",
+                    "expires_at": (utc_datetime() + timedelta(seconds=600)).isoformat(),
+                },
+            )
         ).encode(),
     )
     with pytest.raises(RestoreInProgressError, match="it saved no progress to resume"):

@@ -61,6 +61,7 @@ def fresh_container(module: ModuleType) -> None:
     module.settings.cache_clear()
     clients.sdb_client.cache_clear()
     clients.s3_client.cache_clear()
+    clients.kms_client.cache_clear()
 
 
 def call(handler: ModuleType, payload: dict[str, Any]) -> dict[str, Any]:

@@ -157,7 +157,7 @@ def test_domain_policies_are_attached_to_the_roles(deployed_everything: Deployed
     assert {f"sdb-read-{domain}" for domain in DOMAINS_OF_THREE} <= names["BackupRole"]
     assert {f"sdb-restore-{domain}" for domain in DOMAINS_OF_THREE} <= names["RestoreRole"]
     assert "sdb-restore-target-pattern" in names["RestoreRole"]
-    assert names["DrillRole"] == {"drill"}  # its own inline policy, nothing per domain
+    assert names["DrillRole"] == {"drill", "state-key-seal"}  # its own inline policy, nothing per domain
 
 
 def test_per_domain_and_conditional_alarms_with_three_domains(deployed_everything: Deployed) -> None:

@@ -214,6 +214,8 @@ def test_lifecycle_rules(translated: dict[str, Any]) -> None:
     assert checkpoints["NoncurrentVersionExpiration"] == {"NoncurrentDays": 2}
     restores = rules["ExpireRestoreStatus"]
     assert (restores["Prefix"], restores["ExpirationInDays"]) == ("restores/", 30)
+    drills = rules["ExpireDrillStatus"]
+    assert (drills["Prefix"], drills["ExpirationInDays"]) == ("drills/", 30)
     assert all(rule["Status"] == "Enabled" for rule in rules.values())
     # No rule ever expires a current dump.
     assert "ExpirationInDays" not in dumps

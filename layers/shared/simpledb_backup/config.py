@@ -7,9 +7,9 @@ stops at its first invocation with a message that names the variable.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from simpledb_backup.errors import ConfigurationError
 from simpledb_backup.items import validate_domain_name
@@ -24,6 +24,8 @@ ENVIRONMENT_NAMES = {
     "continuation_margin_seconds": "CONTINUATION_MARGIN_SECONDS",
     "dump_retention_days": "DUMP_RETENTION_DAYS",
     "dump_retention_mode": "DUMP_RETENTION_MODE",
+    "state_key_id": "STATE_KEY_ID",
+    "drill_scratch_prefix": "DRILL_SCRATCH_PREFIX",
 }
 #: Restore drills restore into ``<prefix><domain>`` and nowhere else (template.yaml's Drill mapping and the drill
 #: role's IAM): no configured domain and no restore target may carry it.
@@ -57,6 +59,13 @@ class Settings(BaseModel):
     #: S3 Object Lock retention of each published dump version, in days; 0 for none.
     dump_retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
     dump_retention_mode: Literal["GOVERNANCE", "COMPLIANCE"] = "GOVERNANCE"
+    #: The KMS HMAC key that seals restore and drill states and locks (aws.statemac): its ARN, id or alias.
+    #: The functions need it (aws.statemac.StateMac refuses to start without it); tools that neither restore
+    #: nor read restores' marks may leave it empty.
+    state_key_id: str = ""
+    #: Restore drills restore into ``<prefix><domain>`` and nowhere else (the drill role's IAM); template.yaml
+    #: gives it the stack's name, so that two stacks never drill into the same scratch domain.
+    drill_scratch_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]{1,200}$")] = DRILL_DOMAIN_PREFIX
 
     @field_validator("domain_names", mode="before")
     @classmethod
@@ -76,6 +85,15 @@ class Settings(BaseModel):
                 )
         return value
 
+    @model_validator(mode="after")
+    def _no_domain_is_a_scratch_domain(self) -> Self:
+        for name in self.domain_names:
+            if name.startswith(self.drill_scratch_prefix):
+                raise ValueError(
+                    f"{name!r}: names starting with {self.drill_scratch_prefix} are the drills' scratch domains"
+                )
+        return self
+
     @property
     def retention(self) -> Retention | None:
         """The Object Lock retention of published dumps, or None when it is off."""
@@ -88,7 +106,7 @@ class Settings(BaseModel):
         ``arn:...:domain/<pattern>``: a trailing ``*`` matches any rest (the empty one included)."""
         if domain in self.domain_names:
             return True
-        if domain.startswith(DRILL_DOMAIN_PREFIX):
+        if domain.startswith((DRILL_DOMAIN_PREFIX, self.drill_scratch_prefix)):
             return False  # the drills' scratch domains, written by the drill function alone
         pattern = self.restore_target_pattern
         if pattern.endswith("*"):

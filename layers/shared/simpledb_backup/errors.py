@@ -101,6 +101,13 @@ class InvalidStateError(RefusalError):
     kind = "invalid-state"
 
 
+class UnverifiedStateError(InvalidStateError):
+    """A saved state or lock does not carry a valid MAC of the state key: the service did not write it (or it was
+    changed since), so it is refused and steers nothing (aws.statemac)."""
+
+    kind = "unverified-state"
+
+
 class BackupFailedError(SimpleDBBackupError):
     """One or more domains could not be backed up; the others were."""
 

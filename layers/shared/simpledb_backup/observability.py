@@ -42,6 +42,7 @@ class MetricName(StrEnum):
     RESTORE_ITEMS_DELETED = "RestoreItemsDeleted"
     DRILL_SUCCEEDED = "DrillSucceeded"
     DRILL_FAILED = "DrillFailed"
+    DRILL_SKIPPED = "DrillSkipped"
     DRILL_DURATION = "DrillDuration"
     DRILL_ITEMS = "DrillItems"
 
@@ -62,6 +63,7 @@ METRIC_UNITS: dict[MetricName, MetricUnit] = {
     MetricName.RESTORE_ITEMS_DELETED: MetricUnit.Count,
     MetricName.DRILL_SUCCEEDED: MetricUnit.Count,
     MetricName.DRILL_FAILED: MetricUnit.Count,
+    MetricName.DRILL_SKIPPED: MetricUnit.Count,
     MetricName.DRILL_DURATION: MetricUnit.Seconds,
     MetricName.DRILL_ITEMS: MetricUnit.Count,
 }

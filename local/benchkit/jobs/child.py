@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchkit.results import JobResult, JobSpec
+from statekey import LOCAL_STATE_KEY_ALIAS
 
 MB = 1_000_000
 
@@ -60,6 +61,7 @@ def set_function_environment(spec: JobSpec) -> None:
             "BACKUP_SEGMENTS": str(spec.segments),
             "RESTORE_TARGET_PATTERN": "bench-*",
             "CONTINUATION_MARGIN_SECONDS": "90",
+            "STATE_KEY_ID": LOCAL_STATE_KEY_ALIAS,
         }
     )
     if spec.restore_workers:

@@ -33,7 +33,9 @@ def restore_service(spec: JobSpec) -> RestoreService:
     if spec.policy != SHARED_BACKOFF:
         return product
     sdb = SimpleDB(product.runner.writer.sdb.client, SharedBackoff())
-    return compose_restore_service(sdb, product.catalog.store, product.settings)
+    return compose_restore_service(
+        sdb, product.catalog.store, product.settings, mac=product.runner.lock.documents.mac
+    )
 
 
 def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:

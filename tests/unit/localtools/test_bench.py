@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from benchkit import arithmetic, document, tables
@@ -36,12 +37,14 @@ from benchkit.session import Options, conditions_for
 from benchkit.targets import Calls, CapShare, CpuPerMb, PeakRss, RssGrowth, Speedup, WallRatio, verdicts
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.aws.statemac import StateMac
 from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.events import RestoreRunRequest
 from simpledb_backup.items import MAX_BATCH_ITEMS, MAX_SELECT_LIMIT, make_item
 from simpledb_backup.restore import compose_restore_service
 from simpledb_backup.runtime import Deadline
+from statekey import LOCAL_STATE_KEY_ALIAS
 
 PERFORMANCE = Path(__file__).resolve().parents[3] / "docs" / "PERFORMANCE.md"
 MACHINE = Machine(cores=2, memory_gb=24.0, load_average=1.0, system="Linux 6", python="3.13.0")
@@ -852,7 +855,8 @@ def timed_restore(
         restore_target_pattern="bench-*",
         continuation_margin_seconds=30.0,
     )
-    service = compose_restore_service(SimpleDB(sdb_client), BucketStore(s3_client, bucket), settings)
+    mac = StateMac(boto3.client("kms"), LOCAL_STATE_KEY_ALIAS)  # the bucket fixture made the state key
+    service = compose_restore_service(SimpleDB(sdb_client), BucketStore(s3_client, bucket), settings, mac=mac)
     ticks = itertools.count()
     clock = PhaseClock(lambda: float(next(ticks)))  # each reading one second after the last
     request = RestoreRunRequest(action="restore", domain="bench-packages", **fields)

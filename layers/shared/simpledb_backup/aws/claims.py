@@ -1,13 +1,24 @@
 """Exclusive claims on an S3 key: the one primitive behind the restore's target lock and the backup's run
 lease. S3 conditional writes make it atomic: ``If-None-Match: *`` creates a claim only where there is none,
 and ``If-Match`` on the ETag that was read replaces a claim only if nobody changed it since, so of several
-contenders exactly one wins."""
+contenders exactly one wins.
 
-from collections.abc import Callable
+The store is the bucket itself (the backup's lease) or ``statemac.SealedDocuments`` (the restore lock), which
+seals what it writes and hands ``may_replace`` either the verified claim or ``sealing.Unverified``."""
+
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from simpledb_backup.aws.s3store import BucketStore
+
+class ClaimStore(Protocol):
+    """The conditional writes a claim is made of (aws.s3store.BucketStore, aws.statemac.SealedDocuments)."""
+
+    def put_if_absent(self, key: str, document: Mapping[str, Any], /) -> str | None: ...
+
+    def put_if_match(self, key: str, document: Mapping[str, Any], etag: str, /) -> str | None: ...
+
+    def get_json_and_etag(self, key: str, /) -> tuple[Any, str] | None: ...
 
 
 @dataclass(frozen=True)
@@ -18,7 +29,9 @@ class ClaimOutcome:
     current: Any = None
 
 
-def claim(store: BucketStore, key: str, document: Any, may_replace: Callable[[Any], bool]) -> ClaimOutcome:
+def claim(
+    store: ClaimStore, key: str, document: Mapping[str, Any], may_replace: Callable[[Any], bool]
+) -> ClaimOutcome:
     """Create the claim at ``key``, or replace the one there when ``may_replace(current)`` says so.
 
     ``document`` must be unique to this caller (a run id, a time): a conditional put whose answer was lost is
@@ -39,7 +52,7 @@ def claim(store: BucketStore, key: str, document: Any, may_replace: Callable[[An
 
 
 def _confirmed(
-    store: BucketStore, key: str, document: Any, etag: str | None, previous: Any = None
+    store: ClaimStore, key: str, document: Mapping[str, Any], etag: str | None, previous: Any = None
 ) -> ClaimOutcome:
     if etag is not None:
         return ClaimOutcome(etag)

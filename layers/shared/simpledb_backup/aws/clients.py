@@ -39,5 +39,13 @@ def s3_client(pool_connections: int) -> Any:
 
 
 @cache
+def kms_client() -> Any:
+    """KMS, for the state key's GenerateMac and VerifyMac (aws.statemac): standard retries ride out throttling;
+    a short read timeout, as every call of an invocation must fit inside its continuation margin."""
+    config = Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=5, read_timeout=10)
+    return boto3.client("kms", config=config)
+
+
+@cache
 def lambda_client() -> Any:
     return boto3.client("lambda")

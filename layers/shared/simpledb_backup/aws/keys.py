@@ -4,6 +4,10 @@ DUMPS_PREFIX = "dumps/"
 CHECKPOINTS_PREFIX = "checkpoints/"
 LOCKS_PREFIX = "locks/"
 RESTORES_PREFIX = "restores/"
+#: Drill runs are stored apart from restore runs, so that the drill's role is granted its own states only.
+DRILLS_PREFIX = "drills/"
+#: The run ids of drills (runtime.new_run_id("drill")).
+DRILL_RUN_ID_PREFIX = "drill-"
 IMPORTS_PREFIX = "imports/"
 
 
@@ -22,7 +26,8 @@ def checkpoint_key(run_id: str, name: str) -> str:
 
 
 def lock_key(target: str) -> str:
-    """The lock a restore holds on its target domain for as long as it runs."""
+    """The lock a restore (or a drill, on its scratch domain) holds on its target domain for as long as it
+    runs."""
     return f"{LOCKS_PREFIX}{target}.lock"
 
 
@@ -33,5 +38,7 @@ def last_restore_key(target: str) -> str:
 
 
 def status_key(run_id: str) -> str:
-    """A restore run's status, read by the ``status`` action."""
-    return f"{RESTORES_PREFIX}{run_id}.json"
+    """A run's saved state and status: ``drills/`` for a drill run, ``restores/`` for a restore run (read by the
+    ``status`` action)."""
+    prefix = DRILLS_PREFIX if run_id.startswith(DRILL_RUN_ID_PREFIX) else RESTORES_PREFIX
+    return f"{prefix}{run_id}.json"

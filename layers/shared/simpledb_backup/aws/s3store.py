@@ -385,6 +385,25 @@ class BucketStore(BucketClient):
             raise StorageError(f"{key} in bucket {self.bucket!r} is not valid JSON") from error
         return document, str(answer["ETag"])
 
+    def get_bytes_and_etag(self, key: str, max_bytes: int = MAX_JSON_BYTES) -> tuple[bytes, str] | None:
+        """At most ``max_bytes + 1`` bytes of an object and its ETag; None when there is none. Unlike
+        ``get_json_and_etag`` it never judges the content: a caller that must refuse an object it did not write,
+        rather than raise, reads it this way (aws.statemac)."""
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+        except _AWS_ERRORS as error:
+            if _error_code(error) in _NOT_FOUND:
+                return None
+            raise self._fail(error, key) from error
+        body = answer["Body"]
+        try:
+            data = body.read(max_bytes + 1)
+        except _STREAM_ERRORS as error:
+            raise StorageError(f"reading {key} in bucket {self.bucket!r} broke off: {error}") from error
+        finally:
+            body.close()
+        return data, str(answer["ETag"])
+
     def delete_if_match(self, key: str, etag: str) -> bool:
         """Delete ``key`` only if it is still the object with ``etag``; False when it changed or is gone."""
         try:

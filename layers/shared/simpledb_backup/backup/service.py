@@ -19,7 +19,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from simpledb_backup.aws.claims import claim
-from simpledb_backup.aws.keys import checkpoint_key, dump_key, last_restore_key, lock_key
+from simpledb_backup.aws.keys import checkpoint_key, dump_key, lock_key
+from simpledb_backup.aws.restoremarks import RestoreMarks
 from simpledb_backup.aws.s3store import (
     META_ATTRIBUTES,
     META_DIGEST,
@@ -268,9 +269,13 @@ class BackupService:
         segments: int = 8,
         retention: Retention | None = None,
         clock: Clock = utc_datetime,
+        restore_marks: RestoreMarks | None = None,
     ) -> None:
         self.sdb, self.store, self.segments = sdb, store, segments
         self.retention, self.clock = retention, clock
+        #: What the restores sealed about the domains they write; the functions always pass it (None: a tool
+        #: that knows of no restore, and checks none).
+        self.restore_marks = restore_marks
         self._leases: dict[str, str] = {}
 
     def start(
@@ -320,17 +325,20 @@ class BackupService:
 
     def _refuse_if_being_restored(self, domain: str, since: str | None) -> None:
         """DomainBeingRestoredError when a restore holds the domain's lock, or (``since`` given) began to write
-        it after ``since``: a dump read across a restore would mix the states before and after it."""
-        if self.store.get_json_and_etag(lock_key(domain)) is not None:
+        it after ``since``: a dump read across a restore would mix the states before and after it. Only what a
+        restore of this service sealed counts (aws.restoremarks)."""
+        marks = self.restore_marks
+        if marks is None:
+            return
+        if marks.restore_holds(domain):
             raise DomainBeingRestoredError(
                 f"a restore is writing {domain} (s3://{self.store.bucket}/{lock_key(domain)}); the backup skips "
                 "it this time, and the restore's own safety backup holds the state before it"
             )
         if since is None:
             return
-        found = self.store.get_json_and_etag(last_restore_key(domain))
-        began = found[0].get("at") if found and isinstance(found[0], dict) else None
-        if isinstance(began, str) and _instant(began) > _instant(since):
+        began = marks.restore_began_at(domain)
+        if began is not None and _instant(began) > _instant(since):
             raise DomainBeingRestoredError(
                 f"a restore began to write {domain} at {began}, while this backup (started {since}) was reading "
                 "it; the backup is not published, so no dump mixes the states before and after the restore"

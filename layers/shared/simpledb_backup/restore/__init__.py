@@ -19,6 +19,7 @@ a non-empty target; write with Replace so that writes converge; read the target 
 
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
+from simpledb_backup.aws.statemac import SealedDocuments, StateMac
 from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.restore.catalog import DumpCatalog
@@ -26,7 +27,7 @@ from simpledb_backup.restore.diff import DumpDiffer
 from simpledb_backup.restore.lock import TargetLock
 from simpledb_backup.restore.prepare import Preparation
 from simpledb_backup.restore.runner import RestoreMetrics, RestoreRunner
-from simpledb_backup.restore.runs import RestoreRuns
+from simpledb_backup.restore.runs import RestoreRuns, RunKind
 from simpledb_backup.restore.service import RestoreService
 from simpledb_backup.restore.sources import SourceOpener
 from simpledb_backup.restore.stages import SafetyBackupStage, VerifyStage, WriteStage
@@ -42,26 +43,31 @@ def compose_restore_runner(
     settings: Settings,
     clock: Clock = utc_datetime,
     metrics: RestoreMetrics | None = None,
+    *,
+    mac: StateMac,
+    kind: RunKind = "restore",
 ) -> RestoreRunner:
-    """A restore run's collaborators, as the functions run them."""
+    """A restore run's collaborators, as the functions run them (``kind`` drill: the drill's runs)."""
     catalog = DumpCatalog(store)
     target = TargetDomain(sdb, settings.segments)
-    runs = RestoreRuns(store)
+    documents = SealedDocuments(store, mac)
+    runs = RestoreRuns(documents, kind)
     backups = BackupService(sdb, store, settings.segments, settings.retention)
     stages = (
         SafetyBackupStage(backups),
         WriteStage(sdb, target, settings.restore_workers),
         VerifyStage(target),
     )
-    lock = TargetLock(store, runs, clock)
+    lock = TargetLock(documents, runs, clock)
     return RestoreRunner(SourceOpener(store, catalog), Preparation(target), lock, runs, stages, metrics)
 
 
 def compose_restore_service(
-    sdb: SimpleDB, store: BucketStore, settings: Settings, clock: Clock = utc_datetime
+    sdb: SimpleDB, store: BucketStore, settings: Settings, clock: Clock = utc_datetime, *, mac: StateMac
 ) -> RestoreService:
-    """The restore function's service: list, plan, restore, status and diff over one runner."""
-    runner = compose_restore_runner(sdb, store, settings, clock)
+    """The restore function's service: list, plan, restore, status and diff over one runner; ``mac`` seals and
+    verifies its states and locks."""
+    runner = compose_restore_runner(sdb, store, settings, clock, mac=mac)
     catalog = runner.sources.catalog
     differ = DumpDiffer(catalog, store, sdb, settings.segments)
     return RestoreService(settings, catalog, runner.sources, runner.preparation, runner, runner.runs, differ)

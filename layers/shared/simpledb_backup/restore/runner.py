@@ -2,8 +2,9 @@
 
 A run is: open the source, take the target's lock, prepare (verify + plan + confirm rule), then safety backup,
 write and verify, each stage resumable. The run's state is saved (``restores/<run_id>.json``) once it is
-prepared, after each stage and whenever the invocation runs short of time; the lock records the fingerprint of
-the state saved last, and a resume trusts a saved state only when the lock it holds agrees.
+prepared, after each stage and whenever the invocation runs short of time. States and locks are sealed with the
+state key (aws.statemac): a resume obeys a saved state only when it verifies and its run holds the target's
+verified lock.
 
 Until ``prepare`` has returned nothing has been written and an error is a refusal (raised). From then on the
 run has written, or may have (a safety backup, the target's creation, batches): an error makes the run
@@ -14,7 +15,7 @@ safety backup to undo it with.
 import time
 from collections.abc import Callable
 
-from simpledb_backup.aws.keys import lock_key
+from simpledb_backup.aws.statemac import unverified_error
 from simpledb_backup.errors import (
     ConfirmationRequiredError,
     DumpNotFoundError,
@@ -33,7 +34,8 @@ from simpledb_backup.restore.runs import RestoreRuns
 from simpledb_backup.restore.sources import RestoreSource, SourceOpener
 from simpledb_backup.restore.stages import SafetyBackupStage, VerifyStage, WriteStage
 from simpledb_backup.restore.state import ENDED, RestoreState, RunError
-from simpledb_backup.runtime import Deadline, StallGuard, new_run_id
+from simpledb_backup.runtime import Deadline, StallGuard
+from simpledb_backup.sealing import Unverified
 
 RestoreAnswer = dict[str, object]
 #: Refusals caused by the request itself, not by its data or the service: they count as no failed restore.
@@ -86,8 +88,6 @@ class RestoreRunner:
         self.safety_backup, self.writer, self.verifier = stages
         self.monotonic = monotonic
         self.metrics = metrics or RestoreMetrics()
-        #: Fingerprint of the state this run saved last (or resumed from), which its lock keeps vouching for.
-        self._last_saved: str | None = None
         self.stall_guard = StallGuard(
             RestoreStalledError, "raise the function timeout or lower CONTINUATION_MARGIN_SECONDS"
         )
@@ -99,7 +99,7 @@ class RestoreRunner:
             return restore_answer(state)  # a repeated continuation event of a run that already ended
         if state is not None:
             request = RestoreRunRequest.model_validate(state.request)
-        run_id = state.run_id if state else new_run_id("restore")
+        run_id = state.run_id if state else self.runs.new_run_id()
         logger.append_keys(run_id=run_id, target_domain=request.target)
         try:
             return self._run(request, state, run_id, deadline)
@@ -116,27 +116,20 @@ class RestoreRunner:
         return state
 
     def _vouched(self, state: RestoreState) -> PreparedRestore:
-        """A saved state is trusted only when the lock its run holds vouches for its fingerprint."""
-        holder = self.lock.holder(state.target)
-        fingerprint = self.runs.fingerprint(state)
+        """A saved state (verified by ``runs.load``) is resumed only by the run that holds the target's lock."""
+        holder = self.lock.found(state.target)
+        if isinstance(holder, Unverified):
+            raise unverified_error(holder, self.lock.documents.bucket)
         if holder is None or holder.run_id != state.run_id:
             raise InvalidStateError(
                 f"run_id: {state.run_id!r} no longer holds the lock on {state.target} (it expired and was taken "
                 "over, or was removed); run the restore again from the start"
             )
-        if fingerprint not in holder.vouches_for:
-            raise InvalidStateError(
-                f"run_id: the saved state of {state.run_id!r} is not one its lock on {state.target} vouches for "
-                f"(it was changed); remove the lock (aws s3 rm s3://{self.lock.store.bucket}/"
-                f"{lock_key(state.target)}) and run the restore again from the start"
-            )
-        self._last_saved = fingerprint
         return PreparedRestore(state)
 
     def _run(
         self, request: RestoreRunRequest, state: RestoreState | None, run_id: str, deadline: Deadline
     ) -> RestoreAnswer:
-        self._last_saved = None
         prepared = self._vouched(state) if state else None
         source = self.sources.reopen(request, state.source) if state else self.sources.open(request)
         self._hold_lock(request, run_id, source, deadline)
@@ -171,22 +164,17 @@ class RestoreRunner:
         run_id: str,
         source: RestoreSource,
         deadline: Deadline,
-        new_fingerprint: str | None = None,
     ) -> None:
-        vouches_for = tuple(print_ for print_ in (new_fingerprint, self._last_saved) if print_)
         holder = self.lock.holder_for(
-            run_id, request.domain, request.target, source.describe(), deadline.remaining(), vouches_for
+            run_id, request.domain, request.target, source.describe(), deadline.remaining()
         )
         self.lock.acquire(holder)
 
     def _checkpoint(self, state: RestoreState, source: RestoreSource, deadline: Deadline) -> None:
-        """Make the lock vouch for the state about to be saved (and still for the one saved before), then save
-        it: a crash between the two writes leaves a state the lock accepts."""
-        fingerprint = self.runs.fingerprint(state)
+        """Extend the lock over the time this invocation may still need, then save the state."""
         request = RestoreRunRequest.model_validate(state.request)
-        self._hold_lock(request, state.run_id, source, deadline, fingerprint)
+        self._hold_lock(request, state.run_id, source, deadline)
         self.runs.save(state)
-        self._last_saved = fingerprint
 
     def _advance(self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline) -> bool:
         """Run the stages from where the state stands; True when the run parked (it keeps its lock)."""

@@ -1,53 +1,70 @@
-"""Where restore runs keep their state between invocations: ``restores/<run_id>.json``."""
+"""Where restore and drill runs keep their state between invocations: ``restores/<run_id>.json`` and
+``drills/<run_id>.json`` (aws.keys.status_key), each sealed with the state key (aws.statemac).
 
-import hashlib
-import json
-from typing import Any
+A state is saved with its MAC and loaded only when the MAC verifies: a state the service did not write itself
+(planted, or edited between two invocations) is refused with UnverifiedStateError and steers nothing.
+"""
 
-from simpledb_backup.aws.keys import status_key
-from simpledb_backup.aws.s3store import BucketStore
-from simpledb_backup.errors import InvalidRequestError, ObjectNotFoundError, SimpleDBBackupError
+from typing import Any, Literal
+
+from simpledb_backup.aws.keys import DRILL_RUN_ID_PREFIX, status_key
+from simpledb_backup.aws.statemac import SealedDocuments, unverified_error
+from simpledb_backup.errors import InvalidRequestError, RefusalError
 from simpledb_backup.restore.answers import continuation_request
 from simpledb_backup.restore.state import ENDED, RestoreState
-from simpledb_backup.runtime import event_payload, is_run_id, load_state, state_document, utc_now
+from simpledb_backup.runtime import event_payload, is_run_id, load_state, new_run_id, state_document, utc_now
+from simpledb_backup.sealing import Unverified
+
+RunKind = Literal["restore", "drill"]
 
 
 class RestoreRuns:
-    def __init__(self, store: BucketStore) -> None:
-        self.store = store
+    """The saved runs of one kind: the restore function's restores, or the drill function's drills."""
+
+    def __init__(self, documents: SealedDocuments, kind: RunKind = "restore") -> None:
+        self.documents, self.kind = documents, kind
+
+    def new_run_id(self) -> str:
+        """A new run's id, ``restore-...`` or ``drill-...``: its kind decides where its state is kept."""
+        return new_run_id(self.kind)
 
     def save(self, state: RestoreState) -> None:
         state.updated_at = utc_now()
-        self.store.put_json(status_key(state.run_id), state_document(state))
+        self.documents.put(status_key(state.run_id), state_document(state))
 
     def load(self, run_id: str) -> RestoreState:
-        """A run's saved state; InvalidRequestError when there is none (or the id is not a run id)."""
-        if not is_run_id(run_id):
-            raise InvalidRequestError(f"run_id: {run_id[:100]!r} is not a restore run id")
+        """A run's saved state; InvalidRequestError when there is none (or the id is not a run of this kind),
+        UnverifiedStateError when the state was not written by this service."""
+        if not self._is_own(run_id):
+            raise InvalidRequestError(f"run_id: {run_id[:100]!r} is not a {self.kind} run id")
         key = status_key(run_id)
-        try:
-            document = self.store.get_json(key)
-        except ObjectNotFoundError as error:
+        document = self.documents.get(key)
+        if document is None:
             raise InvalidRequestError(
-                f"run_id: no restore run {run_id!r} (s3://{self.store.bucket}/{key} not found)"
-            ) from error
-        return load_state(RestoreState, document, f"s3://{self.store.bucket}/{key}")
+                f"run_id: no {self.kind} run {run_id!r} (s3://{self.documents.bucket}/{key} not found)"
+            )
+        if isinstance(document, Unverified):
+            raise unverified_error(document, self.documents.bucket)
+        state = load_state(RestoreState, document, f"s3://{self.documents.bucket}/{key}")
+        if state.run_id != run_id:  # sealed at its own key, so only an older release's bug could do this
+            raise InvalidRequestError(f"run_id: the state saved for {run_id!r} is run {state.run_id!r}")
+        return state
 
-    @staticmethod
-    def fingerprint(state: RestoreState) -> str:
-        """SHA-256 of the state's saved document, without the fields a status refresh alone may change."""
-        document = state_document(state)
-        for volatile in ("updated_at", "status"):
-            document.pop(volatile, None)
-        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    def _is_own(self, run_id: str) -> bool:
+        # Restore runs saved by earlier releases have no kind in their id; drill runs always have one.
+        is_drill = run_id.startswith(DRILL_RUN_ID_PREFIX)
+        return is_run_id(run_id) and is_drill == (self.kind == "drill")
 
     def _saved(self, run_id: str) -> RestoreState | None:
+        """The run's verified state, or None when it has none that verifies. An error reaching S3 or KMS is
+        raised: a parked run must not lose its lock because its state could not be read just now."""
         try:
             return self.load(run_id)
-        except SimpleDBBackupError:
+        except RefusalError:
             return None
 
     def parked(self, run_id: str) -> bool:
+        """The run saved a verified state and waits for its continuation."""
         state = self._saved(run_id)
         return state is not None and state.status == "continued"
 
