@@ -216,14 +216,22 @@ def drill_view(answer: Answer) -> RenderableType:
 
 
 def unlock_view(answer: Answer) -> RenderableType:
-    """``unlock``: the lock removed, or what would be removed."""
+    """``unlock``: the lock it removed (whose run, since when) and the run that ends with it."""
     parts: list[RenderableType] = [status_text(answer).append(f": {answer.get('message', '')}")]
-    lock = answer.get("lock")
-    if isinstance(lock, Mapping):
+    removed = answer.get("removed")
+    if isinstance(removed, Mapping):
+        held = (
+            f"run {removed.get('run_id')}, taken {time_text(removed.get('taken_at'))}"
+            if removed.get("readable")
+            else "unreadable"
+        )
+        parts.append(Text(f"removed the lock of {removed.get('target_domain')} ({held})", style="dim"))
+    run = answer.get("run")
+    if isinstance(run, Mapping):
         parts.append(
-            Text(
-                "lock: " + ", ".join(f"{key} {time_text(value)}" for key, value in lock.items()), style="dim"
-            )
+            Text(f"run {run.get('run_id')}: ")
+            .append_text(state_text(run.get("state")))
+            .append(f", {run.get('phase')}, {_written(run)} item writes made", style="dim")
         )
     return Group(*parts)
 

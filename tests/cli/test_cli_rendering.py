@@ -348,3 +348,31 @@ def test_a_refusal_names_the_configured_domains() -> None:
     shown = text(answer_view(refused))
     assert "refused (invalid-request): domain: 'pakages' is not configured" in shown
     assert "configured domains: packages, users" in shown
+
+
+def test_unlock_says_which_lock_it_removed_and_which_run_ends() -> None:
+    from simpledb_backup_cli.views import answer_view
+
+    answer = {
+        "action": "unlock",
+        "status": "ok",
+        "domain": "packages",
+        "removed": {
+            "target_domain": "packages",
+            "readable": True,
+            "run_id": RUN,
+            "taken_at": "2026-11-26T03:00:00Z",
+        },
+        "run": {
+            "run_id": RUN,
+            "state": "stalled",
+            "phase": "writing",
+            "items_to_write": 300,
+            "items_written": 120,
+        },
+        "message": f"removed the restore lock of packages held by run {RUN}",
+    }
+    shown = text(answer_view(answer))
+    assert f"ok: removed the restore lock of packages held by run {RUN}" in shown
+    assert f"removed the lock of packages (run {RUN}, taken 2026-11-26 03:00:00 UTC)" in shown
+    assert f"run {RUN}: stalled, writing, 120 of 300 item writes made" in shown
