@@ -290,3 +290,10 @@ def test_a_followed_run_that_stalls_says_so_with_the_command_that_resumes_it(
         "domain": DOMAIN,
         "run_id": run_id,
     }
+
+
+def test_following_asks_for_status_no_more_often_than_every_5_seconds() -> None:
+    from simpledb_backup_cli.functions import WorkerFunctions
+
+    assert DeployedFunctions.POLL_SECONDS >= 5
+    assert WorkerFunctions.POLL_SECONDS >= 5

@@ -126,6 +126,13 @@ def test_local_runs_as_installed_with_an_embedded_aws(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the directory it ran from
 
 
+def test_quiet_keeps_stderr_to_what_a_person_must_see(tmp_path: Path) -> None:
+    quiet = run(tmp_path, str(INSTALLED), "--quiet", "--local", "list", "packages")
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""  # no report of the embedded AWS, no function logs
+    assert "Dumps of packages" in quiet.stdout
+
+
 def test_everything_local_imports_is_the_projects_or_a_declared_dependency(tmp_path: Path) -> None:
     child = run(tmp_path, str(BIN / "python"), "-c", IMPORTS)
     assert child.returncode == 0, child.stderr
