@@ -65,6 +65,8 @@ class RunWatch:
     domain: str
     run_id: str | None = None
     last: Answer | None = None
+    #: Where the run writes (a run found by ``runs`` must be into it).
+    target: str | None = None
     #: The run ids there were before the restore was sent (None when ``runs`` cannot tell).
     known: set[str] | None = field(default=None)
 
@@ -90,7 +92,7 @@ class Follower:
     def restore(self, request: BaseModel, domain: str, run_id: str | None, wait: bool) -> Answer:
         """Send a restore (or resume ``run_id``) and follow it until it ends or stalls (until its first answer
         when not ``wait``); the last answer."""
-        watch = RunWatch(domain, run_id)
+        watch = RunWatch(domain, run_id, target=getattr(request, "target", None))
         if run_id is None:
             watch.known = self._run_ids(domain)
         else:
@@ -186,6 +188,7 @@ class Follower:
                 isinstance(run, Mapping)
                 and run.get("run_id") not in watch.known
                 and run.get("state") != "refused"
+                and run.get("target_domain", watch.target) == watch.target
             ):
                 return {**run, "domain": watch.domain}
         return None
