@@ -58,12 +58,10 @@ def free_port() -> int:
 
 
 def fresh_shell_environment() -> dict[str, str]:
-    """A new terminal's environment: no PYTHONPATH (make sets its own), no AWS settings."""
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("PYTHON", "AWS_", "SIMPLEDB_BACKUP", "BACKUP_", "DOMAIN_", "POWERTOOLS_"))
-    }
+    """A new terminal's environment: no PYTHONPATH (make sets its own), no AWS settings, not inside a make (as
+    when `make test` runs this)."""
+    prefixes = ("PYTHON", "AWS_", "SIMPLEDB_BACKUP", "BACKUP_", "DOMAIN_", "POWERTOOLS_", "MAKE", "MFLAGS")
+    return {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
 
 
 @pytest.fixture
