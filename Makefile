@@ -51,7 +51,15 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	@$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt >&2
 	@touch $@
 
-setup: $(VENV)/.installed $(SAM_VENV)/.installed
+# The IAM policy simulator of tests/iamcheck (@cloud-copilot/iam-simulate, pinned by its package-lock.json),
+# run by the machine's Node.js.
+IAM_SIMULATOR := tests/iamcheck/simulator
+$(IAM_SIMULATOR)/node_modules/.installed: $(IAM_SIMULATOR)/package.json $(IAM_SIMULATOR)/package-lock.json
+	@echo "make setup: installing the IAM policy simulator ($(IAM_SIMULATOR))" >&2
+	@cd $(IAM_SIMULATOR) && npm ci --no-audit --no-fund --loglevel=error >&2
+	@touch $@
+
+setup: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIMULATOR)/node_modules/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -65,7 +73,7 @@ template-check: $(VENV)/.installed $(SAM_VENV)/.installed
 	$(SAM) validate --lint --region us-east-1
 	$(VENV)/bin/cfn-lint template.yaml
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed $(IAM_SIMULATOR)/node_modules/.installed
 	$(PY) -m pytest -n 2 -q
 
 test: lint typecheck template-check pytest
@@ -90,8 +98,11 @@ bench: $(VENV)/.installed
 bench-large: $(VENV)/.installed
 	$(PY) scripts/bench.py --items 20000 --items 200000 --latency-ms $(LATENCY_MS)
 
-build: $(SAM_VENV)/.installed
+# sam build, then the layer check: every compiled extension aarch64 and within Amazon Linux 2023's glibc, every
+# wheel's platform tag one the runtime takes, and the unzipped sizes within Lambda's limit with a margin.
+build: $(SAM_VENV)/.installed $(VENV)/.installed
 	$(SAM) build
+	$(PY) scripts/check_layer.py .aws-sam/build
 
 deploy: build
 	@if [ -f samconfig.toml ]; then $(SAM) deploy; \
@@ -107,4 +118,4 @@ logs: $(SAM_VENV)/.installed
 	$(SAM) logs --stack-name $(STACK_NAME) --name $$(echo $(FN) | sed 's/^./\U&/')Function --tail
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(SAM_VENV) $(IAM_SIMULATOR)/node_modules .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -27,6 +27,9 @@ for variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
 BUCKET = "simpledb-backup-test"
 TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
 
+# Every AWS call the functions make in any test is checked against template.yaml's policies (tests/iamcheck).
+pytest_plugins = ["iamcheck.plugin"]
+
 
 @pytest.fixture
 def aws() -> Iterator[None]:

@@ -50,4 +50,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return refused
     if answer["status"] == "continued":
         start_continuation(request.model_copy(update={"run_id": answer["run_id"]}), context)
+    # The logger keeps counts, ids and kinds of it only (observability.loggable).
+    logger.info("answered", extra={"answer": answer})
     return answer

@@ -40,6 +40,7 @@ def restore_service() -> RestoreService:
 
 
 # No metrics.log_metrics here: every metric is per target domain, flushed by observability.domain_metrics.
+# The event is logged reduced to counts, ids and kinds (observability.DomainDataFreeFormatter).
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -53,4 +54,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return refused
     if answer.get("status") == "continued" and isinstance(request, RestoreRunRequest):
         start_continuation(RestoreRunRequest.model_validate(answer["continues_with"]), context)
+    # The logger keeps counts, ids and kinds of it only (observability.loggable): never samples or values.
+    logger.info("answered", extra={"answer": answer})
     return answer

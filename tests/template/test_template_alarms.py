@@ -350,16 +350,29 @@ def test_drill_alarms_go_when_drills_are_off(everything: dict[str, Any]) -> None
             assert on.condition(resource["Condition"]), logical_id
 
 
-def test_near_timeout_alarm_is_80_percent_of_the_backup_timeout(translated: dict[str, Any]) -> None:
+def test_near_timeout_alarm_fires_on_an_overrun_not_on_the_planned_hand_over(
+    translated: dict[str, Any],
+) -> None:
+    """A continued backup's invocation normally runs until the hand-over, timeout - margin (810 s), plus the
+    call in flight; the alarm stays above that, with half the margin to spare, and below the timeout, so it
+    fires for an invocation that overran its hand-over before Lambda kills it."""
     properties = alarm(translated, "BackupNearTimeoutAlarm")
     assert alarm_metrics(properties) == [
         Metric("AWS/Lambda", "Duration", {"FunctionName": "<BackupFunction>"}, "Maximum")
     ]
-    timeout_seconds = resolver(translated).resolve(
-        translated["Resources"]["BackupFunction"]["Properties"]["Timeout"]
+    function = translated["Resources"]["BackupFunction"]["Properties"]
+    timeout_ms = resolver(translated).resolve(function["Timeout"]) * 1000
+    margin_ms = (
+        float(
+            resolver(translated).resolve(function["Environment"]["Variables"]["CONTINUATION_MARGIN_SECONDS"])
+        )
+        * 1000
     )
-    assert properties["Threshold"] == timeout_seconds * 1000 * 0.8
+    hand_over_ms = timeout_ms - margin_ms  # where every continued invocation normally ends
     assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+    assert properties["Threshold"] >= hand_over_ms + margin_ms / 2  # a planned hand-over never reaches it
+    assert properties["Threshold"] < timeout_ms  # an overrun is seen before the timeout kills the invocation
+    assert properties["Threshold"] == 855_000
 
 
 def test_item_drop_alarm_uses_the_parameter(translated: dict[str, Any]) -> None:
@@ -405,7 +418,33 @@ def test_throttle_alarm_watches_the_backlog_not_the_expected_throttles(
     # Backup and drill throttles (more domains than BackupConcurrency) are not counted at all.
     assert f"IF(FILL(backupage, 0) > {backlog}, 1, 0)" in expression
     assert f"IF(FILL(drillage, 0) > {backlog}, 1, 0)" in expression
-    assert "IF(FILL(restore, 0) > 5, FILL(restore, 0), 0)" in expression
+    # Every restore throttle counts: normal use never reaches its reserved concurrency (the test below).
+    assert expression.endswith("+ FILL(restore, 0)")
+
+
+#: How long a `status` answer takes at most (it reads one small state object and answers).
+STATUS_CALL_SECONDS = 1.0
+#: Restores an operator may run and follow at the same time (on different targets; one per target is the lock's).
+FOLLOWED_RESTORES = 3
+
+
+def test_following_restores_never_reaches_the_restore_functions_concurrency(
+    translated: dict[str, Any],
+) -> None:
+    """Polling vs throttling: a running restore holds one execution, two for the moment its continuation
+    starts while it finishes; the CLI following it calls `status` once per poll interval, each call holding an
+    execution for well under that interval. Three restores followed at once stay within the reservation, so the
+    throttle alarm (every restore throttle counts) fires only for real trouble."""
+    from simpledb_backup_cli.deployed import DeployedFunctions
+
+    poll_seconds = DeployedFunctions.POLL_SECONDS
+    assert poll_seconds >= 5  # the CLI polls no more often than every 5 s (INTERFACES)
+    followers_peak = -(-STATUS_CALL_SECONDS // poll_seconds)  # executions one follower holds at once
+    per_restore = 2 + followers_peak
+    reserved = resolver(translated).resolve(
+        translated["Resources"]["RestoreFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    )
+    assert FOLLOWED_RESTORES * per_restore <= reserved
 
 
 def test_replication_alarm_watches_the_replication_rule(everything: dict[str, Any]) -> None:
@@ -492,6 +531,29 @@ def widget_metrics(dashboard: dict[str, Any], namespace: str, name: str) -> list
         for row in widget["properties"].get("metrics", [])
         if row[:2] == [namespace, name]
     ]
+
+
+def test_dashboard_shows_each_dump_not_a_daily_maximum(dashboard: dict[str, Any]) -> None:
+    """Values that describe one dump (or one drill) are drawn per minute: each dump is its own point, so the
+    night a domain lost items shows even when a manual dump the same day had them."""
+    per_dump = {
+        MetricName.BACKUP_ITEMS,
+        MetricName.BACKUP_ATTRIBUTES,
+        MetricName.BACKUP_BYTES,
+        MetricName.DRILL_ITEMS,
+    }
+    seen = set()
+    for widget in dashboard["widgets"]:
+        for row in widget["properties"].get("metrics", []):
+            for element in row:
+                expression = element.get("expression", "") if isinstance(element, dict) else ""
+                match = SEARCH.fullmatch(expression)
+                if match and match.group(2) in per_dump:
+                    seen.add(match.group(2))
+                    assert int(match.group(4)) == widget["properties"]["period"] == 60, widget["properties"][
+                        "title"
+                    ]
+    assert seen == {name.value for name in per_dump}
 
 
 def test_dashboard_duration_widget_marks_the_timeout(

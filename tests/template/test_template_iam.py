@@ -44,8 +44,16 @@ RESTORE_SDB_ACTIONS = {
     "sdb:BatchDeleteAttributes",
     "sdb:CreateDomain",
 }
-DRILL_SDB_ACTIONS = RESTORE_SDB_ACTIONS | {"sdb:DeleteDomain"}
-DRILL_PREFIX = "simpledb-backup-drill-"
+# A drill writes a fresh scratch domain: it never reads back or deletes single items.
+DRILL_SDB_ACTIONS = {
+    "sdb:Select",
+    "sdb:DomainMetadata",
+    "sdb:PutAttributes",
+    "sdb:BatchPutAttributes",
+    "sdb:CreateDomain",
+    "sdb:DeleteDomain",
+}
+DRILL_PREFIX = f"{STACK_NAME}-drill-"
 BUCKET_ARN = "<BackupBucket.Arn>"
 KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/0000"
 DESTINATION_ARN = "arn:aws:s3:::simpledb-backup-copy-eu"
@@ -113,12 +121,13 @@ def test_backup_has_no_delete_and_no_sdb_write(backup: dict[str, set[str]]) -> N
 
 
 def test_backup_s3_access_is_limited_to_dumps_and_checkpoints(backup: dict[str, set[str]]) -> None:
-    object_prefixes = {f"{BUCKET_ARN}/dumps/*", f"{BUCKET_ARN}/checkpoints/*"}
-    for action in ("s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"):
-        assert backup[action] == object_prefixes
+    assert backup["s3:PutObject"] == {f"{BUCKET_ARN}/dumps/*", f"{BUCKET_ARN}/checkpoints/*"}
+    # Multipart uploads are staged under checkpoints/ only (tests/iamcheck: no call aborts one elsewhere).
+    assert backup["s3:AbortMultipartUpload"] == {f"{BUCKET_ARN}/checkpoints/*"}
     # Reading a restore's lock is how it skips a domain a restore is writing.
-    assert backup["s3:GetObject"] == object_prefixes | {f"{BUCKET_ARN}/locks/*"}
-    assert backup["s3:PutObjectRetention"] == {f"{BUCKET_ARN}/dumps/*"}
+    assert backup["s3:GetObject"] == {f"{BUCKET_ARN}/checkpoints/*", f"{BUCKET_ARN}/locks/*"}
+    # Without Object Lock no role may set a retention at all (test_retention_only_with_object_lock...).
+    assert "s3:PutObjectRetention" not in backup
     # ListBucket on the bucket (key names only) so that a missing key is a 404, not AccessDenied.
     assert backup["s3:ListBucket"] == {BUCKET_ARN}
     # The item-drop baseline walks the dump key's versions; a bucket without versioning is refused.
@@ -129,8 +138,6 @@ def test_backup_s3_access_is_limited_to_dumps_and_checkpoints(backup: dict[str, 
         "s3:GetObject",
         "s3:GetObjectVersion",
         "s3:AbortMultipartUpload",
-        "s3:ListMultipartUploadParts",
-        "s3:PutObjectRetention",
         "s3:ListBucket",
         "s3:ListBucketVersions",
         "s3:GetBucketVersioning",
@@ -138,22 +145,33 @@ def test_backup_s3_access_is_limited_to_dumps_and_checkpoints(backup: dict[str, 
 
 
 # ------------------------------------------------------------------------------------------------ restore
-def test_restore_deletes_only_its_lock(restore: dict[str, set[str]]) -> None:
+def target_locks(*targets: str) -> set[str]:
+    return {f"{BUCKET_ARN}/locks/{target}.*" for target in targets}
+
+
+def test_restore_deletes_only_its_targets_locks(restore: dict[str, set[str]]) -> None:
     deletes = {action: resources for action, resources in restore.items() if "Delete" in action}
     sdb_deletes = {"sdb:DeleteAttributes", "sdb:BatchDeleteAttributes"}
-    assert deletes.pop("s3:DeleteObject") == {f"{BUCKET_ARN}/locks/*"}
+    # locks/<target>.lock and .last-restore of the configured domains and of the target pattern, no other.
+    assert deletes.pop("s3:DeleteObject") == target_locks(*DOMAINS_OF_THREE, f"{STACK_NAME}-restored-*")
     assert set(deletes) == sdb_deletes  # deleting attributes is what an exact restore does
     assert "s3:DeleteObjectVersion" not in restore
 
 
 def test_restore_s3_access(restore: dict[str, set[str]], three_domains: dict[str, Any]) -> None:
     assert restore["s3:GetObjectVersion"] == {f"{BUCKET_ARN}/dumps/*", f"{BUCKET_ARN}/imports/*"}
-    assert restore["s3:PutObject"] == {
-        f"{BUCKET_ARN}/{prefix}/*" for prefix in ("dumps", "locks", "restores", "checkpoints")
-    }
-    # The pre-restore safety dump is locked like any published dump.
-    assert restore["s3:PutObjectRetention"] == {f"{BUCKET_ARN}/dumps/*"}
-    assert restore["s3:AbortMultipartUpload"] == {f"{BUCKET_ARN}/dumps/*", f"{BUCKET_ARN}/checkpoints/*"}
+    locks = target_locks(*DOMAINS_OF_THREE, f"{STACK_NAME}-restored-*")
+    assert (
+        restore["s3:PutObject"]
+        == {f"{BUCKET_ARN}/{prefix}/*" for prefix in ("dumps", "restores", "checkpoints")} | locks
+    )
+    assert (
+        restore["s3:GetObject"]
+        == {f"{BUCKET_ARN}/{prefix}/*" for prefix in ("dumps", "imports", "restores", "checkpoints")} | locks
+    )
+    # The pre-restore safety dump is locked like any published dump, only with Object Lock on.
+    assert "s3:PutObjectRetention" not in restore
+    assert restore["s3:AbortMultipartUpload"] == {f"{BUCKET_ARN}/checkpoints/*"}
     assert restore["s3:ListBucket"] == restore["s3:ListBucketVersions"] == {BUCKET_ARN}
     assert restore["s3:GetBucketVersioning"] == {BUCKET_ARN}  # its safety dump refuses an unversioned bucket
     statements = role_statements(three_domains, "RestoreRole", THREE_DOMAINS)
@@ -162,7 +180,8 @@ def test_restore_s3_access(restore: dict[str, set[str]], three_domains: dict[str
 
 
 def test_restore_writes_configured_domains_and_the_target_pattern(restore: dict[str, set[str]]) -> None:
-    expected = {domain_arn(domain) for domain in DOMAINS_OF_THREE} | {domain_arn("restored-*")}
+    # The default pattern carries the stack's name: two stacks never write each other's restore targets.
+    expected = {domain_arn(domain) for domain in DOMAINS_OF_THREE} | {domain_arn(f"{STACK_NAME}-restored-*")}
     sdb = {action: resources for action, resources in restore.items() if action.startswith("sdb:")}
     assert set(sdb) == RESTORE_SDB_ACTIONS
     assert all(resources == expected for resources in sdb.values())
@@ -192,16 +211,24 @@ def test_drill_touches_only_scratch_domains(drill: dict[str, set[str]]) -> None:
     assert all(resources == {domain_arn(f"{DRILL_PREFIX}*")} for resources in sdb.values())
 
 
-def test_drill_has_no_access_to_any_configured_domain(drill: dict[str, set[str]]) -> None:
+def test_drill_has_no_access_to_any_configured_domain(
+    drill: dict[str, set[str]], three_domains: dict[str, Any]
+) -> None:
     """IAM itself proves that a drill never reads or writes a configured domain: no grant's resource pattern
-    matches one (IAM's '*' matches like fnmatch's without character classes). Only sdb: actions can act on a
-    domain; the role's other grants are on its bucket prefixes, log group, queue and itself (and X-Ray's "*")."""
+    matches one (IAM's '*' matches like fnmatch's without character classes), and every configured domain is
+    denied to the drill role by name, so even a domain named like a scratch domain stays out of its reach.
+    Only sdb: actions can act on a domain; the role's other grants are on its bucket prefixes, log group, queue
+    and itself (and X-Ray's "*")."""
     sdb = {action: resources for action, resources in drill.items() if action.startswith("sdb:")}
     assert sdb
     for domain in DOMAINS_OF_THREE:
         for action, resources in sdb.items():
             for resource in resources:
                 assert not fnmatchcase(domain_arn(domain), resource), (action, resource, domain)
+    statements = role_statements(three_domains, "DrillRole", THREE_DOMAINS)
+    (deny,) = [statement for statement in statements if statement["Effect"] == "Deny"]
+    assert deny["Action"] == "sdb:*"
+    assert deny["Resource"] == [f"arn:*:sdb:*:*:domain/{domain}" for domain in DOMAINS_OF_THREE]
     # ...while every domain's scratch domain is covered.
     for domain in DOMAINS_OF_THREE:
         assert fnmatchcase(domain_arn(f"{DRILL_PREFIX}{domain}"), next(iter(drill["sdb:DeleteDomain"])))
@@ -222,10 +249,11 @@ def test_no_role_but_the_drill_role_may_delete_a_domain(three_domains: dict[str,
 
 def test_drill_s3_access(drill: dict[str, set[str]], three_domains: dict[str, Any]) -> None:
     assert drill["s3:GetObjectVersion"] == {f"{BUCKET_ARN}/dumps/*"}
-    assert drill["s3:GetObject"] == {f"{BUCKET_ARN}/{prefix}/*" for prefix in ("dumps", "drills", "locks")}
-    # Drill runs are stored apart from restore runs: no access to restores/ at all.
-    assert drill["s3:PutObject"] == {f"{BUCKET_ARN}/drills/*", f"{BUCKET_ARN}/locks/*"}
-    assert drill["s3:DeleteObject"] == {f"{BUCKET_ARN}/locks/*"}
+    runs = {f"{BUCKET_ARN}/drills/*"}  # stored apart from restore runs: no access to restores/ at all
+    scratch_locks = {f"{BUCKET_ARN}/locks/{DRILL_PREFIX}*"}
+    assert drill["s3:GetObject"] == drill["s3:PutObject"] == runs | scratch_locks
+    # It deletes only its scratch domains' locks: never a configured domain's restore lock, never a run.
+    assert drill["s3:DeleteObject"] == scratch_locks
     assert drill["s3:ListBucket"] == drill["s3:ListBucketVersions"] == {BUCKET_ARN}
     assert {action for action in drill if action.startswith("s3:")} == {
         "s3:GetObject",
@@ -258,6 +286,34 @@ def test_object_lock_retention_only_on_dumps_and_no_role_may_bypass_it(three_dom
             holders[role] = role_grants["s3:PutObjectRetention"]
     # Exactly the functions that publish dumps: backup, and restore for its safety backup.
     assert holders == {"BackupRole": {f"{BUCKET_ARN}/dumps/*"}, "RestoreRole": {f"{BUCKET_ARN}/dumps/*"}}
+    # ...in the configured mode and for no longer than the configured days (bounded by conditions).
+    for role in holders:
+        (statement,) = [
+            statement
+            for statement in role_statements(three_domains, role, overrides)
+            if "s3:PutObjectRetention" in as_list(statement["Action"])
+        ]
+        assert statement["Condition"] == {
+            "StringEquals": {"s3:object-lock-mode": "GOVERNANCE"},
+            "NumericLessThanEquals": {"s3:object-lock-remaining-retention-days": "30"},
+        }
+    compliance = {**overrides, "DumpRetentionLockMode": "COMPLIANCE", "DumpRetentionLockDays": "365"}
+    (statement,) = [
+        statement
+        for statement in role_statements(three_domains, "BackupRole", compliance)
+        if "s3:PutObjectRetention" in as_list(statement["Action"])
+    ]
+    assert statement["Condition"] == {
+        "StringEquals": {"s3:object-lock-mode": "COMPLIANCE"},
+        "NumericLessThanEquals": {"s3:object-lock-remaining-retention-days": "365"},
+    }
+
+
+def test_retention_only_with_object_lock(three_domains: dict[str, Any]) -> None:
+    """Locking off (the default): no role may put a retention on anything, so none can lock old dumps."""
+    for overrides in (THREE_DOMAINS, {**THREE_DOMAINS, "KmsKeyArn": KEY_ARN}):
+        for role in every_role(three_domains):
+            assert "s3:PutObjectRetention" not in grants(three_domains, role, overrides), role
 
 
 def test_functions_invoke_only_themselves(
@@ -364,6 +420,8 @@ def test_no_star_resource_except_where_aws_requires_it(three_domains: dict[str, 
     for statement in statements:
         assert "NotAction" not in statement
         assert "NotResource" not in statement
+        if statement["Effect"] == "Deny":
+            continue  # a Deny may be as broad as it likes (the drill's NeverAConfiguredDomain is sdb:*)
         if "*" in as_list(statement["Resource"]):
             assert set(as_list(statement["Action"])) <= ACTIONS_THAT_REQUIRE_STAR, statement
         assert not [action for action in as_list(statement["Action"]) if action.endswith("*")], statement
@@ -378,6 +436,7 @@ def test_policies_per_domain_and_function_and_conditional_ones(three_domains: di
     }
     assert conditional == {
         "KmsAccessPolicy": "HasKmsKey",
+        "DumpRetentionAccess": "UseDumpRetentionLock",
         "RestoreTargetPatternAccess": "HasRestoreTargetPattern",
         "ReplicationPolicy": "HasReplication",
         "ReplicationSourceKeyPolicy": "ReplicatesKmsObjects",

@@ -120,7 +120,7 @@ def test_functions_layer_logs_and_queues(deployed: Deployed) -> None:
         )
         for short in ("backup", "restore", "drill")
     }
-    assert concurrency == {"backup": 10, "restore": 1, "drill": 10}
+    assert concurrency == {"backup": 10, "restore": 10, "drill": 10}
     logs = boto3.client("logs", region_name=REGION)
     groups = {
         g["logGroupName"]: g for g in logs.describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]

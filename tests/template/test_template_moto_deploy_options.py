@@ -145,7 +145,7 @@ def test_no_concurrency_reservation_when_the_parameter_is_0(deployed_everything:
     for short in ("backup", "drill"):
         assert "Concurrency" not in lambda_client.get_function(FunctionName=f"{STACK_NAME}-{short}")
     restore = lambda_client.get_function(FunctionName=f"{STACK_NAME}-restore")
-    assert restore["Concurrency"] == {"ReservedConcurrentExecutions": 1}
+    assert restore["Concurrency"] == {"ReservedConcurrentExecutions": 10}
 
 
 def test_domain_policies_are_attached_to_the_roles(deployed_everything: Deployed) -> None:

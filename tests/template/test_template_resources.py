@@ -55,7 +55,7 @@ def test_parameter_defaults(raw_template: dict[str, Any]) -> None:
         "NoncurrentVersionRetentionDays": 90,
         "ColdStorageTransitionDays": 0,
         "ColdStorageClass": "GLACIER_IR",
-        "DumpRetentionLockDays": 0,
+        "DumpRetentionLockDays": "0",
         "DumpRetentionLockMode": "GOVERNANCE",
         "ReplicationDestinationBucketArn": "",
         "ReplicationDestinationKmsKeyArn": "",
@@ -63,9 +63,10 @@ def test_parameter_defaults(raw_template: dict[str, Any]) -> None:
         "DrillScheduleExpression": "cron(0 5 ? * SUN *)",
         "LogRetentionDays": 30,
         "KmsKeyArn": "",
+        "BackupAdministratorArn": "",
         "AlarmEmail": "",
         "ItemDropAlarmPercent": 20,
-        "RestoreTargetDomainPattern": "restored-*",
+        "RestoreTargetDomainPattern": "<stack>-restored-*",
         "BackupSegments": 4,
         "RestoreWorkers": 8,
         "LogLevel": "INFO",
@@ -108,7 +109,14 @@ def test_readme_lists_every_parameter_with_its_default(raw_template: dict[str, A
         ("restored-*-copy", False),
         ("*-restored", False),
         ("rest ored-*", False),
-        ("x" * 256, False),
+        ("x" * 201, False),
+        ("<stack>-restored-*", True),
+        ("<stack>-restored-packages", True),
+        ("<stack>-x*", True),
+        ("<stack>-*", False),  # every domain of the stack, the drills' scratch domains among them
+        ("<stack>-", False),
+        ("<stack>restored-*", False),
+        ("restored-<stack>-*", False),
     ],
 )
 def test_restore_target_pattern_is_a_literal_prefix_with_one_trailing_star(
@@ -117,7 +125,7 @@ def test_restore_target_pattern_is_a_literal_prefix_with_one_trailing_star(
     pattern = allowed_pattern(raw_template, "RestoreTargetDomainPattern")
     assert bool(pattern.fullmatch(value)) is accepted
     description = raw_template["Parameters"]["RestoreTargetDomainPattern"]["ConstraintDescription"]
-    for rule in ("empty", "prefix", "one trailing '*'", "No '?'", "'[...]'", "'*' on its own"):
+    for rule in ("empty", "prefix", "<stack>-", "one trailing '*'", "No '?'", "'[...]'", "'*' on its own"):
         assert rule in description
 
 
@@ -131,7 +139,8 @@ def test_restore_target_pattern_is_a_literal_prefix_with_one_trailing_star(
         ("x" * 58, False),  # "backup-" + 58 characters is 65: EventBridge Scheduler allows 64
         ("ab", False),
         ("pack ages", False),
-        ("simpledb-backup-drill-packages", False),  # the drill role's scratch wildcard would cover it
+        # A domain named like a scratch domain is refused by the functions' configuration, and the drill role
+        # is denied each configured domain by name (test_template_iam), whatever the stack's name.
         ("simpledb-backup-packages", True),
     ],
 )
@@ -265,7 +274,7 @@ def test_encryption_sse_s3_by_default_and_sse_kms_with_bucket_key_when_set(
 def test_bucket_policy_denies_every_request_without_tls(translated: dict[str, Any]) -> None:
     policy = props(translated, "BackupBucketPolicy")
     assert policy["Bucket"] == "<BackupBucket>"
-    (statement,) = policy["PolicyDocument"]["Statement"]
+    (statement,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Sid"] == "DenyInsecureTransport"]
     assert statement["Effect"] == "Deny"
     assert statement["Principal"] == "*"
     assert statement["Action"] == "s3:*"
@@ -425,7 +434,16 @@ def test_scheduler_role_may_invoke_backup_and_drill_and_write_the_dlq_only(
     role = props(translated, "SchedulerRole")
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    # Bound to this stack's two schedule groups (tests/template/test_template_protection.py evaluates it).
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {
+            "aws:SourceArn": [
+                f"arn:aws:scheduler:us-east-1:123456789012:schedule/{STACK_NAME}/*",
+                f"arn:aws:scheduler:us-east-1:123456789012:schedule/{STACK_NAME}-drills/*",
+            ]
+        },
+    }
     grants = {
         (statement["Action"], json.dumps(statement["Resource"]))
         for policy in role["Policies"]
@@ -467,6 +485,8 @@ def test_function_settings(translated: dict[str, Any]) -> None:
         assert env["BACKUP_BUCKET"] == "<BackupBucket>"
         assert env["DOMAIN_NAMES"] == "packages"
         assert env["CONTINUATION_MARGIN_SECONDS"] == "90"
+        assert env["DRILL_SCRATCH_PREFIX"] == f"{STACK_NAME}-drill-"
+        assert env["RESTORE_TARGET_PATTERN"] == f"{STACK_NAME}-restored-*"
         assert {
             "POWERTOOLS_LOG_LEVEL",
             "BACKUP_SEGMENTS",
@@ -475,7 +495,7 @@ def test_function_settings(translated: dict[str, Any]) -> None:
             "DUMP_RETENTION_DAYS",
             "DUMP_RETENTION_MODE",
         } <= set(env)
-    assert props(translated, "RestoreFunction")["ReservedConcurrentExecutions"] == 1
+    assert props(translated, "RestoreFunction")["ReservedConcurrentExecutions"] == 10
 
 
 def test_handler_modules_have_unique_names(raw_template: dict[str, Any]) -> None:
@@ -555,7 +575,16 @@ def test_derived_limits_follow_what_they_derive_from(raw_template: dict[str, Any
     limits = raw_template["Mappings"]["Limits"]
     function = limits["Function"]
     assert function["TimeoutMillis"] == function["TimeoutSeconds"] * 1000
-    assert function["NearTimeoutMillis"] == function["TimeoutMillis"] * 8 // 10
+    assert (
+        function["HandOverMillis"]
+        == (function["TimeoutSeconds"] - function["ContinuationMarginSeconds"]) * 1000
+    )
+    assert (
+        function["NearTimeoutMillis"]
+        == function["TimeoutMillis"] - function["ContinuationMarginSeconds"] * 500
+    )
+    margin = raw_template["Globals"]["Function"]["Environment"]["Variables"]["CONTINUATION_MARGIN_SECONDS"]
+    assert margin == str(function["ContinuationMarginSeconds"])
     assert raw_template["Globals"]["Function"]["Timeout"] == {
         "Fn::FindInMap": ["Limits", "Function", "TimeoutSeconds"]
     }
@@ -567,7 +596,6 @@ def test_derived_limits_follow_what_they_derive_from(raw_template: dict[str, Any
     assert alarms["BackupMissingHours"] == 24 + queue["MaxEventAgeSeconds"] // 3600 + 2
     assert alarms["DrillWindowHours"] * 3600 == 604_800  # CloudWatch's longest evaluation range
     assert alarms["DrillGraceHours"] >= queue["MaxEventAgeSeconds"] // 3600 + 6
-    assert raw_template["Mappings"]["Drill"]["ScratchDomain"]["Prefix"] == "simpledb-backup-drill-"
 
 
 def test_readme_states_how_many_domains_fit_a_stack(three_domains: dict[str, Any]) -> None:

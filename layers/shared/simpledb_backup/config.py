@@ -27,8 +27,10 @@ ENVIRONMENT_NAMES = {
     "state_key_id": "STATE_KEY_ID",
     "drill_scratch_prefix": "DRILL_SCRATCH_PREFIX",
 }
-#: Restore drills restore into ``<prefix><domain>`` and nowhere else (template.yaml's Drill mapping and the drill
-#: role's IAM): no configured domain and no restore target may carry it.
+#: Restore drills restore into ``<prefix><domain>`` and nowhere else (the drill role's IAM grants nothing else):
+#: no configured domain and no restore target may carry it. template.yaml names it after the stack
+#: (``<stack>-drill-``, DRILL_SCRATCH_PREFIX) so that two stacks never share a scratch domain; this default is
+#: the one of a stack named ``simpledb-backup``, which local tooling uses.
 DRILL_DOMAIN_PREFIX = "simpledb-backup-drill-"
 
 
@@ -79,10 +81,6 @@ class Settings(BaseModel):
     def _check_domain_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for name in value:
             validate_domain_name(name)
-            if name.startswith(DRILL_DOMAIN_PREFIX):
-                raise ValueError(
-                    f"{name!r}: names starting with {DRILL_DOMAIN_PREFIX} are the drills' scratch domains"
-                )
         return value
 
     @model_validator(mode="after")
@@ -122,6 +120,8 @@ class Settings(BaseModel):
         except ValidationError as error:
             problems = "; ".join(
                 f"{ENVIRONMENT_NAMES.get(str(problem['loc'][0]), problem['loc'][0])}: {problem['msg']}"
+                if problem["loc"]
+                else str(problem["msg"])  # a rule over several fields names them itself
                 for problem in error.errors()
             )
             raise ConfigurationError(f"invalid function configuration: {problems}") from error
