@@ -142,11 +142,11 @@ def _duration(seconds: object) -> str:
 def estimate_view(answer: Answer) -> RenderableType:
     """``estimate``: how long and how much a backup and a restore of the domain would take, and on what."""
     parts: list[RenderableType] = [Text(f"Estimate for {answer.get('domain')}", style="bold")]
-    metadata = answer.get("metadata")
-    if isinstance(metadata, Mapping):
-        parts.append(
-            Text("domain: " + ", ".join(f"{key} {_number(value)}" for key, value in metadata.items()))
-        )
+    for label, key in (("domain", "metadata"), ("settings", "settings")):
+        figures = answer.get(key)
+        if isinstance(figures, Mapping):
+            shown = ", ".join(f"{name.replace('_', ' ')} {_number(value)}" for name, value in figures.items())
+            parts.append(Text(f"{label}: {shown}"))
     latency = answer.get("latency_ms")
     if isinstance(latency, Mapping):
         measured = "measured" if latency.get("measured") else "assumed"
@@ -156,8 +156,8 @@ def estimate_view(answer: Answer) -> RenderableType:
             )
         )
     table = Table(box=box.SIMPLE_HEAD)
-    for column in ("", "Time", "Invocations", "Calls", "Lambda GB-s", "Cost (USD)"):
-        table.add_column(column, justify="left" if not column else "right")
+    for column in ("", "Time", "Invocations", "Calls", "Lambda GB-s", "Cost (USD)", "Bound by"):
+        table.add_column(column, justify="left" if column in ("", "Bound by") else "right")
     for job, calls in (("backup", "select_pages"), ("restore", "write_calls")):
         figures = answer.get(job)
         if isinstance(figures, Mapping):
@@ -168,6 +168,7 @@ def estimate_view(answer: Answer) -> RenderableType:
                 _number(figures.get(calls)),
                 _number(figures.get("lambda_gb_seconds")),
                 _number(figures.get("cost_usd")),
+                str(figures.get("bound") or ""),
             )
     parts.append(table)
     for assumption in answer.get("assumptions") or []:

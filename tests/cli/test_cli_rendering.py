@@ -278,7 +278,7 @@ def test_an_estimate_shows_time_invocations_calls_and_cost() -> None:
     }
     shown = text(answer_view(answer))
     assert "Estimate for packages" in shown
-    assert "item_count 296,000" in shown
+    assert "item count 296,000" in shown
     assert "latency per call (measured): select 12.0 ms, write 30.0 ms" in shown
     assert "95 s" in shown
     assert "90.0 min" in shown
