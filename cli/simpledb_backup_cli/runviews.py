@@ -6,6 +6,7 @@ works on it now), ``parked`` (waiting for its queued continuation), ``stalled`` 
 resumed, and the command that resumes it is shown), ``complete``, ``failed``, ``refused``.
 """
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,9 +77,9 @@ def next_steps_view(answer: Answer, commands: CommandLine) -> RenderableType | N
         command = commands.for_step(step)
         if command is not None:
             parts.append(Text(f"    $ {command}", style="cyan"))
-        else:
-            raw = step.get("event")
-            parts.append(Text(f"    invoke the {step.get('function')} function with {raw}", style="cyan"))
+        elif isinstance(step.get("event"), Mapping):  # no command sends exactly this event: the event itself
+            event = json.dumps(step["event"], ensure_ascii=False)
+            parts.append(Text(f"    invoke the {step.get('function')} function with {event}", style="cyan"))
     return Group(*parts)
 
 

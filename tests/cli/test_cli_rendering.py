@@ -318,6 +318,7 @@ def test_a_status_shows_its_state_and_next_steps_as_commands() -> None:
                 "function": "backup",
                 "event": {"trigger": "manual", "resume_run_id": "x", "domains": []},
             },
+            {"say": "Too large to show."},
         ],
     }
     shown = text(answer_view(answer, CommandLine(("--local",))))
@@ -327,7 +328,10 @@ def test_a_status_shows_its_state_and_next_steps_as_commands() -> None:
         f"$ simpledb-backup --local restore packages --resume {RUN} --target-domain restored-packages"
         in shown
     )
-    assert "invoke the backup function with" in shown  # no command sends that event: the event itself
+    assert (
+        'invoke the backup function with {"trigger": "manual", "resume_run_id": "x", "domains": []}' in shown
+    )
+    assert "Too large to show." in shown
     assert "samples left out to keep the answer under Lambda's size limit: 12 create" in shown
     # Without next steps, a stalled run still says how to resume it.
     del answer["next"]
