@@ -7,13 +7,14 @@ It is test and local-run infrastructure, not Lambda code.
 
 The package is layered so that imports form no cycle (tests/engine/test_layout.py checks it)::
 
-    errors, xmltext, throttle      leaves
+    errors, xmltext, throttle, forms   leaves
     controls  <- throttle          remote <- controls
     model     <- errors            select <- model, xmltext, errors, simpledb_backup.selectgrammar
-    engine    <- model, select     responses <- engine, model, select, controls, xmltext
+    engine    <- model, select     responses <- engine, model, select, controls, xmltext, forms
     urls      <- responses         backend <- engine, urls
     activation <- backend          serving <- activation, controls, responses
     server (``python -m``) <- serving, controls
+    capacity (``python -m``) <- remote (measures a server over HTTP)
     sdblocal (this module) <- activation, controls, remote, serving
 
 moto internals it relies on are listed in sdblocal/activation.py and docs/ENGINE.md.

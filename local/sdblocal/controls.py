@@ -28,6 +28,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Final
 
 from .throttle import KIND_OF_ACTION, Cap, Clock, Kind, SystemClock, Throttle
@@ -47,8 +48,39 @@ SETTING_NAMES: Final = (
     "write_calls_burst",
     "select_calls_per_second",
     "select_calls_burst",
+    "select_page_items",
+    "empty_select_pages",
+    "empty_select_page_rate",
+    "expire_next_tokens",
+    "utf16_order",
 )
 KINDS: Final[tuple[Kind, ...]] = ("write", "select")
+
+
+def _quirk_rng(seed: int | None) -> random.Random:
+    """The quirks' own random sequence, so that turning them on never shifts the sequence of faults."""
+    return random.Random(None if seed is None else f"sdblocal-quirks-{seed}")
+
+
+@dataclass(frozen=True, slots=True)
+class SelectQuirks:
+    """How one Select call that reaches the engine is to be answered (:meth:`Controls.select_quirks`)."""
+
+    refuse_token: bool = False
+    empty: bool = False
+    max_items: int = 0  # 0: no cap
+    utf16_order: bool = False
+
+
+NO_QUIRKS: Final = SelectQuirks()
+
+
+def _count(value: int | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a whole number of at least 0, not {value!r}")
+    return value
 
 
 class Controls:
@@ -65,6 +97,16 @@ class Controls:
         self._rates: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
         self._bursts: dict[Kind, float] = dict.fromkeys(KINDS, 0.0)
         self._throttles: dict[Kind, Throttle] = {kind: Throttle() for kind in KINDS}
+        self._clear_quirks()
+
+    def _clear_quirks(self) -> None:
+        self._quirk_rng = _quirk_rng(None)
+        self._page_items = 0
+        self._empty_pages = 0
+        self._empty_rate = 0.0
+        self._expire_tokens = 0
+        self._expired: set[str] = set()
+        self._utf16_order = False
 
     def configure(
         self,
@@ -75,12 +117,23 @@ class Controls:
         write_calls_burst: float | None = None,
         select_calls_per_second: float | None = None,
         select_calls_burst: float | None = None,
+        select_page_items: int | None = None,
+        empty_select_pages: int | None = None,
+        empty_select_page_rate: float | None = None,
+        expire_next_tokens: int | None = None,
+        utf16_order: bool | None = None,
     ) -> None:
         """Set any subset of the controls; the others keep their values. Nothing changes on a ValueError."""
-        if fault_rate is not None and not 0.0 <= fault_rate <= 1.0:
-            raise ValueError(f"fault_rate must be between 0 and 1, not {fault_rate}")
+        for name, rate in (("fault_rate", fault_rate), ("empty_select_page_rate", empty_select_page_rate)):
+            if rate is not None and not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, not {rate}")
         if latency_ms is not None and latency_ms < 0:
             raise ValueError(f"latency_ms must not be negative, not {latency_ms}")
+        page_items = _count(select_page_items, "select_page_items")
+        empty_pages = _count(empty_select_pages, "empty_select_pages")
+        expire_tokens = _count(expire_next_tokens, "expire_next_tokens")
+        if utf16_order is not None and not isinstance(utf16_order, bool):
+            raise ValueError(f"utf16_order must be true or false, not {utf16_order!r}")
         with self._lock:
             rates, bursts = dict(self._rates), dict(self._bursts)
             given: dict[Kind, tuple[float | None, float | None]] = {
@@ -95,6 +148,17 @@ class Controls:
                 self._fault_rate = float(fault_rate)
             if not isinstance(seed, _Unset):
                 self._rng = random.Random(seed)
+                self._quirk_rng = _quirk_rng(seed)
+            if page_items is not None:
+                self._page_items = page_items
+            if empty_pages is not None:
+                self._empty_pages = empty_pages
+            if empty_select_page_rate is not None:
+                self._empty_rate = float(empty_select_page_rate)
+            if expire_tokens is not None:
+                self._expire_tokens = expire_tokens
+            if utf16_order is not None:
+                self._utf16_order = utf16_order
             if latency_ms is not None:
                 self._latency_s = float(latency_ms) / 1000.0
             for kind in KINDS:
@@ -103,8 +167,10 @@ class Controls:
                     self._throttles[kind].set_cap(caps[kind])
 
     def reset(self) -> None:
-        """No caps, faults off, no latency, counts cleared, the clock given at construction."""
+        """No caps, faults off, no latency, no Select quirks (expired tokens forgotten), counts cleared,
+        the clock given at construction."""
         with self._lock:
+            self._clear_quirks()
             self._fault_rate = 0.0
             self._latency_s = 0.0
             self._rng = random.Random()
@@ -124,6 +190,11 @@ class Controls:
                 "write_calls_burst": self._bursts["write"],
                 "select_calls_per_second": self._rates["select"],
                 "select_calls_burst": self._bursts["select"],
+                "select_page_items": self._page_items,
+                "empty_select_pages": self._empty_pages,  # how many are left
+                "empty_select_page_rate": self._empty_rate,
+                "expire_next_tokens": self._expire_tokens,  # how many are left
+                "utf16_order": self._utf16_order,
             }
 
     def call_counts(self) -> dict[str, int]:
@@ -181,6 +252,24 @@ class Controls:
         with self._lock:
             return self._fault_rate > 0.0 and self._rng.random() < self._fault_rate
 
+    def select_quirks(self, next_token: str | None) -> SelectQuirks:
+        """The quirks of a Select call that reaches the engine (throttled and faulted calls never do);
+        takes one from the counts of empty pages and expiring tokens when it uses one."""
+        with self._lock:
+            if next_token is not None and (next_token in self._expired or self._expire_tokens > 0):
+                if next_token not in self._expired:
+                    self._expire_tokens -= 1
+                    self._expired.add(next_token)
+                return SelectQuirks(refuse_token=True)
+            empty = self._empty_pages > 0
+            if empty:
+                self._empty_pages -= 1
+            elif self._empty_rate > 0.0:
+                empty = self._quirk_rng.random() < self._empty_rate
+            if not (empty or self._page_items or self._utf16_order):
+                return NO_QUIRKS
+            return SelectQuirks(False, empty, self._page_items, self._utf16_order)
+
 
 _CONTROLS = Controls()
 
@@ -196,3 +285,4 @@ is_capped = _CONTROLS.is_capped
 admit = _CONTROLS.admit
 apply_latency = _CONTROLS.apply_latency
 should_fault = _CONTROLS.should_fault
+select_quirks = _CONTROLS.select_quirks

@@ -34,7 +34,7 @@ from .model import (
     validate_item_name,
     validate_put,
 )
-from .select import SelectOutcome, execute, parse
+from .select import PLAIN_PAGE, PageShape, SelectOutcome, execute, parse
 
 
 class SimpleDBEngine:
@@ -170,6 +170,8 @@ class SimpleDBEngine:
 
     # -- select
 
-    def select(self, expression: str, next_token: str | None = None) -> SelectOutcome:
+    def select(
+        self, expression: str, next_token: str | None = None, shape: PageShape = PLAIN_PAGE
+    ) -> SelectOutcome:
         query = parse(expression)
-        return execute(query, self.domain(query.domain), next_token)
+        return execute(query, self.domain(query.domain), next_token, shape)

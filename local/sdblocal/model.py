@@ -25,9 +25,9 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
-from sortedcontainers import SortedDict  # type: ignore[import-untyped]
+from sortedcontainers import SortedDict, SortedKeyList  # type: ignore[import-untyped]
 
 from . import errors
 
@@ -40,16 +40,28 @@ MAX_DOMAINS = 250
 MAX_LIST_DOMAINS = 100
 _DOMAIN_NAME = re.compile(r"[a-zA-Z0-9_.\-]{3,255}")
 
+# Characters that are at most MAX_NAME_BYTES in UTF-8 whatever they are (4 bytes a character at most).
+_SURELY_SHORT = MAX_NAME_BYTES // 4
 # How many items a scan copies out per lock acquisition.
 _SCAN_CHUNK = 512
 
 
 def utf8_len(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
-@dataclass(frozen=True, slots=True)
-class PutAttribute:
+def utf16_key(text: str) -> bytes:
+    """``text`` as big-endian UTF-16 code units: bytes that sort as the code units do (Java's ``compareTo``).
+
+    In that order a character above U+FFFF (a surrogate pair, D800-DBFF first) sorts after U+D7FF and
+    before U+E000-U+FFFF, where code point order puts it last: the engine's ``utf16_order`` control.
+    """
+    return text.encode("utf-16-be", "surrogatepass")
+
+
+class PutAttribute(NamedTuple):
+    """One pair of a put (a named tuple: a batch of Repoman items builds ~350 of them a call)."""
+
     name: str
     value: str
     replace: bool = False
@@ -73,12 +85,16 @@ class Expected:
 class Item:
     """An immutable snapshot of one item: attribute name -> its values, in the order they were added."""
 
-    __slots__ = ("attrs", "name", "pair_count")
+    __slots__ = ("attrs", "name", "pair_count", "xml")
 
     def __init__(self, name: str, attrs: Mapping[str, Sequence[str]]) -> None:
         self.name = name
         self.attrs: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in attrs.items() if v}
         self.pair_count = sum(len(v) for v in self.attrs.values())
+        # The item's ``<Item>`` element with every pair, as ``select *`` answers it: rendered by the
+        # first Select that returns the item whole and kept, since the snapshot never changes (a write
+        # stores a new Item). Two threads may both render it; they write the same text.
+        self.xml: str | None = None
 
     def values(self, attribute: str) -> tuple[str, ...]:
         return self.attrs.get(attribute, ())
@@ -97,6 +113,9 @@ class Domain:
         self.name = name
         self._lock = lock
         self.items: Any = SortedDict()  # str -> Item
+        # The names in UTF-16 order, built on the first Select that asks for it (the ``utf16_order``
+        # control) and kept up to date by every write from then on.
+        self._utf16_names: Any = None  # SortedKeyList of names, key utf16_key
         # DomainMetadata counters, maintained on every write so the call is O(unique names).
         self._name_refs: dict[str, int] = {}
         self._item_names_bytes = 0
@@ -115,9 +134,13 @@ class Domain:
         if new is None:
             if old is not None:
                 del self.items[item_name]
+                if self._utf16_names is not None:
+                    self._utf16_names.remove(item_name)
             return
         self.items[item_name] = new
         self._account(new, +1)
+        if old is None and self._utf16_names is not None:
+            self._utf16_names.add(item_name)
 
     def _account(self, item: Item, sign: int) -> None:
         self._item_names_bytes += sign * utf8_len(item.name)
@@ -128,7 +151,7 @@ class Domain:
             else:
                 self._name_refs.pop(name, None)
             self._value_count += sign * len(values)
-            self._values_bytes += sign * sum(utf8_len(v) for v in values)
+            self._values_bytes += sign * sum(map(utf8_len, values))
 
     def metadata(self) -> dict[str, int]:
         return {
@@ -166,6 +189,26 @@ class Domain:
                 high, high_inclusive = keys[-1], False
             else:
                 low, low_inclusive = keys[-1], False
+
+    def scan_utf16(self, after: str | None = None, reverse: bool = False) -> Iterator[Item]:
+        """Every item after ``after`` (None: from the start) in UTF-16 code unit order, chunk by chunk."""
+        while True:
+            with self._lock:
+                if self._utf16_names is None:
+                    self._utf16_names = SortedKeyList(self.items.keys(), key=utf16_key)
+                names = self._utf16_names
+                if after is None:
+                    found = names.irange_key(reverse=reverse)
+                elif reverse:
+                    found = names.irange_key(max_key=utf16_key(after), inclusive=(True, False), reverse=True)
+                else:
+                    found = names.irange_key(min_key=utf16_key(after), inclusive=(False, True))
+                keys = list(islice(found, _SCAN_CHUNK))
+                chunk: list[Item] = [self.items[k] for k in keys]
+            yield from chunk
+            if len(keys) < _SCAN_CHUNK:
+                return
+            after = keys[-1]
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -209,9 +252,12 @@ def _validate_value(value: str) -> None:
 def validate_put(attributes: Sequence[PutAttribute]) -> None:
     if len(attributes) > MAX_ATTRIBUTES_PER_PUT:
         raise errors.number_submitted_attributes_exceeded()
-    for attribute in attributes:
-        _validate_attribute_name(attribute.name)
-        _validate_value(attribute.value)
+    for name, value, _ in attributes:
+        # A text of at most 256 characters is at most 1,024 UTF-8 bytes: only longer ones are measured.
+        if len(name) > _SURELY_SHORT or not name:
+            _validate_attribute_name(name)
+        if len(value) > _SURELY_SHORT:
+            _validate_value(value)
 
 
 def validate_delete(attributes: Sequence[DeleteAttribute]) -> None:

@@ -37,6 +37,11 @@ class RemoteControls:
         write_calls_burst: float | None = None,
         select_calls_per_second: float | None = None,
         select_calls_burst: float | None = None,
+        select_page_items: int | None = None,
+        empty_select_pages: int | None = None,
+        empty_select_page_rate: float | None = None,
+        expire_next_tokens: int | None = None,
+        utf16_order: bool | None = None,
     ) -> None:
         """Any subset of the settings of :meth:`sdblocal.controls.Controls.configure`; the others keep theirs."""
         given: dict[str, Any] = {
@@ -46,6 +51,11 @@ class RemoteControls:
             "write_calls_burst": write_calls_burst,
             "select_calls_per_second": select_calls_per_second,
             "select_calls_burst": select_calls_burst,
+            "select_page_items": select_page_items,
+            "empty_select_pages": empty_select_pages,
+            "empty_select_page_rate": empty_select_page_rate,
+            "expire_next_tokens": expire_next_tokens,
+            "utf16_order": utf16_order,
         }
         settings = {name: value for name, value in given.items() if value is not None}
         if not isinstance(seed, _Unset):
@@ -69,3 +79,8 @@ class RemoteControls:
 
     def reset_counts(self) -> None:
         self._call("POST", "reset-counts")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds the server's process has used (``GET /_sdblocal/cpu``)."""
+        answer: dict[str, float] = self._call("GET", "cpu")
+        return float(answer["cpu_seconds"])

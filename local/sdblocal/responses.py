@@ -14,10 +14,12 @@ module never imports the backend or the activation, which import it (through ``s
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,8 +28,9 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from . import controls, errors
 from .engine import SimpleDBEngine
+from .forms import decode_form
 from .model import DeleteAttribute, Expected, PutAttribute
-from .select import parse
+from .select import PageShape, parse
 from .xmltext import element, escape
 
 NAMESPACE = "http://sdb.amazonaws.com/doc/2009-04-15/"
@@ -56,6 +59,15 @@ _BOX_USAGE = {
 }
 _ERROR_BOX_USAGE = "0.0000219907"
 
+# Request IDs: unique, shaped like AWS's (a UUID), without a system call for randomness per request.
+_REQUEST_PREFIX = str(uuid.uuid4())[:24]
+_REQUEST_NUMBERS = itertools.count(1)
+
+
+def _request_id() -> str:
+    return f"{_REQUEST_PREFIX}{next(_REQUEST_NUMBERS) % 16**12:012x}"
+
+
 Params = dict[str, str]
 Response = tuple[int, dict[str, str], str]
 
@@ -67,9 +79,10 @@ def _request_params(request: Any) -> tuple[Params, int]:
     """Every form field and query-string parameter, and the body size in bytes."""
     body: bytes = request.get_data(cache=True, parse_form_data=False) or b""
     params: Params = {}
-    query = request.query_string.decode("latin-1") if request.query_string else ""
-    for source in (query, body.decode("utf-8", "replace")):
-        params.update(parse_qsl(source, keep_blank_values=True, encoding="utf-8", errors="replace"))
+    if request.query_string:
+        query = request.query_string.decode("latin-1")
+        params.update(parse_qsl(query, keep_blank_values=True, encoding="utf-8", errors="replace"))
+    params.update(decode_form(body))
     if not body and not params:  # a server that already consumed the body into the form
         params.update({k: v for k, v in request.form.items()})
     return params, len(body)
@@ -86,6 +99,8 @@ def _flag(raw: str | None, name: str) -> bool | None:
     """A boolean parameter: "true" or "false" (any case), None when absent."""
     if raw is None:
         return None
+    if raw == "true":  # what botocore sends
+        return True
     if raw.lower() in ("true", "false"):
         return raw.lower() == "true"
     raise errors.invalid_parameter(
@@ -110,14 +125,14 @@ def _attribute_fields(params: Params, pattern: re.Pattern[str]) -> dict[int, dic
 def _put_attributes(fields: Mapping[int, Mapping[str, str]]) -> list[PutAttribute]:
     attributes = []
     for field in fields.values():
-        name, value = field.get("Name"), field.get("Value")
+        name, value, replace = field.get("Name"), field.get("Value"), field.get("Replace")
         if name is None:
             raise errors.SdbError(
                 "MissingParameter", f"Attribute.Name missing for Attribute.Value='{value}'."
             )
         if value is None:
             raise errors.SdbError("MissingParameter", f"Attribute.Value missing for Attribute.Name='{name}'.")
-        attributes.append(PutAttribute(name, value, bool(_flag(field.get("Replace"), "Replace"))))
+        attributes.append(PutAttribute(name, value, replace == "true" or bool(_flag(replace, "Replace"))))
     return attributes
 
 
@@ -154,18 +169,39 @@ def _numbered(params: Params, pattern: re.Pattern[str]) -> dict[int, str]:
     return dict(sorted(found.items()))
 
 
-def _batch_items(params: Params) -> dict[int, str]:
-    return _numbered(params, _ITEM_NAME_FIELD)
+@lru_cache(maxsize=65536)
+def _batch_key(key: str) -> tuple[int, tuple[int, int] | None, str] | None:
+    """(item N, (N, attribute M) or None, field) of ``Item.N.ItemName`` / ``Item.N.Attribute.M.Field``.
+
+    Cached: every batch repeats the same few thousand keys, and matching each anew was a large part
+    of a write's cost.
+    """
+    match = _ITEM_NAME_FIELD.fullmatch(key)
+    if match:
+        return int(match.group(1)), None, "ItemName"
+    match = _ITEM_ATTRIBUTE_FIELD.fullmatch(key)
+    if match:
+        item = int(match.group(1))
+        return item, (item, int(match.group(2))), match.group(3)
+    return None
 
 
-def _batch_attribute_fields(params: Params) -> dict[int, dict[int, dict[str, str]]]:
+def _batch_fields(params: Params) -> tuple[dict[int, str], dict[int, dict[int, dict[str, str]]]]:
+    """The item names by N, in N order, and each item's ``Attribute.M.Field`` values grouped by M in M order."""
+    names: dict[int, str] = {}
+    by_attribute: dict[tuple[int, int], dict[str, str]] = {}
+    for key, parsed in zip(params, map(_batch_key, params), strict=True):
+        if parsed is None:
+            continue
+        item, pair, field = parsed
+        if pair is None:
+            names[item] = params[key]
+        else:
+            by_attribute.setdefault(pair, {})[field] = params[key]
     fields: dict[int, dict[int, dict[str, str]]] = {}
-    for key, value in params.items():
-        match = _ITEM_ATTRIBUTE_FIELD.fullmatch(key)
-        if match:
-            item = fields.setdefault(int(match.group(1)), {})
-            item.setdefault(int(match.group(2)), {})[match.group(3)] = value
-    return {index: dict(sorted(attrs.items())) for index, attrs in fields.items()}
+    for (item, attribute), values in sorted(by_attribute.items()):
+        fields.setdefault(item, {})[attribute] = values
+    return dict(sorted(names.items())), fields
 
 
 # --- operations ----------------------------------------------------------------------------------
@@ -231,10 +267,9 @@ def _delete(backend: SimpleDBEngine, params: Params, _size: int) -> None:
 
 def _batch_put(backend: SimpleDBEngine, params: Params, size: int) -> None:
     domain = _required(params, "DomainName")
-    names = _batch_items(params)
+    names, fields = _batch_fields(params)
     if not names:
         raise errors.missing_parameter("Item.1.ItemName")
-    fields = _batch_attribute_fields(params)
     items = []
     for index, name in names.items():
         attributes = _put_attributes(fields.get(index, {}))
@@ -246,10 +281,9 @@ def _batch_put(backend: SimpleDBEngine, params: Params, size: int) -> None:
 
 def _batch_delete(backend: SimpleDBEngine, params: Params, size: int) -> None:
     domain = _required(params, "DomainName")
-    names = _batch_items(params)
+    names, fields = _batch_fields(params)
     if not names:
         raise errors.missing_parameter("Item.1.ItemName")
-    fields = _batch_attribute_fields(params)
     items = [(name, _delete_attributes(fields.get(index, {}))) for index, name in names.items()]
     backend.batch_delete_attributes(domain, items, size)
 
@@ -257,7 +291,13 @@ def _batch_delete(backend: SimpleDBEngine, params: Params, size: int) -> None:
 def _select(backend: SimpleDBEngine, params: Params, _size: int) -> str:
     _boolean(params, "ConsistentRead")
     expression = _required(params, "SelectExpression")
-    outcome = backend.select(expression, params.get("NextToken"))
+    next_token = params.get("NextToken")
+    parse(expression)  # a malformed expression is refused before it uses up a quirk (parses are cached)
+    quirks = controls.select_quirks(next_token)
+    if quirks.refuse_token:
+        raise errors.invalid_next_token()  # as the service answers a token that has expired
+    shape = PageShape(quirks.max_items or None, quirks.empty, quirks.utf16_order)
+    outcome = backend.select(expression, next_token, shape)
     body = "".join(outcome.fragments)
     return body + (f"<NextToken>{outcome.next_token}</NextToken>" if outcome.next_token else "")
 
@@ -308,17 +348,21 @@ def _headers(request_id: str) -> dict[str, str]:
 
 
 def request_region(request: Any, full_url: str) -> str:
-    """The region a request is for.
+    """The region of a request moto hands over (see :func:`region_of`)."""
+    return region_of(urlsplit(full_url).hostname or "", request.headers.get("Authorization", "") or "")
+
+
+def region_of(host: str, authorization: str) -> str:
+    """The region a request is for, from its host name and its Authorization header.
 
     The host says it for real endpoints (``sdb.amazonaws.com`` is us-east-1). SigV2, which SimpleDB
     uses, carries no region, so a request to a local endpoint (http://127.0.0.1:5000) falls back to a
     SigV4 credential scope if there is one, then to us-east-1.
     """
-    host = urlsplit(full_url).hostname or ""
     match = _HOST.fullmatch(host)
     if match:
         return (match.group(1) or DEFAULT_REGION).lower()
-    scope = _CREDENTIAL_SCOPE.search(request.headers.get("Authorization", "") or "")
+    scope = _CREDENTIAL_SCOPE.search(authorization)
     if scope:
         return scope.group(1)
     return DEFAULT_REGION
@@ -354,11 +398,20 @@ def _throttled(action: str, params: Params, region: str) -> bool:
 
 def sdb_dispatch(request: Any, full_url: str, headers: Any) -> Response:
     """moto's handler for every SimpleDB request (see sdblocal/urls.py)."""
-    request_id = str(uuid.uuid4())
     params, size = _request_params(request)
+    return answer(params, size, request_region(request, full_url))
+
+
+def answer_form(body: bytes, host: str, authorization: str) -> Response:
+    """The answer to a SimpleDB request that is a form body, as the server's lean path receives it."""
+    return answer(decode_form(body), len(body), region_of(host, authorization))
+
+
+def answer(params: Params, size: int, region: str) -> Response:
+    """The answer to a SimpleDB request: its parameters, the body's size in bytes, its region."""
+    request_id = _request_id()
     action = params.get("Action", "")
     operation = OPERATIONS.get(action)
-    region = request_region(request, full_url)
     if operation is not None:
         controls.record_call(action)
         if _throttled(action, params, region):

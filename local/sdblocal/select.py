@@ -4,7 +4,8 @@ The grammar is the product's (``simpledb_backup.selectgrammar``, in the layer): 
 engine that answers Selects and for the backup that checks a subset's ``where`` clause. This module
 turns lark's tree into the engine's syntax tree, checks SimpleDB's limits and runs the query.
 
-Every comparison is lexicographic and case-sensitive (code point order = UTF-8 byte order).
+Every comparison is lexicographic and case-sensitive: code point order (= UTF-8 byte order), or UTF-16
+code unit order when a page's :class:`PageShape` asks for it (the ``utf16_order`` control).
 
 Multi-valued attributes: a *predicate* is a group of comparisons on one attribute joined with
 and/or/not; it matches when one single value satisfies the whole group (so ``Year > '1975' and
@@ -21,6 +22,7 @@ a predicate is per attribute), 256 requested attributes (TooManyRequestedAttribu
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
-from typing import Literal
+from typing import Final, Literal
 
 from lark import Token, Transformer, v_args
 from lark.exceptions import LarkError, VisitError
@@ -43,7 +45,7 @@ from simpledb_backup.selectgrammar import (
 )
 
 from . import errors
-from .model import Domain, Item, decode_token, encode_token
+from .model import Domain, Item, decode_token, encode_token, utf16_key
 from .xmltext import item_xml, wire_size
 
 DEFAULT_LIMIT = 100
@@ -116,14 +118,13 @@ class Query:
 
 @dataclass(frozen=True, slots=True)
 class SelectOutcome:
-    items: list[tuple[str, list[tuple[str, str]]]]
+    names: list[str]  # the items' names, in page order
     next_token: str | None
     fragments: list[str]  # each item's <Item> element, as measured against the 1 MB cap
 
 
 def _count_outcome(count: int, token: str | None) -> SelectOutcome:
-    pairs = [("Count", str(count))]
-    return SelectOutcome([("Domain", pairs)], token, [item_xml("Domain", pairs)])
+    return SelectOutcome(["Domain"], token, [item_xml("Domain", [("Count", str(count))])])
 
 
 # --- parsing -------------------------------------------------------------------------------------
@@ -315,29 +316,43 @@ def _like(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("%")), re.DOTALL)
 
 
-def _value_test(comparison: Comparison) -> ValueTest:
+_ORDERED = frozenset({">", ">=", "<", "<=", "between"})
+
+
+def _order_test[K: (str, bytes)](op: str, bounds: tuple[K, ...]) -> Callable[[K], bool]:
+    """The comparisons that depend on the collation, on text or on its UTF-16 keys alike."""
+    match op:
+        case ">":
+            return lambda v: v > bounds[0]
+        case ">=":
+            return lambda v: v >= bounds[0]
+        case "<":
+            return lambda v: v < bounds[0]
+        case "<=":
+            return lambda v: v <= bounds[0]
+        case "between":
+            return lambda v: bounds[0] <= v <= bounds[1]
+    raise AssertionError(op)  # pragma: no cover
+
+
+def _value_test(comparison: Comparison, utf16: bool = False) -> ValueTest:
     op, values = comparison.op, comparison.values
+    if op in _ORDERED:
+        if not utf16:
+            return _order_test(op, values)
+        keyed = _order_test(op, tuple(utf16_key(v) for v in values))
+        return lambda v: keyed(utf16_key(v))
     match op:
         case "=":
             return lambda v: v == values[0]
         case "!=":
             return lambda v: v != values[0]
-        case ">":
-            return lambda v: v > values[0]
-        case ">=":
-            return lambda v: v >= values[0]
-        case "<":
-            return lambda v: v < values[0]
-        case "<=":
-            return lambda v: v <= values[0]
         case "like":
             regex = _like(values[0])
             return lambda v: regex.fullmatch(v) is not None
         case "not like":
             regex = _like(values[0])
             return lambda v: regex.fullmatch(v) is None
-        case "between":
-            return lambda v: values[0] <= v <= values[1]
         case "in":
             members = frozenset(values)
             return lambda v: v in members
@@ -357,43 +372,44 @@ def _single_attribute(node: Node) -> str | None:
     return left if left is not None and left == right else None
 
 
-def _compile_values(node: Node) -> ValueTest:
+def _compile_values(node: Node, utf16: bool) -> ValueTest:
     if isinstance(node, Comparison):
-        return _value_test(node)
+        return _value_test(node, utf16)
     if isinstance(node, Not):
-        inner = _compile_values(node.child)
+        inner = _compile_values(node.child, utf16)
         return lambda v: not inner(v)
-    left, right = _compile_values(node.left), _compile_values(node.right)
+    left, right = _compile_values(node.left, utf16), _compile_values(node.right, utf16)
     if node.op == "or":
         return lambda v: left(v) or right(v)
     return lambda v: left(v) and right(v)
 
 
-def compile_predicate(node: Node | None) -> ItemTest:
+def compile_predicate(node: Node | None, utf16: bool = False) -> ItemTest:
+    """The where clause as a test of one item; ``utf16``: order comparisons in UTF-16 code units."""
     if node is None:
         return lambda item: True
     attribute = _single_attribute(node)
     if attribute is not None:
-        test = _compile_values(node)
+        test = _compile_values(node, utf16)
         return lambda item: any(test(v) for v in item.values(attribute))
     if isinstance(node, Comparison):
-        return _compile_item_comparison(node)
+        return _compile_item_comparison(node, utf16)
     if isinstance(node, Not):
-        inner = compile_predicate(node.child)
+        inner = compile_predicate(node.child, utf16)
         return lambda item: not inner(item)
-    left, right = compile_predicate(node.left), compile_predicate(node.right)
+    left, right = compile_predicate(node.left, utf16), compile_predicate(node.right, utf16)
     if node.op == "or":
         return lambda item: left(item) or right(item)
     return lambda item: left(item) and right(item)
 
 
-def _compile_item_comparison(node: Comparison) -> ItemTest:
+def _compile_item_comparison(node: Comparison, utf16: bool) -> ItemTest:
     kind, name = node.operand.kind, node.operand.name
     if node.op == "is null":
         return (lambda item: False) if kind == "itemname" else (lambda item: not item.values(name))
     if node.op == "is not null":
         return (lambda item: True) if kind == "itemname" else (lambda item: bool(item.values(name)))
-    test = _value_test(node)
+    test = _value_test(node, utf16)
     if kind == "itemname":
         return lambda item: test(item.name)
     if kind == "every":
@@ -502,15 +518,42 @@ def name_range(node: Node | None) -> NameRange:
 # --- execution and paging ------------------------------------------------------------------------
 
 
-def _sort_key(item: Item, attribute: str, descending: bool) -> str | None:
+@dataclass(frozen=True, slots=True)
+class PageShape:
+    """Freedoms the service takes within its contract, imposed on one page (the engine's test controls).
+
+    * ``max_items``: stop the page after this many items (or counted items), with a NextToken when more
+      may follow: a short page, as the 1 MB cap or the time limit cut one;
+    * ``empty``: no items (a count of 0) and a NextToken that resumes where this call started;
+    * ``utf16``: collate as UTF-16 code units: item-name order, ``order by`` and every ``<``, ``<=``,
+      ``>``, ``>=`` and ``between``, so names above U+FFFF come between U+D7FF and U+E000.
+    """
+
+    max_items: int | None = None
+    empty: bool = False
+    utf16: bool = False
+
+
+PLAIN_PAGE: Final = PageShape()
+# Distinguishes the tokens of repeated empty pages, as the service's tokens differ from call to call.
+_EMPTY_PAGES = itertools.count(1)
+
+
+def _sort_key(item: Item, attribute: str, descending: bool, utf16: bool) -> str | None:
     # A multi-valued sort attribute sorts on its smallest value ascending, its largest descending.
     values = item.values(attribute)
     if not values:
         return None
+    if utf16:
+        return max(values, key=utf16_key) if descending else min(values, key=utf16_key)
     return max(values) if descending else min(values)
 
 
-def _position(token: str | None, query: Query) -> tuple[str, str | None] | None:
+Position = tuple[str, str | None]
+
+
+def _position(token: str | None, query: Query) -> Position | None:
+    """Where a NextToken resumes: after (item name, sort value); None from the start."""
     if token is None:
         return None
     try:
@@ -518,7 +561,11 @@ def _position(token: str | None, query: Query) -> tuple[str, str | None] | None:
         digest, name, key = data["q"], data["n"], data.get("k")
     except (ValueError, KeyError, TypeError) as exc:
         raise errors.invalid_next_token() from exc
-    if digest != query.digest() or not isinstance(name, str) or not (key is None or isinstance(key, str)):
+    if digest != query.digest() or not (key is None or isinstance(key, str)):
+        raise errors.invalid_next_token()
+    if name is None and key is None:
+        return None  # an empty first page's token: from the start
+    if not isinstance(name, str):
         raise errors.invalid_next_token()
     return name, key
 
@@ -527,19 +574,28 @@ def _token(query: Query, item: Item, key: str | None) -> str:
     return encode_token(json.dumps({"q": query.digest(), "n": item.name, "k": key}))
 
 
+def _empty_page_token(query: Query, position: Position | None) -> str:
+    name, key = position if position is not None else (None, None)
+    return encode_token(json.dumps({"q": query.digest(), "n": name, "k": key, "e": next(_EMPTY_PAGES)}))
+
+
 def _candidates(
-    query: Query, domain: Domain, after: tuple[str, str | None] | None
+    query: Query, domain: Domain, after: Position | None, utf16: bool
 ) -> Iterator[tuple[Item, str | None, bool]]:
     """Items in result order from just after the NextToken position: (item, sort key, matches).
 
     Non-matching items are yielded too (flagged False) when the scan is in item-name order, so that
     a query cut short by the time limit can still hand out a token for where it stopped.
     """
-    matches = compile_predicate(query.where)
-    bounds = name_range(query.where)
+    matches = compile_predicate(query.where, utf16)
     order = query.order_by
     if order is None or order.kind == "itemname":
         descending = order is not None and query.descending
+        if utf16:  # UTF-16 ranges are not code point ranges: every name after the position, tested
+            for item in domain.scan_utf16(after[0] if after is not None else None, descending):
+                yield item, None, matches(item)
+            return
+        bounds = name_range(query.where)
         if after is not None:
             resume = (
                 NameRange(high=after[0], high_inclusive=False)
@@ -553,47 +609,75 @@ def _candidates(
             yield item, None, matches(item)
         return
     # Sorting on an attribute needs every match before the first result.
-    keyed: list[tuple[str, str, Item]] = []
+    bounds = _UNBOUNDED if utf16 else name_range(query.where)
+    found: list[tuple[str, Item]] = []
     for item in domain.scan(bounds.low, bounds.low_inclusive, bounds.high, bounds.high_inclusive):
-        key = _sort_key(item, order.name, query.descending)
+        key = _sort_key(item, order.name, query.descending, utf16)
         if key is not None and matches(item):
-            keyed.append((key, item.name, item))
-    keyed.sort(key=lambda entry: (entry[0], entry[1]), reverse=query.descending)
-    for key, name, item in keyed:
-        if after is not None:
-            last = (after[1] or "", after[0])
-            if (key, name) <= last if not query.descending else (key, name) >= last:
-                continue
+            found.append((key, item))
+    last = (after[1] or "", after[0]) if after is not None else None
+    if utf16:
+        keyed16 = [(utf16_key(key), utf16_key(item.name), key, item) for key, item in found]
+        last16 = (utf16_key(last[0]), utf16_key(last[1])) if last is not None else None
+        yield from _sorted_after(keyed16, last16, query.descending)
+    else:
+        keyed = [(key, item.name, key, item) for key, item in found]
+        yield from _sorted_after(keyed, last, query.descending)
+
+
+def _sorted_after[K: (str, bytes)](
+    keyed: list[tuple[K, K, str, Item]], last: tuple[K, K] | None, descending: bool
+) -> Iterator[tuple[Item, str | None, bool]]:
+    """Items by (collated sort value, collated name), from just after ``last``."""
+    keyed.sort(key=lambda entry: (entry[0], entry[1]), reverse=descending)
+    for collated_key, collated_name, key, item in keyed:
+        if last is not None and (
+            (collated_key, collated_name) >= last if descending else (collated_key, collated_name) <= last
+        ):
+            continue
         yield item, key, True
 
 
-def _project(query: Query, item: Item) -> list[tuple[str, str]]:
-    if query.output == "itemname":
-        return []
+def _fragment(query: Query, item: Item) -> str:
+    """The item's ``<Item>`` element for this query's output list."""
     if query.output == "all":
-        return item.pairs()
+        xml = item.xml
+        if xml is None:
+            xml = item.xml = item_xml(item.name, item.pairs())
+        return xml
+    if query.output == "itemname":
+        return item_xml(item.name, [])
     wanted = set(query.attributes)
-    return [(n, v) for n, v in item.pairs() if n in wanted]
+    return item_xml(item.name, [(n, v) for n, v in item.pairs() if n in wanted])
 
 
-def execute(query: Query, domain: Domain, next_token: str | None) -> SelectOutcome:
+def execute(
+    query: Query, domain: Domain, next_token: str | None, shape: PageShape = PLAIN_PAGE
+) -> SelectOutcome:
     """One page of results.
 
     A page ends at the limit (default 100), before the item that would take the response past
     1 MB, or when the query has run for ``QUERY_TIME_LIMIT_S``: like the service, it then returns
-    what it has (possibly nothing) with a NextToken to continue from where it stopped.
+    what it has (possibly nothing) with a NextToken to continue from where it stopped. ``shape``
+    imposes the other freedoms the service has (:class:`PageShape`).
     """
     after = _position(next_token, query)
+    if shape.empty:
+        token = _empty_page_token(query, after)
+        return _count_outcome(0, token) if query.output == "count" else SelectOutcome([], token, [])
     deadline = time.monotonic() + QUERY_TIME_LIMIT_S
     scanned: tuple[Item, str | None] | None = None  # the last item looked at: where a cut-off resumes
+    candidates = _candidates(query, domain, after, shape.utf16)
 
     if query.output == "count":
         # count(*): one item named "Domain" with a "Count" attribute. The 100/2500 limits do not
         # apply; a limit clause caps how many items are counted, and the token resumes after them.
         # A count cut off by the time limit is partial: the client adds up the pages ("Count").
+        caps = [n for n in (query.limit, shape.max_items) if n is not None]
+        cap = min(caps) if caps else None
         count = 0
-        for number, (item, key, matched) in enumerate(_candidates(query, domain, after), 1):
-            if matched and query.limit is not None and count == query.limit:
+        for number, (item, key, matched) in enumerate(candidates, 1):
+            if matched and cap is not None and count == cap:
                 assert scanned is not None
                 return _count_outcome(count, _token(query, *scanned))
             if number % _CLOCK_EVERY == 0 and scanned is not None and time.monotonic() > deadline:
@@ -603,22 +687,23 @@ def execute(query: Query, domain: Domain, next_token: str | None) -> SelectOutco
         return _count_outcome(count, None)
 
     limit = query.limit or DEFAULT_LIMIT
-    page: list[tuple[str, list[tuple[str, str]]]] = []
+    if shape.max_items is not None:
+        limit = min(limit, shape.max_items)
+    page: list[str] = []
     fragments: list[str] = []
     size = 0
-    for number, (item, key, matched) in enumerate(_candidates(query, domain, after), 1):
+    for number, (item, key, matched) in enumerate(candidates, 1):
         if number % _CLOCK_EVERY == 0 and scanned is not None and time.monotonic() > deadline:
             return SelectOutcome(page, _token(query, *scanned), fragments)
         if not matched:
             scanned = (item, key)
             continue
-        pairs = _project(query, item)
-        fragment = item_xml(item.name, pairs)
+        fragment = _fragment(query, item)
         item_size = wire_size(fragment)
         if len(page) == limit or (page and size + item_size > MAX_PAGE_BYTES):
             assert scanned is not None
             return SelectOutcome(page, _token(query, *scanned), fragments)
-        page.append((item.name, pairs))
+        page.append(item.name)
         fragments.append(fragment)
         size += item_size
         scanned = (item, key)

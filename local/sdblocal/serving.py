@@ -9,7 +9,9 @@ Besides moto's own ``/moto-api/*``, the server answers:
 * ``POST /_sdblocal/reset`` - no caps, faults off, latency 0, counts cleared;
 * ``POST /_sdblocal/reset-counts``;
 * ``GET /_sdblocal/calls`` - the per-action SimpleDB call counts, as JSON;
-* ``GET /_sdblocal/throttled`` - the per-action counts of throttled calls, as JSON.
+* ``GET /_sdblocal/throttled`` - the per-action counts of throttled calls, as JSON;
+* ``GET /_sdblocal/cpu`` - ``{"cpu_seconds": ...}``, the user + system CPU time of the server's process
+  (``time.process_time()``), so that a client can measure what its calls cost the engine.
 
 Requests are served by werkzeug's threaded server, one thread per request, so concurrent clients
 overlap (the benchmark's parallel Select streams depend on it). ``python -m sdblocal.server`` runs it
@@ -22,9 +24,11 @@ import io
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlsplit
 
 from moto.core.request import Request
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -32,18 +36,58 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import controls
 from .activation import activate
-from .responses import sdb_dispatch
+from .responses import answer_form, sdb_dispatch
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CONTROL_PREFIX = "/_sdblocal/"
 _CONFIGURABLE = frozenset({*controls.SETTING_NAMES, "seed"})
 
 
-class _QuietRequestHandler(MotoRequestHandler):
-    """moto's request handler without werkzeug's line per request on stderr."""
+class _EngineRequestHandler(MotoRequestHandler):
+    """moto's request handler with a lean path for SimpleDB, and without werkzeug's line per request.
+
+    werkzeug answers every request with ``Connection: close``, so each call of a client cost a TCP
+    connection, a thread and a WSGI environment, more than the engine's own work on a write. A SimpleDB
+    request (a form body with ``Version=2009-04-15``) is answered here, on the connection's thread:
+    the answer goes out in one write with its ``Content-Length`` and the connection stays open for the
+    client's next call (HTTP/1.1 keep-alive). Everything else, a chunked SimpleDB body included, goes
+    through werkzeug and moto as before.
+    """
+
+    disable_nagle_algorithm = True  # an answer is one write; never hold it back for an ACK
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
+
+    def run_wsgi(self) -> None:
+        length = self.headers.get("Content-Length")
+        if (
+            self.command == "POST"
+            and length is not None
+            and length.isdecimal()
+            and "Transfer-Encoding" not in self.headers
+            and (self.headers.get("Content-Type") or "").startswith("application/x-www-form-urlencoded")
+        ):
+            body = self.rfile.read(int(length))
+            if _SDB_VERSION.search(body) and "?" not in self.path:
+                self._answer_simpledb(body)
+                return
+            self.rfile = io.BytesIO(body)  # werkzeug reads the body again (and closes the connection)
+        super().run_wsgi()
+
+    def _answer_simpledb(self, body: bytes) -> None:
+        host = urlsplit(f"http://{self.headers.get('Host') or ''}/").hostname or ""
+        try:
+            status, headers, text = answer_form(body, host, self.headers.get("Authorization") or "")
+        except Exception:  # a defect of the engine: answered like werkzeug would, then the connection closes
+            self.send_error(HTTPStatus.INTERNAL_SERVER_ERROR)
+            self.close_connection = True
+            raise
+        payload = text.encode("utf-8")
+        lines = [f"{self.protocol_version} {status} {HTTPStatus(status).phrase}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        lines += [f"Content-Length: {len(payload)}", "", ""]
+        self.wfile.write("\r\n".join(lines).encode("latin-1") + payload)
 
 
 def _json_response(start_response: Callable[..., Any], status: str, payload: Any) -> list[bytes]:
@@ -73,6 +117,8 @@ def _control_endpoints(app: WSGIApp) -> WSGIApp:
                 return _json_response(start_response, "200 OK", controls.settings())
             if endpoint == "controls" and method == "GET":
                 return _json_response(start_response, "200 OK", controls.settings())
+            if endpoint == "cpu" and method == "GET":
+                return _json_response(start_response, "200 OK", {"cpu_seconds": time.process_time()})
             if endpoint == "throttled" and method == "GET":
                 return _json_response(start_response, "200 OK", controls.throttled_counts())
             if endpoint == "reset" and method == "POST":
@@ -129,7 +175,7 @@ def make_app() -> WSGIApp:
 
 
 def make_wsgi_server(host: str, port: int) -> BaseWSGIServer:
-    return make_server(host, port, make_app(), threaded=True, request_handler=_QuietRequestHandler)
+    return make_server(host, port, make_app(), threaded=True, request_handler=_EngineRequestHandler)
 
 
 class Server:

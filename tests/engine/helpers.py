@@ -62,6 +62,16 @@ def get(sdb: Any, domain: str, item: str, *names: str) -> set[tuple[str, str]]:
     return attribute_set(sdb.get_attributes(**kwargs).get("Attributes", []))
 
 
+#: The Select quirks' settings when none is on (``sdblocal.controls.settings()``).
+QUIRKS_OFF = {
+    "select_page_items": 0,
+    "empty_select_pages": 0,
+    "empty_select_page_rate": 0.0,
+    "expire_next_tokens": 0,
+    "utf16_order": False,
+}
+
+
 class FakeClock:
     """A clock for ``sdblocal.controls.use_clock``: time moves only when told to, or by a sleep."""
 

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 import sdblocal
 from engine.conftest import Transport
-from engine.helpers import error_of, get, put
+from engine.helpers import QUIRKS_OFF, error_of, get, put
 
 NO_CONTROLS = {
     "fault_rate": 0.0,
@@ -21,6 +21,7 @@ NO_CONTROLS = {
     "write_calls_burst": 0.0,
     "select_calls_per_second": 0.0,
     "select_calls_burst": 0.0,
+    **QUIRKS_OFF,
 }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -114,3 +116,39 @@ def test_moto_threaded_server_serves_the_engine_after_activate() -> None:
         assert len(sdb.select(SelectExpression="select * from `plain-moto`")["Items"][0]["Attributes"]) == 2
     finally:
         server.stop()
+
+
+# --- the lean path: SimpleDB on kept-alive connections, everything else through werkzeug ------------
+
+
+def post(connection: Any, body: str, path: str = "/") -> tuple[int, dict[str, str], str]:
+    connection.request("POST", path, body.encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+    answer = connection.getresponse()
+    return answer.status, {k.lower(): v for k, v in answer.getheaders()}, answer.read().decode()
+
+
+def test_simpledb_calls_share_one_connection_and_others_still_reach_moto(engine_server: Any) -> None:
+    parts = urlsplit(engine_server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    version = "Version=2009-04-15&AWSAccessKeyId=testing"
+    try:
+        status, headers, _ = post(connection, f"Action=CreateDomain&DomainName=kept&{version}")
+        assert (status, headers.get("connection")) == (200, None)
+        socket_before = connection.sock
+        status, headers, text = post(connection, f"Action=ListDomains&{version}")
+        assert connection.sock is socket_before  # the same TCP connection answered both
+        assert status == 200
+        assert "<DomainName>kept</DomainName>" in text
+        assert int(headers["content-length"]) == len(text.encode())
+        status, _, text = post(connection, f"Action=Nothing&{version}")
+        assert status == 400
+        assert "<Code>InvalidAction</Code>" in text
+        # A query string and a non-SimpleDB form go through werkzeug and moto, which close the connection.
+        status, headers, text = post(connection, f"DomainName=kept&{version}", "/?Action=DomainMetadata")
+        assert (status, headers.get("connection")) == (200, "close")
+        assert "<ItemCount>0</ItemCount>" in text
+    finally:
+        connection.close()
+    # Another service's form body (STS, query protocol) reaches moto whole, though the engine read it first.
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=engine_server.url, **FAKE_CREDENTIALS)
+    assert sts.get_caller_identity()["Account"].isdigit()

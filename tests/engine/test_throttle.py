@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 import sdblocal
 from engine.conftest import Transport
-from engine.helpers import FakeClock, error_of, get, put
+from engine.helpers import QUIRKS_OFF, FakeClock, error_of, get, put
 from sdblocal.controls import Controls
 from sdblocal.throttle import Cap, Throttle, TokenBucket
 
@@ -107,6 +107,7 @@ def test_configure_keeps_the_other_caps_and_refuses_bad_ones_without_a_change() 
         "write_calls_burst": 3.0,
         "select_calls_per_second": 7.0,
         "select_calls_burst": 2.0,
+        **QUIRKS_OFF,
     }
     controls.configure(write_calls_per_second=0)
     assert not controls.is_capped("PutAttributes")
@@ -295,6 +296,7 @@ def test_http_controls_set_and_read_the_caps(engine_server: Any) -> None:
             "write_calls_burst": 5.0,
             "select_calls_per_second": 10.0,
             "select_calls_burst": 2.0,
+            **QUIRKS_OFF,
         }
         for bad in ({"write_calls_per_second": -1}, {"select_calls_burst": 0.5}, {"writes_per_second": 3}):
             status, answer = post_controls(engine_server.url, bad)
