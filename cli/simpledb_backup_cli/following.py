@@ -30,6 +30,7 @@ from simpledb_backup_cli.output import Output
 from simpledb_backup_cli.progress import ProgressDisplay, progress_display, run_progress
 
 ENDED = ("complete", "failed", "refused")
+GOING = ("continued", "running")
 
 
 def has_ended(answer: Mapping[str, Any] | None) -> bool:
@@ -37,8 +38,9 @@ def has_ended(answer: Mapping[str, Any] | None) -> bool:
 
 
 def goes_on(answer: Mapping[str, Any]) -> bool:
-    """Whether following the run can still see it move: it continues and has not stalled."""
-    return answer.get("status") == "continued" and answer.get("state") != "stalled"
+    """Whether following the run can still see it move: it has not ended and has not stalled (its saved status
+    is ``running`` while an invocation works on it, ``continued`` between two)."""
+    return answer.get("status") in GOING and answer.get("state") not in (*ENDED, "stalled")
 
 
 def exit_on_next_interrupt(

@@ -43,9 +43,9 @@ def run_result(ctx: click.Context, output: Output, answer: Answer, with_plan: bo
     status = output.answer(answer, _ended_view(ctx, with_plan))
     commands = runtime_of(ctx).commands
     domain, run_id = str(answer.get("domain")), str(answer.get("run_id"))
-    if answer.get("status") == "continued" and answer.get("state") == "stalled" and waited:
+    if not has_ended(answer) and answer.get("state") == "stalled" and waited:
         return int(ExitStatus.REFUSED_OR_FAILED)
-    if answer.get("status") == "continued" and not waited:
+    if goes_on(answer) and not waited:
         output.note(f"the run goes on by itself; follow it with `{commands.status(domain, run_id)}`")
     return status
 

@@ -112,7 +112,7 @@ class Recorder:
         self.sent.append((function, sent))
         action = sent.get("action")
         if action == "runs":
-            return {"action": "runs", "status": "refused", "error": {"kind": "x", "message": "no runs here"}}
+            return {"action": "runs", "status": "ok", "domain": sent["domain"], "runs": [], "more": 0}
         if action == "status":
             return {"action": "restore", "status": "continued", "state": "stalled", "run_id": sent["run_id"],
                     "domain": sent["domain"]}  # fmt: skip
