@@ -179,7 +179,7 @@ class Terminal:
             start_new_session=True,
         )
         os.close(terminal)
-        self.screen = fdpexpect.fdspawn(controller, encoding="utf-8", timeout=180)
+        self.screen = fdpexpect.fdspawn(controller, encoding="utf-8", codec_errors="replace", timeout=180)
         self.seen = ""
 
     def expect(self, pattern: str, timeout: float = 180) -> str:

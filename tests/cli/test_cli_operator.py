@@ -48,6 +48,17 @@ def restored(aws: LocalAws) -> bool:
     return aws.item_count() == ITEMS
 
 
+def writing(aws: LocalAws) -> None:
+    """Wait until a third of the items are written and the count is still growing."""
+    counts = [0]
+
+    def moving() -> bool:
+        counts.append(aws.item_count())
+        return counts[-1] >= ITEMS // 3 and counts[-1] > counts[-3 if len(counts) > 2 else 0]
+
+    eventually(moving, every=0.2)
+
+
 def complete(operator: Operator, run_id: str) -> bool:
     return operator.answer("--local", "status", DOMAIN, "--run-id", run_id).get("status") == "complete"
 
@@ -143,7 +154,7 @@ def test_a_second_ctrl_c_exits_at_once_without_a_traceback(operator: Operator) -
 def test_a_killed_command_leaves_a_stalled_run_that_resume_finishes(operator: Operator) -> None:
     terminal = operator.terminal("--local", *TIMEOUT, "restore", DOMAIN, "--yes")
     run_id = RUN_ID.search(terminal.expect(r"run restore-\S+: follow it with")).group(1)  # type: ignore[union-attr]
-    eventually(lambda: operator.aws.item_count() >= 100, every=0.2)
+    writing(operator.aws)  # mid-write: not in the moment a run parks between two invocations
     terminal.kill()  # the command and its local worker, as a crash or a lost terminal would
     written = operator.aws.item_count()
     assert 0 < written < ITEMS
