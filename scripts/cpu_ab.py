@@ -18,7 +18,9 @@ Arms:
   the compression candidates over the same lines, one compressor per round as one gzip member per dump:
   zlib 6 (before), ISA-L (isal) levels 0-3, zlib-ng levels 1, 4 and 6, with the output size of each;
 * total: the old parser and the old encoder (json, digest, zlib 6) against ``parse_select_response`` and
-  ``DumpEncoder.write_items``, the product's own path.
+  ``DumpEncoder.write_items``, the product's own path;
+* the library floor (benchkit/jobs/backup_floor.py, what make bench judges the backup's CPU against): its parse
+  alone, and its whole work (parse, lines, digest, isal at the product's level) over the same pages.
 
 Then the peak memory of parsing one page, old against new: tracemalloc in this process (Python's heap only;
 libxml2 allocates outside it) and the peak RSS growth in a fresh child process per parser (everything). And
@@ -51,6 +53,7 @@ from botocore.parsers import create_parser  # noqa: E402
 from isal import isal_zlib  # noqa: E402
 from zlib_ng import zlib_ng  # noqa: E402
 
+from benchkit.jobs import backup_floor  # noqa: E402
 from repomandata import repoman_domain_items  # noqa: E402
 from sdblocal.engine import SimpleDBEngine  # noqa: E402
 from sdblocal.model import PutAttribute  # noqa: E402
@@ -261,6 +264,9 @@ def build_arms(
             encoder.write_items(parse_select_response(page)[0])
         encoder.close_member()
 
+    def total_floor() -> None:
+        backup_floor.one_round(pages)
+
     arms: dict[str, Callable[[], Any]] = {
         "parse: botocore (baseline)": over_pages(botocore_parse),
         "parse: ElementTree (before)": over_pages(old_parse),
@@ -272,8 +278,10 @@ def build_arms(
         "lines: orjson (now)": lambda: [encode_item_line(item) for items in page_items for item in items],
         "SHA-256 of the lines": sha256,
         **{f"gzip: {name}": compress(factory) for name, factory in COMPRESSORS.items()},
+        "parse: library floor": over_pages(backup_floor.parse_page),
         "total: before": total_old,
         "total: now": total_new,
+        "total: library floor": total_floor,
     }
     sizes = {name: compress(factory)() for name, factory in COMPRESSORS.items()}
     return arms, sizes
@@ -304,6 +312,8 @@ RATIOS = [
     ("gzip: zlib 6 (before)", "gzip: isal 2"),
     ("gzip: zlib 6 (before)", "gzip: zlib-ng 6"),
     ("total: before", "total: now"),
+    ("parse: selectparse (now)", "parse: library floor"),
+    ("total: now", "total: library floor"),
 ]
 
 

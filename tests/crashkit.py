@@ -3,6 +3,8 @@ against a local AWS server in the parent, and SIGKILLs itself right before its N
 timeout or an out-of-memory kill would: no ``finally``, no cleanup.
 
     python tests/crashkit.py '{"function": "restore", "event": {...}, "environment": {...}, "kill_before_call": 17}'
+
+``"kill_before_operation": ["BatchPutAttributes", 40]`` kills before the 40th call of that operation instead.
 """
 
 import json
@@ -53,11 +55,29 @@ def _kill_before_call(limit: int) -> None:
     boto3.DEFAULT_SESSION._session.register("before-call", count)  # type: ignore[union-attr]
 
 
+def _kill_before_operation(operation: str, limit: int) -> None:
+    """The ``limit``-th call of ``operation`` (e.g. BatchPutAttributes) never leaves."""
+    import boto3
+
+    seen = [0]
+
+    def count(**_: Any) -> None:
+        seen[0] += 1
+        if seen[0] >= limit:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION._session.register(f"before-call.*.{operation}", count)  # type: ignore[union-attr]
+
+
 def main(spec: dict[str, Any]) -> None:
     from localrun import LocalContext, invoke
 
     if spec.get("kill_before_call"):
         _kill_before_call(int(spec["kill_before_call"]))
+    if spec.get("kill_before_operation"):
+        operation, limit = spec["kill_before_operation"]
+        _kill_before_operation(str(operation), int(limit))
     ticks = iter(range(10**9))
     timeout = float(spec.get("timeout_seconds", 900))
     stepping = spec.get("stepping_clock", False)

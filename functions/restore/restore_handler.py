@@ -1,4 +1,5 @@
-"""Restore function: wiring only. Lists dumps, plans and runs restores, reports a long restore's status.
+"""Restore function: wiring only. Lists dumps, plans and runs restores, reports a restore's status and a
+domain's runs, removes a stale lock.
 
 Invoked by hand (Lambda console test event, ``aws lambda invoke``, ``simpledb-backup``), or by itself to
 continue a restore that needs more than one invocation. The logic is in simpledb_backup.restore.
@@ -9,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from simpledb_backup.aws.clients import kms_client, s3_client, sdb_client
+from simpledb_backup.aws.clients import call_timeout_seconds, kms_client, s3_client, sdb_client
 from simpledb_backup.aws.continuation import start_continuation
 from simpledb_backup.aws.s3store import BucketStore
 from simpledb_backup.aws.simpledb import SimpleDB
@@ -29,11 +30,13 @@ def settings() -> Settings:
 
 
 def restore_service() -> RestoreService:
-    """A service per invocation: each restore job gets a retry policy of its own."""
+    """A service per invocation: each restore job gets a retry policy of its own. Every call's timeout fits in
+    the continuation margin, so a call in flight at the hand-over point cannot make the invocation overrun."""
     config = settings()
+    timeout = call_timeout_seconds(config.continuation_margin_seconds)
     return compose_restore_service(
-        SimpleDB(sdb_client(config.restore_workers + config.segments + 2)),
-        BucketStore(s3_client(config.segments + 2), config.backup_bucket),
+        SimpleDB(sdb_client(config.restore_workers + config.segments + 2, timeout)),
+        BucketStore(s3_client(config.segments + 2, timeout), config.backup_bucket),
         config,
         mac=StateMac(kms_client(), config.state_key_id),
     )

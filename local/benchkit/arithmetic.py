@@ -76,8 +76,10 @@ def segment_page_overshoot_bound(segments: int) -> int:
 
 
 def is_sampled(result: JobResult) -> bool:
-    """The run wrote only the first items of the domain (the per-item restore)."""
-    return 0 < result.items < result.domain_items
+    """The run wrote only the first items of the domain: the per-item restore on a sample (a restore of a damaged
+    copy writes few items too, but they are all it has to write)."""
+    arm = RunName.parse(result.run).arm
+    return result.operation == RESTORE and arm == BASELINE and 0 < result.items < result.domain_items
 
 
 def projected_wall_seconds(result: JobResult) -> float:

@@ -68,7 +68,7 @@ def load_reports(text: str) -> list[SizeReport]:
 
 def store_reports(text: str, reports: Sequence[SizeReport]) -> str:
     """``text`` keeping ``reports`` as its raw results (replacing those it kept; at its end if it kept none)."""
-    ordered = sorted(reports, key=lambda report: report.profile.items)
+    ordered = sorted(reports, key=lambda report: report.key)
     payload = json.dumps([report.to_dict() for report in ordered], indent=1, sort_keys=True)
     block = f"<!-- {RESULTS_MARKER}\n{payload}\n-->"
     if _RESULTS.search(text):
@@ -77,10 +77,11 @@ def store_reports(text: str, reports: Sequence[SizeReport]) -> str:
 
 
 def merge_reports(previous: Sequence[SizeReport], current: Sequence[SizeReport]) -> list[SizeReport]:
-    """This run's sizes replace the same sizes of earlier runs; other sizes are kept."""
-    merged = {report.profile.items: report for report in previous}
-    merged.update({report.profile.items: report for report in current})
-    return [merged[size] for size in sorted(merged)]
+    """This run's domains (a size and a kind of names) replace the same domains of earlier runs; others are
+    kept."""
+    merged = {report.key: report for report in previous}
+    merged.update({report.key: report for report in current})
+    return [merged[key] for key in sorted(merged)]
 
 
 def update_document(text: str, reports: Sequence[SizeReport]) -> str:

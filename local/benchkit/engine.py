@@ -68,11 +68,29 @@ class EngineProcess:
         return self.process.pid
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.process.pid).cpu_times()
-        return float(times.user + times.system)
+        """CPU time of the engine: its process and any worker processes it runs (those alive now, and those it
+        has waited for)."""
+        process = psutil.Process(self.process.pid)
+        times = process.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for child in process.children(recursive=True):
+            try:
+                child_times = child.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += child_times.user + child_times.system
+        return float(total)
 
     def rss_mb(self) -> float:
-        return float(psutil.Process(self.process.pid).memory_info().rss) / 1e6
+        """Resident memory of the engine's process and its worker processes."""
+        process = psutil.Process(self.process.pid)
+        total = process.memory_info().rss
+        for child in process.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return float(total) / 1e6
 
     def stop(self) -> None:
         if self.process.poll() is None:

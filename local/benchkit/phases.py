@@ -22,19 +22,24 @@ from simpledb_backup.runtime import Deadline
 
 
 class PhaseClock:
-    """Wall seconds spent in each phase, summed over every time the phase runs."""
+    """Wall seconds and the process's CPU seconds (every thread's) spent in each phase, summed over every time
+    the phase runs."""
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
-        self.clock = clock
+    def __init__(
+        self, clock: Callable[[], float] = time.perf_counter, cpu: Callable[[], float] = time.process_time
+    ) -> None:
+        self.clock, self.cpu = clock, cpu
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        started = self.clock()
+        started, cpu_started = self.clock(), self.cpu()
         try:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + self.clock() - started
+            self.cpu_seconds[name] = self.cpu_seconds.get(name, 0.0) + self.cpu() - cpu_started
 
 
 # Each timed collaborator is a subclass only so that the runner's constructor accepts it; it delegates every
@@ -45,9 +50,15 @@ class TimedPreparation(Preparation):
     def __init__(self, preparation: Preparation, clock: PhaseClock) -> None:
         self.inner, self.clock = preparation, clock
 
-    def prepare(self, request: RestoreRunRequest, run_id: str, source: RestoreSource) -> PreparedRestore:
+    def prepare(
+        self,
+        request: RestoreRunRequest,
+        run_id: str,
+        source: RestoreSource,
+        progress: Callable[[int], None] | None = None,
+    ) -> PreparedRestore:
         with self.clock.phase(PREPARE):
-            return self.inner.prepare(request, run_id, source)
+            return self.inner.prepare(request, run_id, source, progress)
 
 
 class TimedSafetyBackupStage(SafetyBackupStage):
@@ -72,9 +83,11 @@ class TimedVerifyStage(VerifyStage):
     def __init__(self, stage: VerifyStage, clock: PhaseClock) -> None:
         self.inner, self.clock = stage, clock
 
-    def run(self, prepared: PreparedRestore, source: RestoreSource) -> dict[str, Any]:
+    def run(
+        self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline | None = None
+    ) -> dict[str, Any] | None:
         with self.clock.phase(VERIFY):
-            return self.inner.run(prepared, source)
+            return self.inner.run(prepared, source, deadline)
 
 
 def timed_restore_service(service: RestoreService, clock: PhaseClock) -> RestoreService:
@@ -100,4 +113,5 @@ def timed_restore_service(service: RestoreService, clock: PhaseClock) -> Restore
         timed_runner,
         service.runs,
         service.differ,
+        service.estimator,
     )

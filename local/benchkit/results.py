@@ -12,12 +12,21 @@ from typing import Any
 
 BACKUP, RESTORE = "backup", "restore"
 #: The arms of a run: ours (the product, with its adaptive rate controller), the sequential or per-item
-#: baseline, and ours with today's shared backoff (local/legacy_backoff.py) in place of the rate controller.
-OURS, BASELINE, LEGACY = "ours", "baseline", "legacy"
+#: baseline, ours with today's shared backoff (local/legacy_backoff.py) in place of the rate controller, and
+#: the peer: the real ``repoman-cli`` (apt-repoman from PyPI, in a venv of its own: benchkit.peer).
+OURS, BASELINE, LEGACY, PEER = "ours", "baseline", "legacy", "repoman"
+#: Not a backup: the least CPU the libraries the backup uses (lxml, orjson, hashlib, isal) need for the work
+#: of a backup on the same Select pages (benchkit.jobs.backup_floor), what the backup's CPU is judged against.
+FLOOR = "floor"
 #: The four runs compared with each other, in the order the tables show them.
 JOBS = ((BACKUP, OURS), (BACKUP, BASELINE), (RESTORE, OURS), (RESTORE, BASELINE))
-#: Extra runs compared with the four, at the same latency and without a cap: the restore with the shared backoff.
-EXTRA_JOBS = ((RESTORE, LEGACY),)
+#: Extra runs compared with the four, at the same latency and without a cap: the restore with the shared
+#: backoff, and the peer's backup and restore.
+EXTRA_JOBS = ((RESTORE, LEGACY), (BACKUP, PEER), (RESTORE, PEER))
+#: How the benchmark domain's items are named: by hex SHA-256 digest, as Repoman names them, or ordinary names
+#: (``user-000123``), the same items renamed in order. The backup splits its streams by the names it finds.
+HEX, ORDINARY = "hex", "ordinary"
+NAME_KINDS = (HEX, ORDINARY)
 #: Extra backup runs with another maximum segment count: ``segments-<n>`` (informative; the targets judge the
 #: product default).
 SWEEP_PREFIX = "segments-"
@@ -28,11 +37,13 @@ THROTTLED_WRITE_ACTIONS = frozenset(
 )
 #: The retry policies a job's SimpleDB adapter can be given.
 CONTROLLER, SHARED_BACKOFF = "controller", "shared-backoff"
-#: The conditions a scenario runs under, other than the benchmark's latency and no cap: the engine's write cap
-#: (calls/s per domain), its Select cap, or another injected latency (ms per call). A scenario's run is
-#: ``<arm>@<condition>=<value>``, e.g. ``ours@write=10``.
-WRITE_CAP, SELECT_CAP, LATENCY = "write", "select", "latency"
-CONDITIONS = (WRITE_CAP, SELECT_CAP, LATENCY)
+#: The conditions a scenario runs under, other than the benchmark's latency and no cap, into a new domain: the
+#: engine's write cap (calls/s per domain), its Select cap, another injected latency (ms per call), or a
+#: restore into a copy of the domain with that many items damaged (``damage``: an exact restore that has little
+#: to write but its whole target to read). A scenario's run is ``<arm>@<condition>=<value>``, e.g.
+#: ``ours@write=10``.
+WRITE_CAP, SELECT_CAP, LATENCY, DAMAGE = "write", "select", "latency", "damage"
+CONDITIONS = (WRITE_CAP, SELECT_CAP, LATENCY, DAMAGE)
 #: The restore's phases, timed by benchkit.phases.
 PREPARE, SAFETY_BACKUP, WRITE, VERIFY = "prepare", "safety-backup", "write", "verify"
 #: The phases in the order a restore runs them (``plan``: results stored before the restore had stages, when
@@ -81,6 +92,9 @@ class DomainProfile:
     data_bytes: int
     #: Bytes of the items' ``<Item>`` XML in a Select response (what the 1 MB page cap measures).
     response_bytes: int
+    #: What DomainMetadata answered for the filled domain (``ItemCount``, ``AttributeValueCount``, ... in
+    #: snake case, as simpledb_backup.capacity.DomainSize names them): what the capacity model is given.
+    metadata: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ class JobSpec:
     """One job for a child process: what to run against which engine, bucket and domain."""
 
     operation: str  # backup | restore
-    run: str  # ours | baseline | segments-<n>
+    run: str  # ours | baseline | repoman | floor | segments-<n>, with @<condition>=<value> for a scenario
     url: str
     bucket: str
     domain: str
@@ -98,6 +112,11 @@ class JobSpec:
     target: str | None = None  # restore: the new domain written to
     version_id: str | None = None  # restore: the dump version read
     sample: int | None = None  # per-item restore: how many items
+    names: str = HEX  # how the domain's items are named
+    #: The peer: its backup file (the backup writes it, the restore reads it), and its venv's interpreter.
+    source_path: str | None = None
+    python: str = ""  # the child's interpreter; "": the benchmark's own
+    floor_pages: int = 0  # the floor: the most Select pages it measures (0: all)
     policy: str = CONTROLLER  # the SimpleDB adapter's retry policy: CONTROLLER or SHARED_BACKOFF
     #: The engine's settings during the run (the runner sets them before starting the child).
     latency_ms: float = 0.0
@@ -132,7 +151,7 @@ class JobResult:
     #: Job-specific facts: ``segments`` (streams used), ``phases`` (restore: wall seconds per stage),
     #: ``version_id``, ``verified``, ``retries``, ``policy`` (the retry policy's own counters), ``lanes``
     #: (the calls seen on the wire, per lane: see benchkit.jobs.wire); ``wall_runs`` and ``rss_runs`` of
-    #: repeated runs.
+    #: repeated runs; the floor's ``xml_bytes`` and CPU seconds per step; the damaged restore's ``damage``.
     extra: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     #: The calls the engine answered 503 because a cap's bucket was empty, by action (also in ``calls``).
@@ -170,7 +189,8 @@ class JobResult:
 def _arm_order(arm: str) -> tuple[int, int]:
     if arm.startswith(SWEEP_PREFIX):
         return (3, int(arm.removeprefix(SWEEP_PREFIX)))
-    return ((OURS, LEGACY, BASELINE).index(arm) if arm in (OURS, LEGACY, BASELINE) else 4, 0)
+    arms = (OURS, LEGACY, BASELINE, PEER)
+    return (arms.index(arm) if arm in arms else 4, 0)
 
 
 def _scenario_order(key: str) -> tuple[int, float, str, tuple[int, int]]:
@@ -213,6 +233,19 @@ class SizeReport:
     jobs: dict[str, JobResult] = field(default_factory=dict)  # by job_key(operation, run)
     machine: Machine | None = None
     commit: str = ""  # the product code measured (see machine.code_version)
+    names: str = HEX  # how the domain's items are named (HEX or ORDINARY)
+    #: The engine's own capacity, measured in the same run beside the write caps (benchkit.probe):
+    #: ``write_calls_per_second`` (uncapped BatchPutAttributes), ``method``.
+    engine: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        """What a report stands for, in the order the tables show reports: its size, then its names."""
+        return (
+            self.profile.items,
+            NAME_KINDS.index(self.names) if self.names in NAME_KINDS else 9,
+            self.names,
+        )
 
     @property
     def cores(self) -> int:
@@ -237,6 +270,7 @@ class SizeReport:
             if job_key(operation, run) in self.jobs
         ]
         sweep = [key for key in self.jobs if key.startswith(job_key(BACKUP, SWEEP_PREFIX)) and "@" not in key]
+        # The floor is not a run of the backup: its own table shows it (benchkit.tables.backup_cpu_table).
         return keys + sorted(sweep, key=lambda key: int(key.rsplit("-", 1)[1]))
 
     def scenario_keys(self) -> list[str]:
@@ -252,6 +286,8 @@ class SizeReport:
             "measured_on": self.measured_on,
             "machine": asdict(self.machine) if self.machine is not None else None,
             "commit": self.commit,
+            "names": self.names,
+            "engine": self.engine,
             "jobs": {key: result.to_dict() for key, result in sorted(self.jobs.items())},
         }
 
@@ -266,5 +302,7 @@ class SizeReport:
             measured_on=str(document["measured_on"]),
             machine=Machine.from_dict(machine) if machine else None,
             commit=str(document.get("commit", "")),
+            names=str(document.get("names", HEX)),
+            engine=dict(document.get("engine") or {}),
             jobs={key: JobResult.from_dict(value) for key, value in document["jobs"].items()},
         )

@@ -1,26 +1,51 @@
 """Running measured jobs: each in a fresh child process, several runs interleaved, the engine's share added."""
 
+import hashlib
 import json
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from benchkit.arithmetic import best_of
 from benchkit.engine import EngineProcess, job_environment
-from benchkit.results import BASELINE, OURS, JobResult, JobSpec, RunName
+from benchkit.results import BASELINE, FLOOR, OURS, PEER, JobResult, JobSpec, RunName
 
 #: A job that has not finished in an hour is stuck, not slow.
 JOB_TIMEOUT_SECONDS = 3600.0
 
 
+#: How long the machine is probed before each job, while nothing of the benchmark runs.
+CORE_SHARE_SECONDS = 0.3
+
+
+def measure_core_share(seconds: float = CORE_SHARE_SECONDS, work: bytes = bytes(256 * 1024)) -> float:
+    """The share of a core the machine's other work leaves a busy task, probed just before a job starts (its
+    engine idle): for ``seconds``, SHA-256 over and over (C work), this thread's CPU time over the wall time. A task
+    that keeps the CPU busy, as the job's do, not one that mostly sleeps (the scheduler favours a sleeper); 1 on a
+    machine of its own. The capacity model's check slows the job's CPU by it (benchkit.modelcheck)."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    while time.perf_counter() - wall < seconds:
+        hashlib.sha256(work).digest()
+    return round(min(1.0, (time.thread_time() - cpu) / (time.perf_counter() - wall)), 3)
+
+
 def job_module(spec: JobSpec) -> str:
-    """The module that runs ``spec`` (benchkit.jobs): the baselines have their own; every other arm (ours with
-    either retry policy, the segment sweep) runs our backup or restore, under whatever condition."""
-    arm = BASELINE if RunName.parse(spec.run).arm == BASELINE else OURS
-    return f"benchkit.jobs.{spec.operation}_{arm}"
+    """The module that runs ``spec`` (benchkit.jobs): the baselines, the floor and the peer have their own;
+    every other arm (ours with either retry policy, the segment sweep) runs our backup or restore, under
+    whatever condition."""
+    arm = RunName.parse(spec.run).arm
+    if arm == PEER:
+        return "benchkit.peerlaunch"
+    return f"benchkit.jobs.{spec.operation}_{arm if arm in (BASELINE, FLOOR) else OURS}"
+
+
+def job_command(spec: JobSpec, module: str) -> list[str]:
+    """The child's command line: the peer in its own venv's Python (``spec.python``), the rest in ours."""
+    return [spec.python or sys.executable, "-m", module]
 
 
 def set_conditions(spec: JobSpec, engine: EngineProcess) -> None:
@@ -39,27 +64,41 @@ def run_job(spec: JobSpec, engine: EngineProcess, timeout: float = JOB_TIMEOUT_S
     throttled calls of that run."""
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         spec_path, result_path = Path(folder) / "spec.json", Path(folder) / "result.json"
+        stderr_path = Path(folder) / "stderr.txt"
         spec_path.write_text(json.dumps(spec.to_dict()))
         set_conditions(spec, engine)
         engine.controls.reset_counts()
         server_cpu = engine.cpu_seconds()
-        completed = subprocess.run(
-            [sys.executable, "-m", job_module(spec), str(spec_path), str(result_path)],
-            env=job_environment(spec.url),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        # The child's stderr goes to a file: the peer logs every item it restores.
+        share = measure_core_share()
+        with stderr_path.open("wb") as stderr:
+            returncode = subprocess.run(
+                [*job_command(spec, job_module(spec)), str(spec_path), str(result_path)],
+                env=job_environment(spec.url),
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                timeout=timeout,
+                check=False,
+            ).returncode
         server_cpu = engine.cpu_seconds() - server_cpu
         calls = dict(sorted(engine.controls.call_counts().items()))
         throttled = dict(sorted(engine.controls.throttled_counts().items()))
-        if completed.returncode != 0 or not result_path.exists():
-            message = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-            failed = JobResult.failure(spec, message, calls, completed.stderr[-4000:])
+        if returncode != 0 or not result_path.exists():
+            tail = _tail(stderr_path)
+            message = (tail.strip().splitlines() or ["no output"])[-1]
+            failed = JobResult.failure(spec, message, calls, tail)
             return replace(failed, server_cpu_seconds=round(server_cpu, 2), throttled=throttled)
         result = JobResult.from_dict(json.loads(result_path.read_text()))
-    return replace(result, server_cpu_seconds=round(server_cpu, 2), calls=calls, throttled=throttled)
+    extra = {**result.extra, "core_share": share}
+    return replace(
+        result, server_cpu_seconds=round(server_cpu, 2), calls=calls, throttled=throttled, extra=extra
+    )
+
+
+def _tail(path: Path, size: int = 4000) -> str:
+    with path.open("rb") as stream:
+        stream.seek(max(0, path.stat().st_size - size))
+        return stream.read().decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)

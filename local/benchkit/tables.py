@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 
 from tabulate import tabulate
 
+from benchkit import modelcheck
 from benchkit.arithmetic import (
     MB,
     backup_ceiling,
@@ -28,12 +29,17 @@ from benchkit.arithmetic import (
     select_cpu,
     streams_used,
 )
+from benchkit.comparisons import damaged_restores, floor, of_names, peer_rows
 from benchkit.results import (
     BACKUP,
     BASELINE,
+    DAMAGE,
+    HEX,
     LATENCY,
     LEGACY,
+    ORDINARY,
     OURS,
+    PEER,
     PHASE_ORDER,
     RESTORE,
     SELECT_CAP,
@@ -47,9 +53,13 @@ from benchkit.targets import (
     RESTORE_SPEEDUP_TARGET,
     Calls,
     CapShare,
-    CpuPerMb,
+    EngineRate,
     Figure,
+    FloorRatio,
+    MsPerMb,
     PeakRss,
+    PeerRatio,
+    Reads,
     RssGrowth,
     Speedup,
     WallRatio,
@@ -58,6 +68,9 @@ from benchkit.targets import (
 
 #: Marks a figure extrapolated from a sample (the per-item restore); docs/PERFORMANCE.md explains it.
 ESTIMATED = "¹"
+#: Marks the peer's restore standing for its restore of a damaged copy (it writes every item whatever the
+#: target holds); docs/PERFORMANCE.md explains it.
+SAME_RUN = "²"
 NONE = "-"
 
 
@@ -71,7 +84,20 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]], align:
 
 
 def by_size(reports: Sequence[SizeReport]) -> list[SizeReport]:
-    return sorted(reports, key=lambda report: report.profile.items)
+    """Every report, smallest first, hex names before ordinary ones at a size."""
+    return sorted(reports, key=lambda report: report.key)
+
+
+def hex_only(reports: Sequence[SizeReport]) -> list[SizeReport]:
+    """The reports of the domain with Repoman's hex names: where the benchmark's own runs are."""
+    return of_names(reports, HEX)
+
+
+NAMES_CELLS = {HEX: "hex", ORDINARY: "user-000123"}
+
+
+def names_cell(report: SizeReport) -> str:
+    return NAMES_CELLS.get(report.names, report.names)
 
 
 def items_cell(items: int) -> str:
@@ -82,7 +108,12 @@ def optional(value: float | None, form: Callable[[float], str]) -> str:
     return NONE if value is None else form(value)
 
 
-CONDITION_LABELS = {WRITE_CAP: ", write cap {:g}/s", SELECT_CAP: ", Select cap {:g}/s", LATENCY: ", {:g} ms"}
+CONDITION_LABELS = {
+    WRITE_CAP: ", write cap {:g}/s",
+    SELECT_CAP: ", Select cap {:g}/s",
+    LATENCY: ", {:g} ms",
+    DAMAGE: ", exact, into a copy with {:g} items damaged",
+}
 
 
 def run_label(report: SizeReport, key: str) -> str:
@@ -103,6 +134,8 @@ def run_label(report: SizeReport, key: str) -> str:
         policy = ", shared backoff" if name.arm == LEGACY else ""
         return f"backup ({streams}){policy}{suffix}"
     labels = {
+        (BACKUP, PEER): "backup, repoman-cli",
+        (RESTORE, PEER): "restore, repoman-cli",
         (BACKUP, BASELINE): "backup, sequential Select",
         (RESTORE, OURS): f"restore ({report.restore_workers} workers)",
         (RESTORE, LEGACY): f"restore ({report.restore_workers} workers), shared backoff",
@@ -126,20 +159,30 @@ def figure_cell(figure: Figure | None) -> str:
             return f"{times:.1f}x"
         case Speedup(times=times, streams=streams):
             return f"{times:.1f}x ({streams} streams)"
-        case CapShare(share=share, today=today, today_failed=failed):
-            return share_cell(share) + (
-                " (today: failed)"
-                if failed
-                else f" (today: {share_cell(today)})"
-                if today is not None
-                else ""
+        case CapShare(share=share, today=today, today_failed=failed, engine_rate=engine):
+            return (
+                share_cell(share)
+                + (
+                    " (today: failed)"
+                    if failed
+                    else f" (today: {share_cell(today)})"
+                    if today is not None
+                    else ""
+                )
+                + (f" (engine uncapped: {engine:.0f}/s)" if engine is not None else "")
             )
         case WallRatio(ours=ours, today=today):
             return f"{ours:.1f} s vs {today:.1f} s ({figure.ratio:.2f}x)"
-        case CpuPerMb(ms=ms, baseline_ms=baseline):
-            return f"{ms:.1f} ms" + (
-                f" (sequential botocore: {baseline:.0f})" if baseline is not None else ""
-            )
+        case FloorRatio(ms=ms, floor_ms=floor_ms):
+            return f"{ms:.1f} ms vs {floor_ms:.1f} ({figure.ratio:.2f}x)"
+        case PeerRatio(ours=ours, peer=peer):
+            return f"{ours:,.1f} s vs {peer:,.1f} s ({figure.times:.2f}x)"
+        case Reads(pages=pages, minimum=minimum):
+            return f"{pages:,} / {minimum:,} ({figure.times:.2f}x)"
+        case EngineRate(rate=rate, highest_cap=cap):
+            return f"{rate:.0f}/s vs {cap:g}/s ({figure.times:.2f}x)"
+        case MsPerMb(ms=ms):
+            return f"{ms:.1f} ms"
         case Calls(counted=counted, minimum=minimum):
             return f"{counted:,} / {minimum:,} ({figure.percent_over:+.1f} %)"
         case PeakRss(megabytes=megabytes):
@@ -153,7 +196,7 @@ def mark(met: bool | None) -> str:
 
 
 def targets_table(reports: Sequence[SizeReport]) -> str:
-    sizes = [report.profile.items for report in by_size(reports)]
+    sizes = sorted({report.profile.items for report in reports})
     headers = ["target", "goal", *(f"{size:,} items" for size in sizes), "met"]
     rows = [
         [
@@ -171,6 +214,7 @@ def targets_table(reports: Sequence[SizeReport]) -> str:
 
 MEASUREMENT_HEADERS = (
     "items",
+    "names",
     "run",
     "wall s",
     "items/s",
@@ -190,15 +234,18 @@ def measurement_rows(report: SizeReport) -> list[list[str]]:
         operation, run = key.split("/", 1)
         label = run_label(report, key)
         if result.failed:
-            rows.append([items_cell(report.profile.items), label, "failed", *[""] * 7])
+            rows.append([items_cell(report.profile.items), names_cell(report), label, "failed", *[""] * 7])
             continue
         minimum = minimum_calls(report, operation)
         counted = counted_calls(report, operation, run) or 0
+        if RunName.parse(run).condition == DAMAGE:  # what it has to write is the damage: count its reads
+            minimum, counted = profile_min_pages(report.profile), result.calls.get("Select", 0)
         sampled = is_sampled(result)
         wall = f"{projected_wall_seconds(result):,.1f}"
         rows.append(
             [
                 items_cell(report.profile.items),
+                names_cell(report),
                 label,
                 wall + (f" (est.{ESTIMATED} from {result.items:,})" if sampled else ""),
                 f"{items_per_second(result):,.0f}",
@@ -215,7 +262,7 @@ def measurement_rows(report: SizeReport) -> list[list[str]]:
 
 def measurements_table(reports: Sequence[SizeReport]) -> str:
     rows = [row for report in by_size(reports) for row in measurement_rows(report)]
-    return markdown_table(MEASUREMENT_HEADERS, rows, "rllrrrrrrr")
+    return markdown_table(MEASUREMENT_HEADERS, rows, "rlllrrrrrrr")
 
 
 def calls_table(reports: Sequence[SizeReport]) -> str:
@@ -227,6 +274,7 @@ def calls_table(reports: Sequence[SizeReport]) -> str:
     rows = [
         [
             items_cell(report.profile.items),
+            names_cell(report),
             run_label(report, key),
             *(f"{report.jobs[key].calls.get(action, 0):,}" for action in actions),
         ]
@@ -234,12 +282,13 @@ def calls_table(reports: Sequence[SizeReport]) -> str:
         for key in report.ordered_keys()
         if not report.jobs[key].failed
     ]
-    return markdown_table(["items", "run", *actions], rows, "rl" + "r" * len(actions))
+    return markdown_table(["items", "names", "run", *actions], rows, "rll" + "r" * len(actions))
 
 
 def domains_table(reports: Sequence[SizeReport]) -> str:
     headers = [
         "items",
+        "names",
         "data MB",
         "Select XML MB",
         "min Select pages",
@@ -251,6 +300,7 @@ def domains_table(reports: Sequence[SizeReport]) -> str:
     rows = [
         [
             items_cell(report.profile.items),
+            names_cell(report),
             f"{report.profile.data_bytes / MB:.1f}",
             f"{report.profile.response_bytes / MB:.1f}",
             f"{profile_min_pages(report.profile):,}",
@@ -261,20 +311,21 @@ def domains_table(reports: Sequence[SizeReport]) -> str:
         ]
         for report in by_size(reports)
     ]
-    return markdown_table(headers, rows, "rrrrrrll")
+    return markdown_table(headers, rows, "rlrrrrrll")
 
 
 def machine_table(reports: Sequence[SizeReport]) -> str:
-    headers = ["items", "cores", "memory GB", "load at start", "system", "Python"]
+    headers = ["items", "names", "cores", "memory GB", "load at start", "system", "Python"]
     rows = []
     for report in by_size(reports):
         machine = report.machine
         if machine is None:
-            rows.append([items_cell(report.profile.items), *[NONE] * 5])
+            rows.append([items_cell(report.profile.items), names_cell(report), *[NONE] * 5])
             continue
         rows.append(
             [
                 items_cell(report.profile.items),
+                names_cell(report),
                 str(machine.cores),
                 f"{machine.memory_gb:.0f}",
                 f"{machine.load_average:.1f}",
@@ -282,7 +333,7 @@ def machine_table(reports: Sequence[SizeReport]) -> str:
                 machine.python,
             ]
         )
-    return markdown_table(headers, rows, "rrrrll")
+    return markdown_table(headers, rows, "rlrrrll")
 
 
 # --- growth and the figures behind the targets -------------------------------------------------------------------
@@ -290,7 +341,7 @@ def machine_table(reports: Sequence[SizeReport]) -> str:
 
 def growth_table(reports: Sequence[SizeReport]) -> str:
     """How each run's cost grows from the smallest to the largest size (x: larger / smaller)."""
-    ordered = by_size(reports)
+    ordered = hex_only(reports)
     growths = growth(ordered)
     if growths:
         small, large = ordered[0].profile.items, ordered[-1].profile.items
@@ -334,7 +385,7 @@ def backup_ceiling_table(reports: Sequence[SizeReport]) -> str:
         "measured",
     ]
     rows = []
-    for report in by_size(reports):
+    for report in hex_only(reports):
         ceiling = backup_ceiling(report)
         if ceiling is None:
             continue
@@ -358,7 +409,7 @@ def backup_ceiling_table(reports: Sequence[SizeReport]) -> str:
 
 def restore_time_table(reports: Sequence[SizeReport]) -> str:
     budgets = [
-        budget for report in by_size(reports) if (budget := restore_budget(report, RESTORE_SPEEDUP_TARGET))
+        budget for report in hex_only(reports) if (budget := restore_budget(report, RESTORE_SPEEDUP_TARGET))
     ]
     phases = [name for name in PHASE_ORDER if any(name in budget.phases for budget in budgets)]
     headers = [
@@ -410,7 +461,7 @@ def memory_table(reports: Sequence[SizeReport]) -> str:
             optional(use.bytes_per_extra_item, lambda count: f"{count:,.0f}"),
         ]
         for operation in (BACKUP, RESTORE)
-        for use in memory_use(reports, operation)
+        for use in memory_use(hex_only(reports), operation)
     ]
     return markdown_table(headers, rows, "lrrrrrr")
 
@@ -425,7 +476,8 @@ def throttling_table(reports: Sequence[SizeReport]) -> str:
         "items",
         "run",
         "cap calls/s",
-        "uncapped calls/s",
+        "engine uncapped calls/s",
+        "our uncapped calls/s",
         "calls",
         "throttled",
         "throttled share",
@@ -437,7 +489,8 @@ def throttling_table(reports: Sequence[SizeReport]) -> str:
         "learned rate /s",
     ]
     rows = []
-    for report in by_size(reports):
+    for report in hex_only(reports):
+        engine = report.engine.get("write_calls_per_second")
         for use in cap_uses(report):
             result = report.jobs[use.key]
             rows.append(
@@ -445,6 +498,7 @@ def throttling_table(reports: Sequence[SizeReport]) -> str:
                     items_cell(report.profile.items),
                     run_label(report, use.key),
                     f"{use.cap:g}",
+                    optional(engine if use.lane == "write" else None, lambda rate: f"{rate:.1f}"),
                     optional(use.uncapped_rate, lambda rate: f"{rate:.1f}"),
                     f"{use.calls:,}",
                     f"{use.throttled:,}",
@@ -457,12 +511,12 @@ def throttling_table(reports: Sequence[SizeReport]) -> str:
                     optional(use.learned_rate, lambda rate: f"{rate:.1f}"),
                 ]
             )
-    return markdown_table(headers, rows, "rlrrrrrrrrrrr")
+    return markdown_table(headers, rows, "rlrrrrrrrrrrrr")
 
 
 def backup_cpu_table(reports: Sequence[SizeReport]) -> str:
     """The backup's CPU per MB of the Select XML it received, and where it went: ours against the sequential
-    botocore loop."""
+    botocore loop and the library floor on the same domain's pages."""
     headers = [
         "items",
         "run",
@@ -475,7 +529,7 @@ def backup_cpu_table(reports: Sequence[SizeReport]) -> str:
         "engine ms/MB",
     ]
     rows = []
-    for report in by_size(reports):
+    for report in hex_only(reports):
         for run in (OURS, BASELINE):
             key = f"{BACKUP}/{run}"
             cpu = select_cpu(report, key)
@@ -494,6 +548,21 @@ def backup_cpu_table(reports: Sequence[SizeReport]) -> str:
                     f"{cpu.engine_ms:.1f}",
                 ]
             )
+        measured = floor(report)
+        if measured is not None:
+            rows.append(
+                [
+                    items_cell(report.profile.items),
+                    "library floor: " + ", ".join(f"{step} {ms:.1f}" for step, ms in measured.steps.items()),
+                    f"{measured.pages:,}",
+                    f"{measured.xml_mb:.1f}",
+                    f"{measured.total:.1f}",
+                    NONE,
+                    NONE,
+                    NONE,
+                    NONE,
+                ]
+            )
     return markdown_table(headers, rows, "rlrrrrrrr")
 
 
@@ -501,6 +570,7 @@ def slow_select_table(reports: Sequence[SizeReport]) -> str:
     """The backups at the slow Select latency against the sequential loop at it, with what bounds them."""
     headers = [
         "items",
+        "names",
         "run",
         "wall s",
         "speed-up",
@@ -527,6 +597,7 @@ def slow_select_table(reports: Sequence[SizeReport]) -> str:
                 rows.append(
                     [
                         items_cell(report.profile.items),
+                        names_cell(report),
                         run_label(report, f"{BACKUP}/{run}"),
                         f"{result.wall_seconds:,.1f}",
                         optional(ceiling.measured if ceiling else None, lambda times: f"{times:.1f}x"),
@@ -541,7 +612,173 @@ def slow_select_table(reports: Sequence[SizeReport]) -> str:
                         optional(ceiling.stream_bound if ceiling else None, lambda times: f"{times:.1f}x"),
                     ]
                 )
-    return markdown_table(headers, rows, "rlrrrrrrrrr")
+    return markdown_table(headers, rows, "rllrrrrrrrrr")
+
+
+# --- issue 18: the peer, a restore's reads -------------------------------------------------------------------------
+
+
+def peer_table(reports: Sequence[SizeReport]) -> str:
+    """Our runs and repoman-cli's side by side, on the same domain in the same run."""
+    headers = [
+        "items",
+        "what",
+        "ours s",
+        "repoman-cli s",
+        "ours faster",
+        "ours peak RSS MB",
+        "repoman-cli peak RSS MB",
+        "ours SimpleDB calls",
+        "repoman-cli SimpleDB calls",
+        "ours CPU s",
+        "repoman-cli CPU s",
+    ]
+    rows = []
+    for report in hex_only(reports):
+        for row in peer_rows(report):
+            rows.append(
+                [
+                    items_cell(report.profile.items),
+                    row.what,
+                    f"{row.ours.wall_seconds:,.1f}",
+                    f"{row.peer.wall_seconds:,.1f}" + (SAME_RUN if row.peer_same_run else ""),
+                    f"{row.ratio:.2f}x",
+                    f"{row.ours.rss_peak_mb:.0f}",
+                    f"{row.peer.rss_peak_mb:.0f}",
+                    calls_cell(row.ours.calls),
+                    calls_cell(row.peer.calls),
+                    f"{row.ours.cpu_seconds:.1f}",
+                    f"{row.peer.cpu_seconds:.1f}",
+                ]
+            )
+    return markdown_table(headers, rows, "rlrrrrrllrr")
+
+
+def calls_cell(calls: dict[str, int]) -> str:
+    """The calls that matter for a backup or restore: Select pages and writes."""
+    shown = {action: count for action, count in calls.items() if action in CALLS_SHOWN}
+    return ", ".join(f"{count:,} {action}" for action, count in sorted(shown.items())) or NONE
+
+
+CALLS_SHOWN = frozenset(
+    {"Select", "BatchPutAttributes", "PutAttributes", "BatchDeleteAttributes", "DeleteAttributes"}
+)
+
+
+def restore_reads_table(reports: Sequence[SizeReport]) -> str:
+    """Our exact restore into a damaged copy of the domain: what it read and wrote."""
+    headers = [
+        "items",
+        "damaged items",
+        "wall s",
+        "Select pages",
+        "target's min pages",
+        "reads of the target",
+        "write calls",
+        "items written",
+        "phases s",
+        "verified",
+    ]
+    rows = [
+        [
+            items_cell(report.profile.items),
+            f"{row.damaged}",
+            f"{row.wall_seconds:,.1f}",
+            f"{row.select_pages:,}",
+            f"{row.target_min_pages:,}",
+            f"{row.reads:.2f}x",
+            f"{row.write_calls:,}",
+            f"{row.item_writes:,}",
+            ", ".join(f"{phase} {seconds:.1f}" for phase, seconds in row.phases.items()) or NONE,
+            "yes" if row.verified else "no",
+        ]
+        for report in hex_only(reports)
+        for row in damaged_restores(report)
+    ]
+    return markdown_table(headers, rows, "rrrrrrrrll")
+
+
+# --- the capacity model against the measurements ----------------------------------------------------------------
+
+
+def capacity_table(reports: Sequence[SizeReport]) -> str:
+    """Every run the capacity model predicts: measured against predicted, and what bounds the prediction."""
+    headers = [
+        "run",
+        "items",
+        "names",
+        "core share",
+        "measured s",
+        "predicted s",
+        "miss",
+        "bound",
+        "Select pages measured / predicted",
+        "streams measured / predicted",
+    ]
+    rows = []
+    for point in modelcheck.points(reports):
+        predicted = point.prediction
+        rows.append(
+            [
+                point.label + (" (calibration)" if point.calibration else ""),
+                items_cell(point.items),
+                NAMES_CELLS.get(point.names, point.names),
+                f"{point.case.costs.cpu_share:.2f}",
+                f"{point.seconds:,.1f}",
+                f"{predicted.seconds:,.1f}",
+                f"{100 * point.error:+.0f} %",
+                predicted.bound,
+                f"{point.pages:,} / {predicted.pages:,}",
+                f"{optional(point.streams, lambda streams: f'{streams:.0f}')} / "
+                f"{optional(predicted.streams, lambda streams: f'{streams:.0f}')}",
+            ]
+        )
+    return markdown_table(headers, rows, "lrlrrrrlrr")
+
+
+#: The latencies at which SimpleDB's largest domain is simulated.
+SIMULATED_LATENCIES_MS = (30.0, 250.0)
+
+
+def largest_domain_table(reports: Sequence[SizeReport]) -> str:
+    """SimpleDB's largest domain (10 GB), simulated by the model over the measured unit costs."""
+    headers = [
+        "where",
+        "latency ms",
+        "items",
+        "backup",
+        "Select pages",
+        "streams",
+        "restore (all items written)",
+        "write calls",
+        "Lambda cost backup / restore",
+    ]
+    rows = []
+    for latency in SIMULATED_LATENCIES_MS:
+        for row in modelcheck.simulated_largest(reports, latency):
+            backup, restore = row.backup, row.restore
+            rows.append(
+                [
+                    row.label,
+                    f"{latency:g}",
+                    items_cell(row.size.item_count),
+                    f"{duration_cell(backup.seconds)} in {backup.invocations} invocation(s), {backup.bound}",
+                    f"{backup.pages:,}",
+                    optional(backup.streams, lambda streams: f"{streams:.0f}"),
+                    f"{duration_cell(restore.seconds)} in {restore.invocations} invocation(s), {restore.bound}",
+                    optional(restore.write_calls, lambda calls: f"{calls:,.0f}"),
+                    f"${backup.cost_usd:.3f} / ${restore.cost_usd:.3f}",
+                ]
+            )
+    return markdown_table(headers, rows, "lrrlrrlrl")
+
+
+def duration_cell(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 #: Every table docs/PERFORMANCE.md shows, by the name of its marked region.
@@ -557,6 +794,10 @@ TABLES: dict[str, Callable[[Sequence[SizeReport]], str]] = {
     "throttling": throttling_table,
     "backup-cpu": backup_cpu_table,
     "slow-select": slow_select_table,
+    "peer": peer_table,
+    "restore-reads": restore_reads_table,
+    "capacity": capacity_table,
+    "largest-domain": largest_domain_table,
     "machine": machine_table,
 }
 

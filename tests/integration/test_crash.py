@@ -3,10 +3,9 @@ at a Lambda timeout), then the recovery docs/RUNBOOK.md gives, performed as writ
 partial is published, and the work completes."""
 
 import io
-import json
 import os
 import random
-import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -108,20 +107,25 @@ def test_a_backup_killed_anywhere_is_recovered_by_a_new_backup(endpoint: str, se
 
 
 def recover_restore(event: dict[str, Any]) -> dict[str, Any]:
-    """RUNBOOK, "A restore was interrupted": send the same restore again; while the dead run's lock holds,
-    the refusal names the event that resumes it (or, when it saved nothing, the lock to remove)."""
-    [answer] = invoke("restore", event)
-    if answer["status"] != "refused":
-        return answer
-    message = answer["error"]["message"]
-    resume = re.search(r"resume it with (\{.*?\}), or remove", message)
-    if resume:
-        [answer] = invoke("restore", json.loads(resume.group(1)))
-        return answer
-    assert "saved no progress" in message, message
-    boto3.client("s3").delete_object(Bucket=BUCKET, Key=lock_key(DOMAIN))
-    [answer] = invoke("restore", event)
-    return answer
+    """RUNBOOK, "A restore was interrupted": send the same restore again. While the dead run holds the lock, the
+    refusal's next steps say what to do, and they are followed as given: follow the run while it still looks
+    alive (its heartbeat is fresh), then resume it; or, when it saved nothing, unlock the target and restore."""
+    for _ in range(60):
+        [answer] = invoke("restore", event)
+        if answer["status"] != "refused":
+            return answer
+        assert answer["error"]["kind"] == "restore-in-progress", answer
+        steps = {step["event"]["action"]: step["event"] for step in answer["next"]}
+        if "restore" in steps:  # resume the run that was killed
+            [resumed] = invoke("restore", steps["restore"])
+            if resumed["status"] != "refused":
+                return resumed
+        elif "unlock" in steps:  # it saved nothing: what would unlock remove? Then remove it, confirmed
+            [unlocked] = invoke("restore", {**steps["unlock"], "confirm": steps["unlock"]["domain"]})
+            if unlocked["status"] == "ok":
+                continue
+        time.sleep(1)  # the run still looks alive (its heartbeat is fresh): follow it until it is stalled
+    raise AssertionError(f"the restore was not recovered: {answer}")
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -450,7 +450,7 @@ def test_a_continued_restore_reports_its_progress_in_every_answer_and_in_status(
     assert {entry["items_to_write"] for entry in progress} == {200}
     written = [entry["items_written"] for entry in progress]
     assert written == sorted(written)  # never goes back
-    assert 0 < written[-2] < 200  # the writes were interrupted part-way at least once
+    assert any(0 < count < 200 for count in written)  # the writes were interrupted part-way at least once
     assert progress[-1] == {**progress[-1], "phase": "done", "items_written": 200}
     elapsed = [entry["elapsed_seconds"] for entry in progress]
     assert elapsed == sorted(elapsed)

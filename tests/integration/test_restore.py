@@ -313,7 +313,15 @@ def test_no_confirm_answers_with_the_plan_and_writes_nothing(
             service(sdb_client, s3_client, bucket).handle(
                 request(action="restore", mode="exact", confirm=confirm), forever
             )
-        assert 'add "confirm": "packages" to the event' in str(refused.value)
+        assert "to write into it, confirm with the target's name" in str(refused.value)
+        [confirmed] = refused.value.next_steps  # the restore as planned, confirmed: what to send next
+        assert confirmed["event"] == {
+            "action": "restore",
+            "domain": DOMAIN,
+            "mode": "exact",
+            "confirm": DOMAIN,
+        }
+        assert "{" not in str(refused.value)  # the message names the field, it spells no event
         assert refused.value.plan is not None
         assert refused.value.plan["items"]["delete"] == 1
     assert writes() == {}
@@ -357,7 +365,8 @@ def test_a_second_restore_of_the_same_target_is_refused_while_the_lock_is_held(
     sdblocal.controls.reset_counts()
     with pytest.raises(RestoreInProgressError, match="run restore-other") as refused:
         service(sdb_client, s3_client, bucket).handle(request(action="restore", confirm=DOMAIN), forever)
-    assert "aws s3 rm" in str(refused.value)
+    # The way out is named as a step: see what unlocking would remove (the lock is live until it expires).
+    assert [step["event"] for step in refused.value.next_steps] == [{"action": "unlock", "domain": DOMAIN}]
     assert writes() == {}
     assert lock_exists(s3_client, bucket)  # someone else's lock is left alone
 
@@ -433,7 +442,7 @@ def test_an_abandoned_lock_is_taken_over_once_it_expired(
             )
         ).encode(),
     )
-    with pytest.raises(RestoreInProgressError, match="it saved no progress to resume"):
+    with pytest.raises(RestoreInProgressError, match=r"saved no state; after .* its lock may be removed"):
         service(sdb_client, s3_client, bucket).handle(request(action="restore", confirm=DOMAIN), forever)
 
     later = utc_datetime() + timedelta(seconds=600 + LOCK_GRACE_SECONDS + 1)

@@ -131,7 +131,8 @@ def test_the_handler_answers_every_ready_event(
     unconfirmed = call(handler, event("restore-repoman-file.json"))
     assert unconfirmed["status"] == "refused"
     assert unconfirmed["error"]["message"].startswith(f"{NEW_DOMAIN} exists and holds 64 items")
-    assert f'add "confirm": "{NEW_DOMAIN}" to the event' in unconfirmed["error"]["message"]
+    assert "to write into it, confirm with the target's name" in unconfirmed["error"]["message"]
+    assert unconfirmed["next"][0]["event"]["confirm"] == NEW_DOMAIN
     assert unconfirmed["plan"]["items"]["create"] == 79  # every package; the meta item is an update
     assert unconfirmed["plan"]["items"]["update"] == 1
     repoman = call(handler, event("restore-repoman-file.json", confirm=NEW_DOMAIN))

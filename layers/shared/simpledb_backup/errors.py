@@ -17,6 +17,11 @@ class RefusalError(SimpleDBBackupError):
     """The request cannot be carried out as asked (its fields, its data, the target's state); the functions
     answer ``"status": "refused"`` and have written nothing."""
 
+    def __init__(self, message: str = "", next_steps: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        #: What the operator can do about it, as the answer's structured ``next`` steps (events to send).
+        self.next_steps: list[dict[str, Any]] = list(next_steps or [])
+
 
 class ConfigurationError(SimpleDBBackupError):
     """The function's environment is missing or has an invalid setting."""

@@ -135,6 +135,23 @@ class StatusRequest(_DomainRequest):
     run_id: RunId
 
 
+class RunsRequest(_DomainRequest):
+    """A domain's restore runs (into it, or from its dumps), newest first, each with its true state."""
+
+    action: Literal["runs"]
+    #: How many runs to return.
+    limit: Annotated[int, Field(ge=1, le=20)] = 20
+
+
+class UnlockRequest(_DomainRequest):
+    """Remove the lock a restore left on ``domain`` when its invocation is gone (died, timed out, or its run
+    ended without releasing it). Without a matching ``confirm`` it only says what it would remove."""
+
+    action: Literal["unlock"]
+    #: Required to remove the lock: the domain's name, as for a restore.
+    confirm: Annotated[str, Field(max_length=255)] | None = None
+
+
 class _RestoreSpec(_DomainRequest):
     """What a plan or a restore reads, where it writes, and which items it covers."""
 
@@ -255,10 +272,26 @@ class DiffRequest(_DomainRequest):
     sample_size: Annotated[int, Field(ge=0, le=100)] = 5
 
 
-RestoreRequest = Annotated[
-    ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest, Field(discriminator="action")
-]
-ACTIONS = ("list", "plan", "restore", "status", "diff")
+class EstimateRequest(_DomainRequest):
+    """How long a backup and a restore of the domain would take, and what they would cost. Reads only."""
+
+    action: Literal["estimate"]
+    #: The latency of one SimpleDB call, in ms, instead of timing a few small Select calls.
+    latency_ms: Annotated[float, Field(gt=0, le=60_000)] | None = None
+
+
+RestoreRequests = (
+    ListRequest
+    | PlanRequest
+    | RestoreRunRequest
+    | StatusRequest
+    | DiffRequest
+    | RunsRequest
+    | UnlockRequest
+    | EstimateRequest
+)
+RestoreRequest = Annotated[RestoreRequests, Field(discriminator="action")]
+ACTIONS = ("list", "plan", "restore", "status", "diff", "runs", "unlock", "estimate")
 
 
 def undo_request(target: str, version_id: str) -> RestoreRunRequest:
@@ -270,6 +303,12 @@ def undo_request(target: str, version_id: str) -> RestoreRunRequest:
 
 def status_request(domain: str, run_id: str) -> StatusRequest:
     return StatusRequest(action="status", domain=domain, run_id=run_id)
+
+
+def restore_of(plan: PlanRequest, confirm: str | None) -> RestoreRunRequest:
+    """The restore a plan previews, with ``confirm`` (the target's name, when it must be given)."""
+    fields = plan.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    return RestoreRunRequest.model_validate({**fields, "action": "restore", "confirm": confirm})
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -297,13 +336,9 @@ def parse_event[Model: BaseModel](model: type[Model], event: object) -> Model:
     return parsed
 
 
-def parse_restore_request(
-    event: object,
-) -> ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest:
+def parse_restore_request(event: object) -> RestoreRequests:
     """The restore function's request: the model of its ``action``."""
-    parsed: ListRequest | PlanRequest | RestoreRunRequest | StatusRequest | DiffRequest = _parse(
-        RestoreRequest, event
-    )
+    parsed: RestoreRequests = _parse(RestoreRequest, event)
     return parsed
 
 

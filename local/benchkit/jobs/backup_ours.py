@@ -47,7 +47,9 @@ def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:
         stats = service.sdb.retry_policy.stats()
         extra = {
             "version_id": result.version_id,
-            "segments": len(state.segments),
+            # The most streams that read at once, as the service reports it (issue 18's scans choose them as
+            # they go); before it did, one stream per segment.
+            "segments": getattr(result, "streams", None) or len(state.segments),
             "retries": stats.retries,
             "policy": asdict(stats),
             "lanes": wire.summary(),

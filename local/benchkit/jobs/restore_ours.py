@@ -13,7 +13,7 @@ from dataclasses import asdict
 from benchkit.jobs.child import JobOutcome, run_child, set_function_environment
 from benchkit.jobs.wire import WireRecorder
 from benchkit.phases import PhaseClock, timed_restore_service
-from benchkit.results import SHARED_BACKOFF, JobSpec
+from benchkit.results import DAMAGE, SHARED_BACKOFF, JobSpec, RunName
 from legacy_backoff import SharedBackoff
 from localrun import load_handler
 from simpledb_backup.aws.simpledb import SimpleDB
@@ -38,6 +38,22 @@ def restore_service(spec: JobSpec) -> RestoreService:
     )
 
 
+def restore_request(spec: JobSpec) -> RestoreRunRequest:
+    """Into a new domain; into a damaged copy, an exact restore, confirmed (the copy holds items)."""
+    if RunName.parse(spec.run).condition == DAMAGE:
+        return RestoreRunRequest(
+            action="restore",
+            domain=spec.domain,
+            target_domain=spec.target,
+            version_id=spec.version_id,
+            mode="exact",
+            confirm=spec.target,
+        )
+    return RestoreRunRequest(
+        action="restore", domain=spec.domain, target_domain=spec.target, version_id=spec.version_id
+    )
+
+
 def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:
     set_function_environment(spec)
     clock = PhaseClock()
@@ -45,9 +61,7 @@ def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:
     service = timed_restore_service(product, clock)
     sdb = product.runner.writer.sdb
     wire = WireRecorder().attach(sdb.client)
-    request = RestoreRunRequest(
-        action="restore", domain=spec.domain, target_domain=spec.target, version_id=spec.version_id
-    )
+    request = restore_request(spec)
 
     def run() -> JobOutcome:
         answer = service.handle(request, UNLIMITED)
@@ -65,6 +79,7 @@ def prepare(spec: JobSpec) -> Callable[[], JobOutcome]:
             "policy": asdict(stats),
             "lanes": wire.summary(),
             "phases": {name: round(seconds, 2) for name, seconds in clock.seconds.items()},
+            "phase_cpu": {name: round(seconds, 2) for name, seconds in clock.cpu_seconds.items()},
         }
         return JobOutcome(int(written["items_written"]), 0, extra)
 

@@ -1,6 +1,7 @@
 """The rate controller's behaviour on a fake clock: ramp-up, back-off, recovery, time budgets, sharing."""
 
 import math
+import random
 import threading
 from collections.abc import Callable
 
@@ -14,8 +15,10 @@ from botocore.exceptions import (
 )
 
 from faults import FakeClock
+from simpledb_backup.aws.faultevidence import FaultEvidence, Verdict
 from simpledb_backup.aws.ratecontrol import (
     Fault,
+    OutOfTimeError,
     RateController,
     RateLane,
     RateSettings,
@@ -214,6 +217,76 @@ def test_a_long_idle_time_does_not_overflow_the_slow_start() -> None:
     assert rate_control.stats().rates["Select"] <= 500.0
 
 
+# --- random faults -----------------------------------------------------------------------------------------
+
+
+class Flaky:
+    """Answers a share of calls with 503 whatever the rate (as a flaky service does), the rest as ``service``."""
+
+    def __init__(self, service: CappedService, share: float, seed: int = 7) -> None:
+        self.service, self.share, self.random = service, share, random.Random(seed)
+
+    def __call__(self) -> str:
+        if self.random.random() < self.share:
+            self.service.clock.advance(self.service.latency)
+            raise throttle()
+        return self.service()
+
+
+@pytest.mark.parametrize("share", [0.2, 0.5])
+def test_random_faults_do_not_drive_the_rate_to_a_crawl(share: float) -> None:
+    clock = FakeClock()
+    rate_control = controller(clock)
+    service = CappedService(clock, cap=0, latency=0.004)  # one worker, 4 ms a call: 250 calls/s at most
+    flaky = Flaky(service, share)
+    start = clock()
+    run_for(clock, 60.0, lambda: rate_control.call("Select", flaky))
+    # After the first seconds (the lane learns that its faults come at any rate), most of what the worker can
+    # send goes, and the faults' share is taken for background.
+    assert service.served_between(start + 10, start + 60) >= 0.7 * (1 - share) * 250 * 50
+    assert rate_control.lane("Select").background() == pytest.approx(share, abs=0.1)
+
+
+def test_a_background_learned_from_random_faults_is_dropped_when_a_capacity_limit_appears() -> None:
+    clock = FakeClock()
+    rate_control = controller(clock)
+    service = CappedService(clock, cap=0, latency=0.004)
+    flaky = Flaky(service, 0.5)
+    run_for(clock, 30.0, lambda: rate_control.call("Select", flaky))
+    flaky.share, service.cap = 0.0, 20.0  # the random faults stop; a capacity limit of 20 calls/s appears
+    run_for(clock, 60.0, lambda: rate_control.call("Select", flaky))
+    start, throttled = clock(), service.throttled
+    run_for(clock, 60.0, lambda: rate_control.call("Select", flaky))
+    served = service.served_between(start, start + 60)
+    assert served >= 0.9 * 20 * 60
+    assert service.throttled - throttled <= 0.05 * served
+    assert rate_control.lane("Select").background() == 0.0
+
+
+def outcomes(
+    evidence: FaultEvidence, rates: list[float], success: Callable[[float], float], seed: int
+) -> None:
+    draw = random.Random(seed)
+    for index, rate in enumerate(rates):
+        evidence.record(index * 0.01, rate, draw.random() >= success(rate))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_evidence_tells_random_faults_from_a_capacity_limit(seed: int) -> None:
+    descent = [80 * 0.7 ** (index // 20) for index in range(200)]  # ten cuts' worth of rates, 80 down to 3
+    flat = FaultEvidence()
+    outcomes(flat, descent, lambda rate: 0.5, seed)
+    verdict, background = flat.verdict(2.0)
+    assert verdict is Verdict.RANDOM
+    assert background == pytest.approx(0.5, abs=0.15)
+    capped = FaultEvidence()
+    outcomes(capped, descent, lambda rate: min(1.0, 20 / rate), seed)
+    assert capped.verdict(2.0) == (Verdict.RATE, 0.0)
+    few = FaultEvidence()
+    outcomes(few, descent[:8], lambda rate: 0.5, seed)
+    assert few.verdict(2.0)[0] is Verdict.UNKNOWN
+
+
 # --- time budgets ------------------------------------------------------------------------------------------
 
 
@@ -304,6 +377,22 @@ def test_an_error_no_retry_can_help_is_raised_at_once(error: Exception) -> None:
     assert (stats.calls, stats.retries, stats.throttles) == (1, 0, 0)
     assert clock.slept == 0.0
     assert stats.rates["Select"] == RateSettings().initial_rate  # not a capacity signal
+
+
+def test_a_call_does_not_wait_past_the_time_limit_its_job_set() -> None:
+    clock = FakeClock()
+    rate_control = controller(clock, initial_rate=1.0, min_rate=0.5, burst_seconds=0.0)
+    deadline = clock() + 5.0
+
+    def always_throttled() -> None:
+        raise throttle()
+
+    with rate_control.limited_to(lambda: deadline - clock()), pytest.raises(OutOfTimeError) as raised:
+        rate_control.call("BatchPutAttributes", always_throttled)
+    # It stopped waiting before the limit: a wait that would pass it is not begun.
+    assert clock() <= deadline
+    assert raised.value.attempts >= 1
+    rate_control.call("Select", lambda: None)  # outside the context, no limit applies
 
 
 # --- sharing -----------------------------------------------------------------------------------------------

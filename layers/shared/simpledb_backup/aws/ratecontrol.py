@@ -36,10 +36,22 @@ The algorithm
   rate measured over the last ``measured_sends`` sends, and the allowed rate never exceeds twice the measured
   one (as botocore does): a job whose workers, not SimpleDB, are the bottleneck does not build up an
   allowance it would spend in one burst. The rate stays within ``[min_rate, max_rate]``.
+* **Faults that come at any rate do not cut it** (faultevidence.py). SimpleDB also answers 503 now and then
+  for no reason a client can act on, and then every other call cutting the rate would drive a job to a crawl
+  (under 50 % random 503s a restore's reads ran at 0.6 calls/s). After each cut, a lane weighs its recent
+  outcomes with the rate each was sent at: when the faults do not fall as the rate falls, their share is the
+  lane's *background*, the cuts they caused are undone, and from then on a fault cuts only when the faults since
+  the last cut clearly exceed that share (``background_z`` standard deviations). When the evidence shows
+  faults falling with the rate again (a capacity limit), every fault counts as before; a cut every
+  ``background_probe_seconds`` keeps that evidence coming, and the background never stays clearly above the
+  share of faults seen lately.
 * **Time budgets, not attempt counts.** A throttle or a fault is retried, at the lane's pace, for as long as
   the call has kept failing for less than ``give_up_after`` seconds: a long throttle slows a job down; only
   one longer than that fails it, with :class:`RetriesExhaustedError` naming the operation, the attempts and
   how long it kept failing (the SimpleDB adapter turns it into the error taxonomy, naming the domain).
+* **No wait past the job's time limit.** A job that must hand over at a deadline sets it
+  (``limited_to``); a call then neither waits for a token nor for a retry past it, and raises
+  :class:`OutOfTimeError` instead, so throttling cannot make an invocation outlive its deadline.
 * **What is retried**: throttling answers (``ServiceUnavailable``, ``Throttling``, ``ThrottlingException``,
   ``RequestTimeout``, ``InternalError`` and any HTTP 5xx) and network faults, the exceptions botocore's HTTP
   layer raises when no answer came back (``botocore.exceptions.ConnectionError``: endpoint connection errors,
@@ -69,7 +81,8 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol, TypeVar
@@ -77,6 +90,7 @@ from typing import Protocol, TypeVar
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
+from simpledb_backup.aws.faultevidence import FaultEvidence, Verdict
 from simpledb_backup.observability import logger
 
 T = TypeVar("T")
@@ -142,6 +156,20 @@ class RetryPolicy(Protocol):
     def stats(self) -> RetryStats: ...
 
 
+class OutOfTimeError(Exception):
+    """The job's time ran out while a call waited for its turn or for its retry: it is not sent (again).
+
+    Raised instead of waiting past the time limit a job set (``RateController.limited_to``), so that an
+    invocation stops at its hand-over point however throttled its calls are. Not part of the error taxonomy:
+    the job that set the limit stops at a safe point and continues in its next invocation.
+    """
+
+    def __init__(self, operation: str, attempts: int) -> None:
+        super().__init__(f"{operation}: the invocation's time ran out after {attempts} attempt(s)")
+        self.operation = operation
+        self.attempts = attempts
+
+
 class RetriesExhaustedError(Exception):
     """A call kept failing with throttles or network faults for longer than the time budget.
 
@@ -172,6 +200,8 @@ class RateSettings:
     burst_seconds: float = 0.1  # after a pause, up to this many seconds' worth of calls go at once
     measured_sends: int = 20  # the send rate is measured over this many recent sends
     give_up_after: float = 180.0  # seconds a call may keep failing before it fails the job
+    background_z: float = 3.0  # faults within this many standard deviations of the background do not cut
+    background_probe_seconds: float = 30.0  # a fault within the background still cuts this long after a cut
 
     def __post_init__(self) -> None:
         if not 0 < self.min_rate <= self.initial_rate <= self.max_rate:
@@ -285,52 +315,137 @@ class CubicRate:
         self.slow_start = False
         return True
 
+    def restore(self, rate: float, now: float) -> None:
+        """Undo cuts that were for nothing (the faults were not the rate's): back to ``rate`` and to slow start,
+        keeping the time of the last cut (faults of attempts sent before it still do not cut)."""
+        self.rate = self._bounded(max(self.rate, rate))
+        self.slow_start = True
+        self._updated = now
+
     def _bounded(self, rate: float) -> float:
         return min(self.settings.max_rate, max(self.settings.min_rate, rate))
 
 
 class RateLane:
-    """One lane: a token bucket at the rate its CubicRate learns from the outcomes of its calls. Thread-safe."""
+    """One lane: a token bucket at the rate its CubicRate learns from the outcomes of its calls, and the
+    evidence of which of its faults are the rate's (faultevidence.py). Thread-safe."""
 
     def __init__(
         self, settings: RateSettings, clock: Callable[[], float], sleep: Callable[[float], None]
     ) -> None:
+        self.settings = settings
         self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
         now = clock()
         self._rate = CubicRate(settings, now)
         self._bucket = TokenBucket(settings.initial_rate, settings.burst_seconds, now)
         self._meter = SendRateMeter(settings.measured_sends)
+        self._evidence = FaultEvidence()
+        #: Recent sends and the rate each was sent at (an outcome is judged at the rate it was sent at).
+        self._sends: deque[tuple[float, float]] = deque(maxlen=1024)
+        #: The share of faults that come at any rate, learned from the evidence, and when it was last weighed.
+        self._background, self._learned_at = 0.0, now
+        #: Attempts sent since the last cut whose outcome is known, and how many of them faulted.
+        self._round_attempts = self._round_faults = 0
 
     @property
     def rate(self) -> float:
         with self._lock:
             return self._rate.rate
 
-    def acquire(self) -> float:
-        """Wait for a token of this lane; returns the time it was taken (when the call may be sent)."""
+    def background(self) -> float:
+        """The share of faults currently taken for background (they do not cut the rate)."""
+        with self._lock:
+            return self._current_background(self._clock())
+
+    def acquire(self, time_left: Callable[[], float] | None = None) -> float | None:
+        """Wait for a token of this lane; returns the time it was taken (when the call may be sent), or None
+        when the wait would outlast ``time_left()`` seconds (the caller's time limit)."""
         while True:
             with self._lock:
                 now = self._clock()
                 wait = self._bucket.take(now)
                 if not wait:
                     self._meter.record(now)
+                    self._sends.append((now, self._rate.rate))
                     return now
+            if time_left is not None and wait >= time_left():
+                return None
             self._sleep(wait)  # outside the lock; then ask again, at whatever the rate is by then
 
-    def on_success(self) -> None:
+    def on_success(self, sent_at: float | None = None) -> None:
         with self._lock:
             now = self._clock()
+            if sent_at is not None:
+                self._record(sent_at, fault=False)
             self._rate.on_success(now, self._meter.rate)
             self._bucket.set_rate(self._rate.rate, now)
 
     def on_fault(self, sent_at: float) -> bool:
-        """Feed a fault of a call sent at ``sent_at``; True if it cut the rate."""
+        """Feed a fault of a call sent at ``sent_at``; True if it cut the rate. A fault within the lane's
+        background share (faults that come at any rate) does not cut."""
         with self._lock:
             now = self._clock()
+            self._record(sent_at, fault=True)
+            if self._background and now - self._learned_at >= 1.0:
+                self._learn(now)  # at most once a second: does the evidence still say the faults are random?
+            if self._within_background(now) and not self._probe_due(now):
+                return False
             cut = self._rate.on_fault(now, self._meter.rate, sent_at)
+            if cut:
+                self._round_attempts = self._round_faults = 0
+                self._learn(now)
             self._bucket.set_rate(self._rate.rate, now)
             return cut
+
+    def _record(self, sent_at: float, fault: bool) -> None:
+        rate = next((rate for sent, rate in reversed(self._sends) if sent == sent_at), self._rate.rate)
+        self._evidence.record(sent_at, rate, fault)
+        decreased_at = self._rate.decreased_at
+        if decreased_at is None or sent_at > decreased_at:
+            self._round_attempts += 1
+            self._round_faults += fault
+
+    def _current_background(self, now: float) -> float:
+        # Never clearly above the share of faults seen lately: when the random faults stop, so does their
+        # allowance.
+        share, outcomes = self._evidence.fault_share(now)
+        if outcomes:
+            spread = math.sqrt(max(share * (1 - share), 0.01) / outcomes)
+            if share + 3 * spread < self._background:
+                self._background = share + 2 * spread
+        return self._background
+
+    def _within_background(self, now: float) -> bool:
+        """The faults since the last cut are no more than the background share explains."""
+        background = self._current_background(now)
+        if background <= 0 or not self._round_attempts:
+            return False
+        share = self._round_faults / self._round_attempts
+        spread = math.sqrt(background * (1 - background) / self._round_attempts)
+        return share <= background + self.settings.background_z * spread
+
+    def _probe_due(self, now: float) -> bool:
+        """Faults taken for background still cut once in a while: how the faults change at the lower rate
+        shows whether they are still random (when they stop and a capacity limit appears instead, the lane must
+        learn that)."""
+        decreased_at = self._rate.decreased_at
+        return decreased_at is not None and now - decreased_at >= self.settings.background_probe_seconds
+
+    def _learn(self, now: float) -> None:
+        """After a cut: if the evidence says the faults come at any rate, take their share for background (and,
+        the first time, undo the cuts they caused); if it says they are the rate's, every fault counts."""
+        self._learned_at = now
+        verdict, background = self._evidence.verdict(now)
+        if verdict is Verdict.UNKNOWN:
+            return
+        self._background = background
+        if verdict is Verdict.RANDOM:
+            self._rate.restore(self._evidence.typical_rate(now), now)
+            logger.info(
+                "faults come at any rate: taken for background",
+                extra={"background": round(background, 3), "rate": round(self._rate.rate, 2)},
+            )
 
 
 class RateController:
@@ -351,6 +466,19 @@ class RateController:
         self._lock = threading.Lock()
         self._lanes: dict[str, RateLane] = {}
         self._counts = {"calls": 0, "throttles": 0, "network_faults": 0, "retries": 0, "exhausted": 0}
+        #: Seconds the job may still wait in calls (None: no limit): see limited_to.
+        self._time_left: Callable[[], float] | None = None
+
+    @contextmanager
+    def limited_to(self, time_left: Callable[[], float]) -> Iterator[None]:
+        """While the context lasts, no call waits for a token or a retry once ``time_left()`` seconds are
+        gone: it raises OutOfTimeError instead (a call already sent finishes, within its own timeout). A job
+        sets its invocation's hand-over point here, so that throttling cannot make it outlive its deadline."""
+        self._time_left = time_left
+        try:
+            yield
+        finally:
+            self._time_left = None
 
     def lane(self, operation: str) -> RateLane:
         name = self._lane_of(operation)
@@ -366,8 +494,15 @@ class RateController:
         lane = self.lane(operation)
         failing_since: float | None = None
         attempts = 0
+        time_left = self._time_left
         while True:
-            sent_at = lane.acquire()
+            # The time limit is read only before a wait (for a token, or after a fault), never on the way of a
+            # call that goes at once.
+            if attempts and time_left is not None and time_left() <= 0:
+                raise OutOfTimeError(operation, attempts)
+            sent_at = lane.acquire(time_left)
+            if sent_at is None:
+                raise OutOfTimeError(operation, attempts)
             attempts += 1
             self._count("calls")
             try:
@@ -395,7 +530,7 @@ class RateController:
                     },
                 )
                 continue
-            lane.on_success()
+            lane.on_success(sent_at)
             return result
 
     def stats(self) -> RetryStats:

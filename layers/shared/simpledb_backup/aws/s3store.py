@@ -158,6 +158,16 @@ class BucketClient:
         except _AWS_ERRORS as error:
             raise self._fail(error, f"the versions under {prefix}") from error
 
+    def iter_keys_under(self, prefix: str) -> Iterator[str]:
+        """Every current key under ``prefix``, in S3's order (by key): ListObjectsV2, no versions."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for listed in page.get("Contents", []):
+                    yield str(listed["Key"])
+        except _AWS_ERRORS as error:
+            raise self._fail(error, f"the keys under {prefix}") from error
+
     def read_prefix(self, key: str, version_id: str, length: int) -> bytes:
         """The first ``length`` bytes of one object version (a ranged GET), e.g. to read a dump's header."""
         try:

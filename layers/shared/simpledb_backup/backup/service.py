@@ -12,6 +12,7 @@ the dump key gets its single new version only when the last invocation publishes
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,6 +50,7 @@ from simpledb_backup.errors import (
     SimpleDBBackupError,
 )
 from simpledb_backup.formats.dumpformat import FORMAT_VERSION, DumpEncoder, DumpHeader, DumpTotals
+from simpledb_backup.items import Item
 from simpledb_backup.observability import logger, tracer
 from simpledb_backup.runtime import (
     Clock,
@@ -162,8 +164,11 @@ class BackupRun:
         store: BucketStore,
         state: BackupState,
         deadline: Deadline,
+        on_items: Callable[[list[Item]], None] | None = None,
     ) -> None:
         self.sdb, self.store, self.state, self.deadline = sdb, store, state, deadline
+        #: Sees every page as it is dumped (a restore plans from the same read as its safety backup).
+        self.on_items = on_items
         self.encoder = DumpEncoder(DumpTotals.from_state(state.totals))
         self.buffer = bytearray()
 
@@ -217,6 +222,8 @@ class BackupRun:
             self.sdb, self.state.domain, self.state.segments, self.state.where, self.deadline.out_of_time
         ):
             self._append(self.encoder.write_items(items))
+            if self.on_items is not None:
+                self.on_items(items)
         return all(segment.done for segment in self.state.segments)
 
     def _save_checkpoint(self) -> None:
@@ -294,7 +301,8 @@ class BackupService:
         if trigger != PRE_RESTORE_TRIGGER:  # a restore's own safety backup runs under its lock
             self._refuse_if_being_restored(domain, None)
         key = dump_key(domain, label)
-        previous = newest_dump(self.store, key)
+        # A safety backup is measured against nothing: the item-drop baseline is for nightly and manual dumps.
+        previous = None if trigger == PRE_RESTORE_TRIGGER else newest_dump(self.store, key)
         run_id = new_run_id("backup")
         staging = checkpoint_key(run_id, STAGING_OBJECT)
         return BackupState(
@@ -400,8 +408,16 @@ class BackupService:
             logger.warning("could not release the run's lease", extra={"error": str(error)})
 
     @tracer.capture_method
-    def run(self, state: BackupState, deadline: Deadline) -> BackupResult:
-        """Advance a run as far as this invocation's time allows; publish it when whole.
+    def run(
+        self,
+        state: BackupState,
+        deadline: Deadline,
+        on_items: Callable[[list[Item]], None] | None = None,
+        publish: bool = True,
+    ) -> BackupResult:
+        """Advance a run as far as this invocation's time allows; publish it when whole (or, ``publish``
+        False, answer ``staged`` and leave it to ``publish_staged`` or ``discard``). ``on_items`` sees every
+        page dumped.
 
         The dump key never receives a partial version: a run that fails before its first checkpoint aborts its
         upload; one that fails later keeps its upload and checkpoint, so the same continuation event resumes
@@ -409,7 +425,16 @@ class BackupService:
         """
         logger.append_keys(domain=state.domain, run_id=state.run_id)
         try:
-            completed = BackupRun(self.sdb, self.store, state, deadline).execute()
+            completed = BackupRun(self.sdb, self.store, state, deadline, on_items).execute()
+            if not publish and completed:
+                return BackupResult(
+                    domain=state.domain,
+                    status="staged",
+                    run_id=state.run_id,
+                    key=state.dump_key,
+                    items=int(state.totals["items"]),
+                    trigger=state.trigger,
+                )
             if not completed:
                 return BackupResult(
                     domain=state.domain,
@@ -429,6 +454,14 @@ class BackupService:
         finally:
             self._release_lease(state)
             logger.remove_keys(["domain", "run_id"])
+
+    def publish_staged(self, state: BackupState) -> BackupResult:
+        """Publish a run that ``run(..., publish=False)`` staged whole."""
+        return self._publish(state)
+
+    def discard(self, state: BackupState) -> None:
+        """Drop a staged or unfinished run's upload: nothing is published."""
+        self._abort(state)
 
     def _abort(self, state: BackupState) -> None:
         try:

@@ -6,15 +6,19 @@ One collaborator per job (docs/DESIGN.md):
                or the previous (the latest is the newest schedule or manual dump, never a safety backup).
 * ``sources``  where items come from: a dump version, a Repoman backup file, an AWS native export.
 * ``lock``     the target's lock (S3 conditional writes), taken over atomically when abandoned.
-* ``state``    a run's typed state; ``runs`` saves and loads it.
-* ``prepare``  step 1: verify the source while planning against the target, then the confirm rule.
-* ``stages``   steps 2-4: safety backup, write (``writer``: parallel batches), verify.
+* ``state``    a run's typed state and its true state (running, stalled, parked, ...); ``runs`` saves, loads
+               and lists it; ``heartbeat`` keeps it fresh while an invocation works on the run.
+* ``prepare``  step 1: verify the source while planning against one read of the target that also stages the
+               safety backup, then the confirm rule.
+* ``stages``   steps 3-4: write (``writer``: parallel batches), verify; each stops at the invocation's margin.
 * ``runner``   moves a run through the stages across invocations; refusal before step 2, failure after.
 * ``diff``     what changed between two dumps, or between a dump and the live domain.
-* ``answers``  what the function answers; ``service`` dispatches one request.
+* ``answers``  what the function answers (``nextsteps``: the steps each answer offers; ``fitting``: answers
+               that fit the transport); ``service`` dispatches one request.
 
 The algorithm, so nothing is lost: verify the whole source before touching the target; take a safety backup of
-a non-empty target; write with Replace so that writes converge; read the target back and compare.
+a non-empty target; write with Replace so that writes converge; read the target back and compare. The target is
+read twice: once before writing (plan and safety backup from one scan) and once to verify.
 """
 
 from simpledb_backup.aws.s3store import BucketStore
@@ -24,6 +28,7 @@ from simpledb_backup.backup.service import BackupService
 from simpledb_backup.config import Settings
 from simpledb_backup.restore.catalog import DumpCatalog
 from simpledb_backup.restore.diff import DumpDiffer
+from simpledb_backup.restore.estimate import CapacityEstimator, FunctionLimits
 from simpledb_backup.restore.lock import TargetLock
 from simpledb_backup.restore.prepare import Preparation
 from simpledb_backup.restore.runner import RestoreMetrics, RestoreRunner
@@ -59,15 +64,19 @@ def compose_restore_runner(
         VerifyStage(target),
     )
     lock = TargetLock(documents, runs, clock)
-    return RestoreRunner(SourceOpener(store, catalog), Preparation(target), lock, runs, stages, metrics)
+    preparation = Preparation(target, backups)
+    return RestoreRunner(SourceOpener(store, catalog), preparation, lock, runs, stages, metrics)
 
 
 def compose_restore_service(
     sdb: SimpleDB, store: BucketStore, settings: Settings, clock: Clock = utc_datetime, *, mac: StateMac
 ) -> RestoreService:
-    """The restore function's service: list, plan, restore, status and diff over one runner; ``mac`` seals and
-    verifies its states and locks."""
+    """The restore function's service: list, plan, restore, status, diff, runs and unlock over one runner, and
+    estimate; ``mac`` seals and verifies its states and locks."""
     runner = compose_restore_runner(sdb, store, settings, clock, mac=mac)
     catalog = runner.sources.catalog
     differ = DumpDiffer(catalog, store, sdb, settings.segments)
-    return RestoreService(settings, catalog, runner.sources, runner.preparation, runner, runner.runs, differ)
+    estimator = CapacityEstimator(sdb, settings, FunctionLimits.from_environment())
+    return RestoreService(
+        settings, catalog, runner.sources, runner.preparation, runner, runner.runs, differ, estimator
+    )

@@ -28,6 +28,7 @@ from simpledb_backup.aws.s3store import (
 from simpledb_backup.errors import DumpCorruptError, DumpNotFoundError, ObjectNotFoundError
 from simpledb_backup.formats.dumpformat import read_dump
 from simpledb_backup.observability import logger
+from simpledb_backup.restore.nextsteps import backup_step, list_dumps_step
 
 __all__ = ["PRE_RESTORE_TRIGGER", "DumpCatalog"]
 
@@ -134,13 +135,14 @@ class DumpCatalog:
         """The dump version a request names: ``version_id`` (a full or a subset dump of the domain), else the
         newest schedule or manual dump at or before ``as_of``, else the latest; of subset ``label`` when one
         is given. Raises DumpNotFoundError naming what was asked for."""
-        listing = f'list them with {{"action": "list", "domain": "{domain}"}}'
+        listing = "list the domain's dumps to see which there are"
         if version_id:
             key = self._locate(domain, version_id)
             if key is None:
                 raise DumpNotFoundError(
                     f"version_id {version_id!r} is not a dump of domain {domain!r} (none of the keys under "
-                    f"{DUMPS_PREFIX}{domain}/ has it); {listing}"
+                    f"{DUMPS_PREFIX}{domain}/ has it); {listing}",
+                    [list_dumps_step(domain)],
                 )
             return self.version(key, version_id)
         key = dump_key(domain, label)
@@ -159,15 +161,18 @@ class DumpCatalog:
         if as_of is not None:
             return DumpNotFoundError(
                 f"as_of {as_of.isoformat()}: no dump of domain {domain!r} was made at or before that time "
-                f"({key}; safety backups are restored by version_id); {listing}"
+                f"({key}; safety backups are restored by version_id); {listing}",
+                [list_dumps_step(domain)],
             )
         if next(self.store.iter_versions(key), None) is not None:
             return DumpNotFoundError(
                 f"domain {domain!r} has only pre-restore safety backups in {key}; restore one by version_id; "
-                f"{listing}"
+                f"{listing}",
+                [list_dumps_step(domain)],
             )
         return DumpNotFoundError(
-            f"no dumps of domain {domain!r} in s3://{self.store.bucket}/{key}; run a backup first"
+            f"no dumps of domain {domain!r} in s3://{self.store.bucket}/{key}; run a backup first",
+            [backup_step(domain)],
         )
 
     def previous(self, domain: str, label: str | None = None) -> DumpVersion:
@@ -179,7 +184,8 @@ class DumpCatalog:
             count = "no" if latest is None else "only one"
             raise DumpNotFoundError(
                 f"domain {domain!r} has {count} schedule or manual dump in {key}: there is no dump before the "
-                "latest to compare"
+                "latest to compare",
+                [list_dumps_step(domain)],
             )
         return replace(previous, where=self._where(previous))
 

@@ -89,6 +89,21 @@ class TargetLock:
         found = self.found(target)
         return found if isinstance(found, LockHolder) else None
 
+    def current(self, target: str) -> tuple[LockHolder | None, str] | None:
+        """The target's lock as it is now: its holder (None when it does not verify or is not a lock) and its
+        ETag; None when the target has no lock."""
+        found = self.documents.get_json_and_etag(lock_key(target))
+        if found is None:
+            return None
+        document, etag = found
+        return (None if isinstance(document, Unverified) else self._parse(document)), etag
+
+    def remove(self, target: str, etag: str) -> bool:
+        """Delete the target's lock if it is still the object ``current`` found (its ETag): the restore
+        function's unlock, after it found the lock's run gone. False when the lock changed meanwhile."""
+        self._etags.pop(target, None)
+        return self.documents.delete_if_match(lock_key(target), etag)
+
     def acquire(self, holder: LockHolder) -> None:
         """Take the target's lock for ``holder``, refresh it when the same run holds it, or take over one that
         was abandoned; RestoreInProgressError otherwise, and UnverifiedStateError when the lock in place was not

@@ -35,8 +35,10 @@ Mode = Literal["merge", "exact"]
 ITEM_DIGEST_BYTES = 16
 ATTRIBUTE_HASH_BYTES = 8
 _ENTRY_BYTES = 2 * ATTRIBUTE_HASH_BYTES
-# One leading byte of every stored fingerprint says whether the target item itself is selected by the subset.
+# One leading byte of every stored fingerprint says whether the target item itself is selected by the subset,
+# and whether a comparison has taken it.
 _SELECTED, _NOT_SELECTED = b"\x01", b"\x00"
+_TAKEN = 0x02
 _HEADER_BYTES = 1 + ITEM_DIGEST_BYTES
 
 
@@ -127,8 +129,9 @@ class Subset:
 class TargetSnapshot:
     """Fingerprints of the target's items that a subset can select; built page by page from a scan.
 
-    ``compare`` consumes the snapshot (it removes each name it meets, so what is left are the target items the
-    dump lacks); build a new one for each comparison.
+    ``compare`` marks each name it meets as taken, so what is left are the target items the dump lacks;
+    ``rewind`` clears the marks, so the same snapshot serves a second comparison (a restore plans and then
+    writes from one read of its target).
     """
 
     def __init__(self, subset: Subset, exists: bool = True) -> None:
@@ -156,13 +159,24 @@ class TargetSnapshot:
         return len(self._fingerprints)
 
     def take(self, name: str) -> bytes | None:
-        return self._fingerprints.pop(name, None)
+        """The fingerprint of ``name``, marked as taken; None when the target lacks it or it was taken."""
+        stored = self._fingerprints.get(name)
+        if stored is None or stored[0] & _TAKEN:
+            return None
+        self._fingerprints[name] = bytes((stored[0] | _TAKEN,)) + stored[1:]
+        return stored
 
     def leftover_selected(self) -> Iterator[str]:
         """Names not taken yet whose target item the subset selects, in sorted order."""
         for name in sorted(self._fingerprints):
             if self._fingerprints[name][:1] == _SELECTED:
                 yield name
+
+    def rewind(self) -> None:
+        """Clear every mark a comparison left, for the next comparison against the same target."""
+        for name, stored in self._fingerprints.items():
+            if stored[0] & _TAKEN:
+                self._fingerprints[name] = bytes((stored[0] & ~_TAKEN,)) + stored[1:]
 
 
 @dataclass(frozen=True)

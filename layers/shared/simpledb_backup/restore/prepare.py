@@ -10,19 +10,33 @@ A subset dump holds only the items its where clause selected, so its restore cov
 becomes part of the request's subset (``items``/``match``), and an exact restore removes extra items inside
 the subset only. A clause the planner cannot evaluate (whereclause.py) is refused in exact mode.
 
+The target is read once before anything is written: a restore's ``prepare`` reads it through the backup's own
+scan, which stages the safety backup (a full dump of the target, trigger ``pre-restore``) while the same pages
+build the plan's snapshot; the dump is published only when the restore goes ahead (the confirm rule holds and
+something differs), and discarded otherwise, so a refusal publishes nothing. The snapshot then serves the
+write stage of the same invocation (``PreparedRestore.take_snapshot``).
+
 The plan's samples are described in the domain's terms (describe.py); the target's version of a sampled item
 is read afterwards by name (GetAttributes), at most three samples' worth, never by a second scan.
 """
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from simpledb_backup.aws.s3store import PRE_RESTORE_TRIGGER
 from simpledb_backup.aws.simpledb import SimpleDB
-from simpledb_backup.errors import ConfirmationRequiredError, InvalidRequestError
-from simpledb_backup.events import PlanRequest, RestoreRunRequest, describe_validation_error
+from simpledb_backup.backup.service import BackupService, BackupState
+from simpledb_backup.errors import ConfirmationRequiredError, DomainNotFoundError, InvalidRequestError
+from simpledb_backup.events import (
+    PlanRequest,
+    RestoreRunRequest,
+    describe_validation_error,
+    undo_request,
+)
 from simpledb_backup.formats.dumpformat import DumpTotals, encode_item_line
 from simpledb_backup.items import Item
 from simpledb_backup.observability import logger
@@ -30,10 +44,14 @@ from simpledb_backup.restore.answers import plan_answer
 from simpledb_backup.restore.describe import describe_plan_samples
 from simpledb_backup.restore.planning import PlanSummary, Subset, TargetSnapshot, plan_changes
 from simpledb_backup.restore.sources import RestoreSource
-from simpledb_backup.restore.state import RestoreState
+from simpledb_backup.restore.state import RestoreState, SafetyBackup
 from simpledb_backup.restore.target import TargetDomain
 from simpledb_backup.restore.whereclause import SUPPORTED_FORMS, subset_from_where
-from simpledb_backup.runtime import utc_now
+from simpledb_backup.runtime import Deadline, event_payload, utc_now
+
+#: The safety backup is read in the plan's pass, which reads the whole target whatever the time (as a plan
+#: always has): a restore cannot start writing from part of a plan.
+_WHOLE_READ = Deadline(lambda: math.inf, 0.0)
 
 
 def subset_of(request: PlanRequest | RestoreRunRequest) -> Subset:
@@ -117,73 +135,174 @@ class Planned:
     answer: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass
 class PreparedRestore:
     """A restore whose source was verified in full and whose target may be written (the confirm rule holds).
 
-    Only ``Preparation.prepare`` makes one; the write stages need one.
+    Only ``Preparation.prepare`` makes one with the plan's snapshot of the target, which the write stage of
+    the same invocation writes from; a run resumed from its saved state (vouched for by its lock) has none, and
+    its write stage reads the target again.
     """
 
     state: RestoreState
+    _snapshot: TargetSnapshot | None = field(default=None, repr=False)
+
+    def take_snapshot(self) -> TargetSnapshot | None:
+        """The plan's snapshot of the target, once (the target changes as soon as it is written)."""
+        snapshot, self._snapshot = self._snapshot, None
+        if snapshot is not None:
+            snapshot.rewind()
+        return snapshot
+
+
+def _skip_reason(planned: Planned) -> str | None:
+    """Why no safety backup is needed: nothing to undo when the target is new or empty, or nothing differs."""
+    snapshot = planned.snapshot
+    if not snapshot.exists:
+        return "the target is new"
+    if snapshot.item_count == 0:
+        return "the target was empty"
+    if planned.summary.differences == 0:
+        return "the target already matched the source: nothing to write"
+    return None
 
 
 class Preparation:
-    def __init__(self, target: TargetDomain) -> None:
-        self.target = target
+    def __init__(self, target: TargetDomain, backups: BackupService) -> None:
+        self.target, self.backups = target, backups
 
     def plan(self, request: PlanRequest | RestoreRunRequest, source: RestoreSource) -> Planned:
-        """Verify the source and compare it with the target; writes nothing."""
-        request, note = scoped_to_source(request, source.describe())
-        subset = subset_of(request)
-        snapshot = self.target.snapshot(request.target, subset)
+        """Verify the source and compare it with one read of the target; writes nothing."""
+        scoped, note = scoped_to_source(request, source.describe())
+        snapshot = self.target.snapshot(scoped.target, subset_of(scoped))
+        return self._planned(request, scoped, source, snapshot, note)
+
+    def _planned(
+        self,
+        request: PlanRequest | RestoreRunRequest,
+        scoped: PlanRequest | RestoreRunRequest,
+        source: RestoreSource,
+        snapshot: TargetSnapshot,
+        note: str | None,
+    ) -> Planned:
         totals = DumpTotals()
         summary = plan_changes(
-            totalled(source.items(), totals), snapshot, request.mode, subset, request.sample_size
+            totalled(source.items(), totals), snapshot, scoped.mode, subset_of(scoped), scoped.sample_size
         )
         target_items = (
-            read_items(self.target.sdb, request.target, summary.names_to_read()) if snapshot.exists else {}
+            read_items(self.target.sdb, scoped.target, summary.names_to_read()) if snapshot.exists else {}
         )
-        samples = describe_plan_samples(summary.samples, target_items, request.mode)
-        answer = plan_answer(request, source.describe(), snapshot, summary, samples, note)
+        samples = describe_plan_samples(summary.samples, target_items, scoped.mode)
+        answer = plan_answer(scoped, source.describe(), snapshot, summary, samples, note, _as_plan(request))
         logger.info("restore planned", extra={"plan": answer})
-        return Planned(request, snapshot, summary, totals, answer)
+        return Planned(scoped, snapshot, summary, totals, answer)
 
-    def prepare(self, request: RestoreRunRequest, run_id: str, source: RestoreSource) -> PreparedRestore:
-        """Plan, then apply the confirmation rule: writing into an existing, non-empty domain needs
-        ``"confirm": "<that domain>"``. Raises ConfirmationRequiredError (with the plan) otherwise."""
-        planned = self.plan(request, source)
-        request = RestoreRunRequest.model_validate(planned.request.model_dump())
-        snapshot = planned.snapshot
-        non_empty = snapshot.exists and snapshot.item_count > 0
-        if non_empty and request.confirm != request.target:
-            wrong = f' ("confirm" was {request.confirm!r})' if request.confirm is not None else ""
-            raise ConfirmationRequiredError(
-                f"{request.target} exists and holds {snapshot.item_count} items: to write into it, add "
-                f'"confirm": "{request.target}" to the event{wrong}. The plan shows what would change.',
-                planned.answer,
-            )
-        # Nothing to undo when the target is new or empty, or when the plan writes nothing at all.
-        skip_safety_backup = None
-        if not snapshot.exists:
-            skip_safety_backup = "the target is new"
-        elif not non_empty:
-            skip_safety_backup = "the target was empty"
-        elif planned.summary.differences == 0:
-            skip_safety_backup = "the target already matched the source: nothing to write"
-        state = RestoreState(
+    def _read_with_safety_backup(
+        self, target: str, subset: Subset, progress: Callable[[int], None]
+    ) -> tuple[TargetSnapshot, BackupState | None]:
+        """The target's snapshot, read by the backup's scan that stages its safety backup at the same time
+        (None when the target does not exist)."""
+        try:
+            staged = self.backups.start(target, PRE_RESTORE_TRIGGER)
+        except DomainNotFoundError:
+            return TargetSnapshot(subset, exists=False), None
+        snapshot = TargetSnapshot(subset)
+
+        def seen(items: list[Item]) -> None:
+            snapshot.add(items)
+            progress(snapshot.item_count)
+
+        self.backups.run(staged, _WHOLE_READ, on_items=seen, publish=False)  # a failure discards the upload
+        return snapshot, staged
+
+    def prepare(
+        self,
+        request: RestoreRunRequest,
+        run_id: str,
+        source: RestoreSource,
+        progress: Callable[[int], None] | None = None,
+    ) -> PreparedRestore:
+        """Plan from one read of the target that also stages its safety backup, then apply the confirmation
+        rule: writing into an existing, non-empty domain needs ``"confirm": "<that domain>"``. Raises
+        ConfirmationRequiredError (with the plan) otherwise, and publishes no safety backup."""
+        scoped, note = scoped_to_source(request, source.describe())
+        snapshot, staged = self._read_with_safety_backup(
+            scoped.target, subset_of(scoped), progress or _no_progress
+        )
+        published = None
+        try:
+            planned = self._planned(request, scoped, source, snapshot, note)
+            _check_confirmed(RestoreRunRequest.model_validate(planned.request.model_dump()), planned)
+            skip = _skip_reason(planned)
+            if staged is not None and skip is None:
+                published = self._publish(staged)
+        finally:
+            if staged is not None and published is None:
+                self.backups.discard(staged)
+        return PreparedRestore(self._state(planned, run_id, source, published, skip), snapshot)
+
+    def _publish(self, staged: BackupState) -> SafetyBackup:
+        result = self.backups.publish_staged(staged)
+        if result.version_id is None:  # pragma: no cover - publishing always gives a version
+            raise RuntimeError("a published safety backup has no version id")
+        undo = undo_request(staged.domain, result.version_id)
+        safety = SafetyBackup(
+            version_id=result.version_id, key=result.key, items=result.items, undo=event_payload(undo)
+        )
+        logger.info("safety backup written", extra={"safety_backup": safety.model_dump()})
+        return safety
+
+    @staticmethod
+    def _state(
+        planned: Planned,
+        run_id: str,
+        source: RestoreSource,
+        safety_backup: SafetyBackup | None,
+        skipped: str | None,
+    ) -> RestoreState:
+        request = planned.request
+        return RestoreState(
             run_id=run_id,
             request=request.model_dump(mode="json", exclude_none=True),
             source=source.describe(),
             target=request.target,
             started_at=utc_now(),
-            phase="writing" if skip_safety_backup else "safety-backup",
-            safety_backup_skipped=skip_safety_backup,
-            target_created=not snapshot.exists,
-            target_items_before=snapshot.item_count,
+            phase="writing",
+            safety_backup=safety_backup,
+            safety_backup_skipped=skipped,
+            safety_backup_items_so_far=planned.snapshot.item_count,
+            target_created=not planned.snapshot.exists,
+            target_items_before=planned.snapshot.item_count,
             plan={
                 name: planned.answer[name]
-                for name in ("items", "attributes", "writes", "samples", "sample_names")
+                for name in ("items", "attributes", "writes", "samples", "sample_names", "samples_omitted")
+                if name in planned.answer
             },
             source_totals=planned.source_totals.to_state(),
         )
-        return PreparedRestore(state)
+
+
+def _no_progress(_: int) -> None:
+    pass
+
+
+def _as_plan(request: PlanRequest | RestoreRunRequest) -> PlanRequest:
+    """The plan a request asks for (a restore's own plan included), for the next steps its answer gives."""
+    fields = request.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    fields = {name: value for name, value in fields.items() if name not in ("confirm", "run_id")}
+    return PlanRequest.model_validate({**fields, "action": "plan"})
+
+
+def _check_confirmed(request: RestoreRunRequest, planned: Planned) -> None:
+    """Writing into an existing, non-empty domain needs ``"confirm": "<that domain>"``."""
+    snapshot = planned.snapshot
+    if not (snapshot.exists and snapshot.item_count > 0) or request.confirm == request.target:
+        return
+    wrong = f' ("confirm" was {request.confirm!r})' if request.confirm is not None else ""
+    error = ConfirmationRequiredError(
+        f"{request.target} exists and holds {snapshot.item_count} items: to write into it, confirm with the "
+        f"target's name{wrong}. The plan shows what would change.",
+        planned.answer,
+    )
+    error.next_steps = planned.answer.get("next", [])
+    raise error

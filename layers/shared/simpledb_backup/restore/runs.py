@@ -7,7 +7,7 @@ A state is saved with its MAC and loaded only when the MAC verifies: a state the
 
 from typing import Any, Literal
 
-from simpledb_backup.aws.keys import DRILL_RUN_ID_PREFIX, status_key
+from simpledb_backup.aws.keys import DRILL_RUN_ID_PREFIX, RESTORES_PREFIX, status_key
 from simpledb_backup.aws.statemac import SealedDocuments, unverified_error
 from simpledb_backup.errors import InvalidRequestError, RefusalError
 from simpledb_backup.restore.answers import continuation_request
@@ -49,6 +49,18 @@ class RestoreRuns:
         if state.run_id != run_id:  # sealed at its own key, so only an older release's bug could do this
             raise InvalidRequestError(f"run_id: the state saved for {run_id!r} is run {state.run_id!r}")
         return state
+
+    def list_runs(self, domain: str, limit: int) -> tuple[list[RestoreState], int]:
+        """The newest ``limit`` restore runs of ``domain``'s dumps or into ``domain``, newest first (by their
+        start time), and how many more of them there are. A state that does not verify is left out."""
+        keys = [key for key in self.documents.store.iter_keys_under(RESTORES_PREFIX) if key.endswith(".json")]
+        found: list[RestoreState] = []
+        for key in keys:
+            state = self._saved(key.removeprefix(RESTORES_PREFIX).removesuffix(".json"))
+            if state is not None and domain in (state.request.get("domain"), state.target):
+                found.append(state)
+        found.sort(key=lambda state: (state.started_at, state.run_id), reverse=True)
+        return found[:limit], max(0, len(found) - limit)
 
     def _is_own(self, run_id: str) -> bool:
         # Restore runs saved by earlier releases have no kind in their id; drill runs always have one.

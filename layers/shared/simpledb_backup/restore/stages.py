@@ -1,16 +1,26 @@
-"""Steps 2 to 4 of a restore, each a collaborator of the runner: safety backup, write, verify.
+"""Steps 2 to 4 of a restore, each a collaborator of the runner: write, verify (and, for runs saved before the
+safety backup was taken in the plan's read, the safety backup stage).
 
-2. **Safety backup** of the target, a normal dump version with trigger ``pre-restore``, unless the target is
-   new or empty or nothing differs: restoring that version undoes the restore. It may span invocations.
+2. **Safety backup** of the target, a normal dump version with trigger ``pre-restore``: taken by the
+   preparation from the same read of the target as the plan (prepare.py). Restoring that version undoes the
+   restore. ``SafetyBackupStage`` only continues a run saved in phase ``safety-backup`` by an earlier release.
 3. **Write** with parallel BatchPutAttributes / BatchDeleteAttributes workers. Every put replaces each
-   attribute with the source's values, so writes converge: running the same restore again, or resuming one,
-   re-plans against the target's current contents and finds the items already written unchanged.
-4. **Verify** by reading the target back: nothing may be left to create, update or delete.
+   attribute with the source's values, so writes converge. The first write invocation writes from the plan's
+   own read of the target; a later one (the run parked, or its invocation died) reads the target again and
+   finds the items already written unchanged.
+4. **Verify** by reading the target back once: nothing may be left to create, update or delete.
+
+No stage outlives its invocation: the writer stops taking batches and the rate controller stops waiting when
+the deadline's margin is reached (the runner's deadline also reads as out of time once the run's heartbeat is
+lost); a read stopped part-way is done again in the next invocation.
 """
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from typing import Any
 
+from simpledb_backup.aws.ratecontrol import OutOfTimeError, RateController
 from simpledb_backup.aws.simpledb import SimpleDB, plan_put_batches
 from simpledb_backup.backup.service import BackupService
 from simpledb_backup.events import RestoreRunRequest, undo_request
@@ -18,13 +28,22 @@ from simpledb_backup.formats.dumpformat import DumpTotals
 from simpledb_backup.items import MAX_BATCH_ITEMS, Item
 from simpledb_backup.observability import logger, tracer
 from simpledb_backup.restore.catalog import PRE_RESTORE_TRIGGER
-from simpledb_backup.restore.planning import ChangeKind, compare, plan_changes
+from simpledb_backup.restore.planning import Change, ChangeKind, PlanSummary, compare, plan_changes
 from simpledb_backup.restore.prepare import PreparedRestore, subset_of
 from simpledb_backup.restore.sources import RestoreSource
-from simpledb_backup.restore.state import SafetyBackup
+from simpledb_backup.restore.state import RestoreState, SafetyBackup, WriteCounts
 from simpledb_backup.restore.target import TargetDomain
 from simpledb_backup.restore.writer import ParallelWriter, take_full_batches
 from simpledb_backup.runtime import Deadline, event_payload
+
+
+def time_limited(sdb: SimpleDB, deadline: Deadline) -> AbstractContextManager[None]:
+    """While the context lasts, the adapter's rate controller waits for no call past the deadline's margin
+    (other retry policies, such as the benchmark's baseline, do not wait on a time limit)."""
+    policy = sdb.retry_policy
+    if isinstance(policy, RateController):
+        return policy.limited_to(lambda: deadline.remaining() - deadline.margin_seconds)
+    return nullcontext()
 
 
 class SafetyBackupStage:
@@ -33,7 +52,8 @@ class SafetyBackupStage:
 
     @tracer.capture_method
     def run(self, prepared: PreparedRestore, deadline: Deadline) -> bool:
-        """Dump the target with trigger ``pre-restore``; False when the dump continues in a later invocation."""
+        """Continue the ``pre-restore`` dump of a run saved in phase safety-backup; False when it continues in
+        a later invocation."""
         state = prepared.state
         if state.safety_backup_run_id:
             result = self.backups.run(self.backups.load(state.safety_backup_run_id), deadline)
@@ -51,63 +71,127 @@ class SafetyBackupStage:
         return True
 
 
+class _Batches:
+    """Changes gathered into full batches of puts, trims and deletes for a writer."""
+
+    def __init__(self, writer: ParallelWriter) -> None:
+        self.writer = writer
+        self.puts: list[Item] = []
+        self.trims: list[tuple[str, frozenset[str]]] = []
+        self.deletes: list[str] = []
+
+    def add(self, change: Change) -> bool:
+        """Gather one change; True when a batch is full and ``flush_full`` should run."""
+        if change.needs_put and change.item is not None:
+            self.puts.append(change.item)
+        if change.needs_attribute_removal and change.item is not None:
+            self.trims.append((change.name, frozenset(change.item.attributes)))
+        if change.kind is ChangeKind.DELETE:
+            self.deletes.append(change.name)
+        return (
+            len(self.puts) > MAX_BATCH_ITEMS
+            or len(self.trims) == MAX_BATCH_ITEMS
+            or len(self.deletes) == MAX_BATCH_ITEMS
+        )
+
+    def flush_full(self) -> None:
+        for batch in take_full_batches(self.puts):
+            self.writer.put(batch)
+        if len(self.trims) == MAX_BATCH_ITEMS:
+            self.writer.trim(self.trims)
+            self.trims = []
+        if len(self.deletes) == MAX_BATCH_ITEMS:
+            self.writer.delete(self.deletes)
+            self.deletes = []
+
+    def flush_all(self) -> None:
+        for batch in plan_put_batches(self.puts):
+            self.writer.put(batch)
+        if self.trims:
+            self.writer.trim(self.trims)
+        if self.deletes:
+            self.writer.delete(self.deletes)
+
+
+def _write_all(changes: Iterator[Change], writer: ParallelWriter, deadline: Deadline) -> bool:
+    """Hand every change to the writer; False when time ran short first (nothing more is taken)."""
+    batches = _Batches(writer)
+    for change in changes:
+        if batches.add(change):
+            if deadline.out_of_time() or writer.out_of_time:
+                return False
+            batches.flush_full()
+    if deadline.out_of_time() or writer.out_of_time:
+        return False
+    batches.flush_all()
+    return True
+
+
+def _reconciled(
+    before: WriteCounts, now: WriteCounts, plan: dict[str, Any], left: PlanSummary
+) -> WriteCounts:
+    """The run's counts once a resumed write stage is done: what the earlier invocations wrote is what the plan
+    had to write less what this one found left, which also counts writes a killed invocation made after its
+    last heartbeat (never fewer than were counted)."""
+    planned = plan.get("writes") or {}
+    earlier = {
+        "items_written": int(planned.get("put", 0)) - left.items_to_put,
+        "items_trimmed": int(planned.get("trim", 0)) - left.items_to_trim,
+        "items_deleted": int(planned.get("delete", 0)) - left.counts[ChangeKind.DELETE],
+    }
+    this_invocation = {name: getattr(now, name) - getattr(before, name) for name in earlier}
+    return now.model_copy(
+        update={name: max(getattr(before, name), earlier[name]) + this_invocation[name] for name in earlier}
+    )
+
+
 class WriteStage:
     def __init__(self, sdb: SimpleDB, target: TargetDomain, workers: int) -> None:
         self.sdb, self.target, self.workers = sdb, target, workers
 
     @tracer.capture_method
     def run(self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline) -> bool:
-        """Re-plan against the target's current contents and write what differs.
-
-        Re-planning is what makes a resumed or repeated restore safe: items already written compare unchanged.
-        Returns False, with every batch in flight finished, when time runs short.
-        """
+        """Write what differs between the source and the target: from the plan's read of the target when it
+        is at hand (the invocation that planned), else from a new read. Returns False, with every batch in
+        flight finished, when time runs short."""
         state = prepared.state
         request = RestoreRunRequest.model_validate(state.request)
         if state.target_created and not self.sdb.domain_exists(state.target):
             self.target.create(state.target)
         subset = subset_of(request)
-        changes = compare(source.items(), self.target.snapshot(state.target, subset), request.mode, subset)
-        puts: list[Item] = []
-        trims: list[tuple[str, frozenset[str]]] = []
-        deletes: list[str] = []
-        completed = False
-        with ParallelWriter(self.sdb, state.target, self.workers) as writer:
+        snapshot = prepared.take_snapshot()
+        resumed = snapshot is None
+        if snapshot is None:
             try:
-                for change in changes:
-                    if change.needs_put and change.item is not None:
-                        puts.append(change.item)
-                    if change.needs_attribute_removal and change.item is not None:
-                        trims.append((change.name, frozenset(change.item.attributes)))
-                    if change.kind is ChangeKind.DELETE:
-                        deletes.append(change.name)
-                    if (
-                        len(puts) > MAX_BATCH_ITEMS
-                        or len(trims) == MAX_BATCH_ITEMS
-                        or len(deletes) == MAX_BATCH_ITEMS
-                    ):
-                        if deadline.out_of_time():
-                            break
-                        for batch in take_full_batches(puts):
-                            writer.put(batch)
-                        if len(trims) == MAX_BATCH_ITEMS:
-                            writer.trim(trims)
-                            trims = []
-                        if len(deletes) == MAX_BATCH_ITEMS:
-                            writer.delete(deletes)
-                            deletes = []
-                else:
-                    for batch in plan_put_batches(puts):
-                        writer.put(batch)
-                    if trims:
-                        writer.trim(trims)
-                    if deletes:
-                        writer.delete(deletes)
-                    completed = True
+                with time_limited(self.sdb, deadline):
+                    read = self.target.read(state.target, subset, should_stop=deadline.out_of_time)
+            except OutOfTimeError:
+                return False
+            if read is None:
+                return False
+            snapshot = read.snapshot
+        left = PlanSummary(request.mode, 0)
+        changes = compare(source.items(), snapshot, request.mode, subset)
+        before = state.written
+        completed = self._write(state, left.track(changes), deadline)
+        changes.close()  # stops the source stream early when time ran short
+        if completed and resumed and state.plan is not None:
+            state.written = _reconciled(before, state.written, state.plan, left)
+        return completed
+
+    def _write(self, state: RestoreState, changes: Iterator[Change], deadline: Deadline) -> bool:
+        def done(counts: WriteCounts) -> None:
+            state.written = state.written.plus(counts)
+
+        with (
+            time_limited(self.sdb, deadline),
+            ParallelWriter(self.sdb, state.target, self.workers, done) as writer,
+        ):
+            try:
+                completed = _write_all(changes, writer, deadline)
             finally:
-                changes.close()  # stops the source stream early when time ran short
                 writer.finish()
-                state.written.merge(writer.counts)
+            completed = completed and not writer.out_of_time
         logger.info(
             "restore writes finished" if completed else "restore writes paused",
             extra={
@@ -123,29 +207,33 @@ class VerifyStage:
         self.target = target
 
     @tracer.capture_method
-    def run(self, prepared: PreparedRestore, source: RestoreSource) -> dict[str, Any]:
-        """Read the target back and compare it with the source: nothing may be left to change.
+    def run(
+        self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline | None = None
+    ) -> dict[str, Any] | None:
+        """Read the target back once and compare it with the source: nothing may be left to change. None when
+        time ran short before the read's end (the next invocation verifies).
 
         When the target must now hold exactly the source (exact mode, or a domain this restore created, with
-        no subset), the target's count and order-independent digest are compared with the source's. Otherwise,
-        or to explain a mismatch, the target is compared item by item as the plan does.
+        no subset), its count and order-independent digest are compared with the source's; otherwise, or to
+        explain a mismatch, the same read is compared item by item with the source, as the plan does.
         """
         state = prepared.state
         request = RestoreRunRequest.model_validate(state.request)
         subset = subset_of(request)
+        stop: Callable[[], bool] = deadline.out_of_time if deadline else (lambda: False)
+        try:
+            with time_limited(self.target.sdb, deadline) if deadline else nullcontext():
+                read = self.target.read(state.target, subset, with_totals=True, should_stop=stop)
+        except OutOfTimeError:
+            return None
+        if read is None:
+            return None
         whole_target_is_source = subset.is_everything and (request.mode == "exact" or state.target_created)
-        if whole_target_is_source and state.source_totals is not None:
-            target_totals = self.target.totals(state.target)
+        if whole_target_is_source and state.source_totals is not None and read.totals is not None:
             source_totals = DumpTotals.from_state(state.source_totals)
-            if (target_totals.items, target_totals.digest) == (source_totals.items, source_totals.digest):
+            if (read.totals.items, read.totals.digest) == (source_totals.items, source_totals.digest):
                 return {"verified": True, "mismatches": 0, "sample": []}
-        summary = plan_changes(
-            source.items(),
-            self.target.snapshot(state.target, subset),
-            request.mode,
-            subset,
-            request.sample_size,
-        )
+        summary = plan_changes(source.items(), read.snapshot, request.mode, subset, request.sample_size)
         return {
             "verified": summary.differences == 0,
             "mismatches": summary.differences,

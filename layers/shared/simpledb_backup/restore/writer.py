@@ -3,20 +3,33 @@
 from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from simpledb_backup.aws.ratecontrol import OutOfTimeError
 from simpledb_backup.aws.simpledb import SimpleDB, plan_put_batches
 from simpledb_backup.items import Item
 from simpledb_backup.restore.state import WriteCounts
+
+
+def _ignore(_: WriteCounts) -> None:
+    pass
 
 
 class ParallelWriter:
     """BatchPutAttributes / BatchDeleteAttributes calls on a worker pool, with at most two batches per worker
     in flight so memory stays flat however large the restore. Every worker goes through the SimpleDB
     adapter's one retry policy (ratecontrol.RateController), so 503s slow the whole restore down instead of
-    failing a batch."""
+    failing a batch.
 
-    def __init__(self, sdb: SimpleDB, domain: str, workers: int) -> None:
-        self.sdb, self.domain = sdb, domain
+    ``on_done`` hears of each batch as it completes (in the thread that submits or finishes), so a run's
+    progress moves during the write. A batch whose call the rate controller did not send because the
+    invocation's time ran out (OutOfTimeError) is not written and not counted; ``out_of_time`` says so, and
+    the next invocation writes it (writes converge)."""
+
+    def __init__(
+        self, sdb: SimpleDB, domain: str, workers: int, on_done: Callable[[WriteCounts], None] = _ignore
+    ) -> None:
+        self.sdb, self.domain, self.on_done = sdb, domain, on_done
         self.counts = WriteCounts()
+        self.out_of_time = False
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="restore-writer")
         self._in_flight: set[Future[WriteCounts]] = set()
         self._limit = 2 * workers
@@ -55,7 +68,10 @@ class ParallelWriter:
         for future in done:
             error = future.exception()
             if error is None:
-                self.counts.merge(future.result())
+                self.counts = self.counts.plus(future.result())
+                self.on_done(future.result())
+            elif isinstance(error, OutOfTimeError):
+                self.out_of_time = True
             else:
                 failure = failure or error
         if failure is not None:
@@ -97,7 +113,7 @@ class ParallelWriter:
 
 
 def take_full_batches(buffer: list[Item]) -> list[list[Item]]:
-    """Cut the put batches that can no longer grow off the front of ``buffer``; the last stays in it.
+    """Cut the put batches that can no longer grow off the front of ``buffer``; the last stay in it.
 
     plan_put_batches is greedy (a batch closes when the next item does not fit), so batching a growing buffer
     this way yields exactly the batches one pass over the whole stream would: the fewest calls.
