@@ -85,8 +85,7 @@ def invoke_function(lambda_client: Any, name: str, event: dict[str, Any]) -> Inv
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "TooManyRequestsException":
             raise FunctionBusyError(
-                f"{name} is busy (throttled: the restore function runs one invocation at a time, and a "
-                "restore may be running); try again in a minute"
+                f"{name} is busy (throttled: its reserved concurrency is in use); try again in a minute"
             ) from error
         raise
     raw = response["Payload"].read()

@@ -45,8 +45,7 @@ class FunctionRaisedError(CliError):
 
 
 class FunctionBusyError(CliError):
-    """Lambda throttled the invocation: the restore function runs one invocation at a time (reserved
-    concurrency 1), so this is expected while a restore's continuation runs."""
+    """Lambda throttled the invocation: the function's reserved concurrency is in use."""
 
     kind = "throttled"
 

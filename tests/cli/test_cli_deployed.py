@@ -68,6 +68,10 @@ class StubbedSession:
         }
         self.stubbers["lambda"].add_response("invoke", response, expected)
 
+    def runs(self, *runs: dict[str, Any]) -> None:
+        """The restore's runs, as the command asks for them before it sends a restore (to find the new one)."""
+        self.answers({"action": "runs", "status": "ok", "domain": DOMAIN, "runs": list(runs), "more": 0})
+
     def throttles(self) -> None:
         self.stubbers["lambda"].add_client_error(
             "invoke", "TooManyRequestsException", "Rate Exceeded.", http_status_code=429
@@ -141,8 +145,9 @@ def test_a_continued_restore_is_followed_through_throttled_polls(capsys: pytest.
             "message": f"restore of packages {status}",
         }
 
+    session.runs()
     session.answers(state("continued", "safety-backup", 0))
-    session.throttles()  # the restore's next invocation holds the function: the poll is throttled
+    session.throttles()  # the function's reserved concurrency is in use: the poll is throttled
     session.answers(state("continued", "writing", 120))
     session.answers(state("complete", "done", 300))
     sleeps: list[float] = []
@@ -152,6 +157,7 @@ def test_a_continued_restore_is_followed_through_throttled_polls(capsys: pytest.
     assert "complete: restore of packages complete" in out
     status_event = {"action": "status", "domain": DOMAIN, "run_id": run_id}
     assert session.events == [
+        (RESTORE, {"action": "runs", "domain": DOMAIN}),
         (RESTORE, {"action": "restore", "domain": DOMAIN, "confirm": DOMAIN}),
         (RESTORE, status_event),
         (RESTORE, status_event),
@@ -191,6 +197,7 @@ def test_a_missing_stack_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_throttled_first_call_is_exit_2_with_advice(capsys: pytest.CaptureFixture[str]) -> None:
     session = StubbedSession()
     session.stack()
+    session.runs()
     session.throttles()
     status, _, err = run(session, capsys, "restore", DOMAIN, "--yes")
     assert status == 2
@@ -254,6 +261,7 @@ def test_a_followed_run_that_stalls_says_so_with_the_command_that_resumes_it(
         "target_domain": DOMAIN,
     }
     progress = {"phase": "writing", "items_to_write": 300, "items_written": 120, "elapsed_seconds": 800.0}
+    session.runs({"run_id": "restore-20261125T030000Z-abcdefabcdef", "state": "complete"})
     session.answers({**base, "state": "parked", "phase": "writing", "progress": progress})
     session.answers(
         {

@@ -144,9 +144,9 @@ def sent_by(command: str, function: FunctionName) -> dict[str, Any]:
     recorder = Recorder()
     status = main(arguments[1:], Runtime(functions_factory=lambda _: recorder, stdout=io.StringIO()))
     assert status == 0, command
-    [last] = [
-        event for called, event in recorder.sent if called == function and event.get("action") != "runs"
-    ][-1:]
+    # A restore asks for the runs first (to find its own): not the event the command sends.
+    sent = [event for called, event in recorder.sent if called == function]
+    [last] = [event for event in sent if arguments[1] == "runs" or event.get("action") != "runs"][-1:]
     return last
 
 

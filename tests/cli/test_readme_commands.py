@@ -36,9 +36,9 @@ ELSEWHERE = {
     "make alarms": "reads a deployed stack's alarms",
     "DEST=simpledb-backup-copy-eu": "configures a bucket in another AWS account",
 }
-#: README commands that need the functions' side of issue 17 (runs), not on this branch yet: they are run, and
-#: must fail until it lands (then they must be taken out of here).
-PENDING = {"simpledb-backup runs packages": "restoreops: the restore function's runs action"}
+#: README commands that need a part of issue 17 not on this branch yet: they are run, and must fail until it lands
+#: (then they must be taken out of here).
+PENDING: dict[str, str] = {}
 
 
 def sh_blocks() -> list[str]:
