@@ -183,7 +183,7 @@ def _number(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return f"{value:,.4f}".rstrip("0").rstrip(".") if value < 1 else f"{value:,.1f}"
+        return f"{value:,.6f}".rstrip("0").rstrip(".") if value < 1 else f"{value:,.1f}"
     return str(value)
 
 
