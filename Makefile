@@ -19,7 +19,7 @@ STACK_NAME ?= simpledb-backup
 ITEMS ?= 20000
 LATENCY_MS ?= 30
 
-.PHONY: help setup test lint typecheck template-check pytest demo invoke-local invoke local-aws bench bench-large \
+.PHONY: help setup test lint typecheck template-check pytest demo invoke-local invoke local-aws local-seed bench bench-large \
         build deploy alarms logs clean
 
 help:
@@ -27,31 +27,38 @@ help:
 	@echo "make demo         run the nightly backup and a restore against an embedded local AWS"
 	@echo "make test         ruff, mypy, sam validate --lint, cfn-lint and pytest"
 	@echo "make local-aws    serve moto + the SimpleDB engine on 127.0.0.1:$(LOCAL_AWS_PORT)"
+	@echo "make local-seed   the bucket and a Repoman-shaped domain at AWS_ENDPOINT_URL (after make local-aws)"
 	@echo "make invoke-local FN=backup|restore EVENT=events/<file>.json"
 	@echo "make invoke       FN=restore EVENT=events/<file>.json  (deployed stack)"
 	@echo "make bench        the benchmark of docs/PERFORMANCE.md at 20,000 and 50,000 items, repoman-cli beside (~30 min)"
 	@echo "make bench-large  the same and 200,000 items: the figures docs/PERFORMANCE.md shows"
 	@echo "make deploy | alarms | logs FN=backup"
 
-# The project itself is installed too, editable, so that .venv/bin/simpledb-backup runs this checkout's code.
+# The project itself is installed too, editable, so that .venv/bin/simpledb-backup runs this checkout's code from
+# any directory (the local engine, runner and worker included: pyproject.toml).
+# Setup talks on stderr only, so that a target's stdout stays its own even when it sets up first
+# (`make invoke-local ... | jq` on a fresh clone).
 $(VENV)/.installed: requirements-dev.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt --editable .
-	touch $@
+	@echo "make setup: installing $(VENV) (a few minutes the first time)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(VENV)/bin/pip install --quiet --upgrade pip >&2
+	@$(VENV)/bin/pip install --quiet -r requirements-dev.txt --editable . >&2
+	@touch $@
 
 $(SAM_VENV)/.installed: requirements-sam.txt
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt
-	touch $@
+	@echo "make setup: installing $(SAM_VENV)" >&2
+	@$(PYTHON) -m venv $(SAM_VENV) >&2
+	@$(SAM_VENV)/bin/pip install --quiet --upgrade pip >&2
+	@$(SAM_VENV)/bin/pip install --quiet -r requirements-sam.txt >&2
+	@touch $@
 
 # The IAM policy simulator of tests/iamcheck (@cloud-copilot/iam-simulate, pinned by its package-lock.json),
 # run by the machine's Node.js.
 IAM_SIMULATOR := tests/iamcheck/simulator
 $(IAM_SIMULATOR)/node_modules/.installed: $(IAM_SIMULATOR)/package.json $(IAM_SIMULATOR)/package-lock.json
-	cd $(IAM_SIMULATOR) && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+	@echo "make setup: installing the IAM policy simulator ($(IAM_SIMULATOR))" >&2
+	@cd $(IAM_SIMULATOR) && npm ci --no-audit --no-fund --loglevel=error >&2
+	@touch $@
 
 setup: $(VENV)/.installed $(SAM_VENV)/.installed $(IAM_SIMULATOR)/node_modules/.installed
 
@@ -73,10 +80,15 @@ pytest: $(VENV)/.installed $(IAM_SIMULATOR)/node_modules/.installed
 test: lint typecheck template-check pytest
 
 demo: $(VENV)/.installed
-	$(PY) scripts/demo.py
+	@$(PY) scripts/demo.py
 
+# Not echoed: stdout is the function's answer alone, as JSON (`make invoke-local ... | jq`).
 invoke-local: $(VENV)/.installed
-	$(PY) scripts/invoke_local.py $(FN) $(EVENT)
+	@$(PY) scripts/invoke_local.py $(FN) $(EVENT)
+
+# The bucket as template.yaml declares it and a Repoman-shaped domain, at AWS_ENDPOINT_URL (`make local-aws`).
+local-seed: $(VENV)/.installed
+	@$(PY) -m localrun seed
 
 local-aws: $(VENV)/.installed
 	$(PY) -m sdblocal.server --host 127.0.0.1 --port $(LOCAL_AWS_PORT)

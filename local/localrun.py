@@ -1,8 +1,10 @@
 """Run the Lambda handlers in-process, as `sam local invoke` would but without Docker.
 
-Used by `make invoke-local`, `simpledb-backup --local`, `make demo`, the benchmark and the tests. A handler that
-continues its work in a new invocation is run again here with its continuation event, as Lambda would run the
-asynchronous invocation it asked for.
+Used by `make invoke-local`, `simpledb-backup --local` (through localworker), `make demo`, the benchmark and the
+tests. A handler that continues its work in a new invocation is run again here with its continuation event, as
+Lambda would run the asynchronous invocation it asked for. An invocation that runs past its timeout is treated
+as Lambda treats it: its answer is abandoned, the continuations it asked for after its deadline are dropped, and
+``InvocationTimedOutError`` reports it, so a test that lets an invocation overrun fails.
 
 The functions' environment is events/env.json with the process environment on top (``DOMAIN_NAMES=... make
 invoke-local`` wins), and their output (Powertools writes logs and metric records to stdout) goes wherever
@@ -63,6 +65,33 @@ class LocalContext:
     def get_remaining_time_in_millis(self) -> int:
         return int(max(0.0, self.timeout_seconds - (self.clock() - self.started)) * 1000)
 
+    @property
+    def enforces_timeout(self) -> bool:
+        """Whether the timeout is Lambda's: on the real clock. A test that passes a clock of its own simulates
+        time (each reading may advance it), so reading it again would change what the test simulates."""
+        return self.clock is time.monotonic
+
+    def overrun_seconds(self) -> float:
+        """How far past its timeout the invocation has run (0 while it has not)."""
+        return max(0.0, self.clock() - self.started - self.timeout_seconds)
+
+
+class InvocationTimedOutError(RuntimeError):
+    """An invocation ran past its timeout. Lambda stops such an invocation where it is, and its answer is an
+    error ("Task timed out"); locally the handler cannot be stopped, so its answer is abandoned instead, and what
+    it asked for after its deadline is dropped."""
+
+    def __init__(self, function: str, timeout_seconds: float, ran_seconds: float, dropped: int) -> None:
+        dropped_text = (
+            f"; {dropped} continuation(s) it asked for after its deadline were dropped" if dropped else ""
+        )
+        super().__init__(
+            f"Task timed out after {timeout_seconds:.2f} seconds: the {function} invocation ran "
+            f"{ran_seconds:.1f} s, and Lambda would have stopped it at its timeout (what it did after that "
+            f"would not have happened){dropped_text}"
+        )
+        self.function, self.timeout_seconds, self.ran_seconds = function, timeout_seconds, ran_seconds
+
 
 def load_module(path: Path, module_name: str) -> ModuleType:
     """Import a file that is not on the import path (a handler, a script) under ``module_name``."""
@@ -96,6 +125,8 @@ class _Continuations(threading.local):
 
     def __init__(self) -> None:
         self.asked: list[dict[str, Any]] | None = None
+        #: Continuations asked for after the invocation's deadline: Lambda would never have sent them.
+        self.late = 0
 
 
 _continuations = _Continuations()
@@ -105,6 +136,9 @@ def _continue_locally(event: BaseModel, context: object) -> None:
     """Stands in for ``aws.continuation.start_continuation``: queue the event for the chain this handler runs in."""
     if _continuations.asked is None:
         raise RuntimeError("a handler asked for a continuation outside localrun.Invocations")
+    if isinstance(context, LocalContext) and context.enforces_timeout and context.overrun_seconds() > 0:
+        _continuations.late += 1
+        return
     _continuations.asked.append(event_payload(event))
 
 
@@ -122,9 +156,12 @@ class Invocations:
         event: dict[str, Any],
         context_factory: Callable[[], LocalContext] | None = None,
         max_invocations: int = 100,
+        handler: Any = None,
     ) -> None:
         self.function, self.max_invocations = function, max_invocations
-        self.handler: Any = cast(Any, load_handler(function))  # a handler module, given a stand-in below
+        #: The handler module (functions/<function>/), or one a test gives; given a stand-in below for its
+        #: ``start_continuation``.
+        self.handler: Any = handler if handler is not None else cast(Any, load_handler(function))
         self.handler.start_continuation = _continue_locally
         self.make_context = context_factory or (
             lambda: LocalContext(function_name=f"simpledb-backup-{function}")
@@ -141,18 +178,26 @@ class Invocations:
         return self
 
     def __next__(self) -> dict[str, Any]:
+        """The next invocation's response; InvocationTimedOutError instead when it ran past its timeout (the
+        continuations it asked for in time still run on the next call, as Lambda would run them)."""
         if not self.pending:
             raise StopIteration
         if self.count == self.max_invocations:
             raise RuntimeError(f"{self.function} asked for more than {self.max_invocations} invocations")
         asked: list[dict[str, Any]] = []
-        _continuations.asked = asked
+        _continuations.asked, _continuations.late = asked, 0
+        context = self.make_context()
         try:
-            response: dict[str, Any] = self.handler.lambda_handler(self.pending.pop(0), self.make_context())
+            response: dict[str, Any] = self.handler.lambda_handler(self.pending.pop(0), context)
         finally:
             _continuations.asked = None
-        self.count += 1
-        self.pending += asked
+            self.count += 1
+            self.pending += asked
+        overrun = context.overrun_seconds() if context.enforces_timeout else 0.0
+        if overrun > 0:
+            raise InvocationTimedOutError(
+                self.function, context.timeout_seconds, context.timeout_seconds + overrun, _continuations.late
+            )
         return response
 
 
@@ -259,3 +304,30 @@ def local_stack(function: str, output: TextIO, report: Callable[[str], None]) ->
         finally:
             server.stop()
             os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m localrun seed``: create the backup bucket (as template.yaml declares it) and a Repoman-shaped
+    domain at ``AWS_ENDPOINT_URL`` (`make local-aws`), for the README's local session; nothing else needed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m localrun", description=main.__doc__)
+    parser.add_argument("command", choices=["seed"])
+    parser.add_argument("--items", type=int, default=500, help="items of the domain, meta included (500)")
+    arguments = parser.parse_args(argv)
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        print("error: set AWS_ENDPOINT_URL to the local AWS (make local-aws) first", file=sys.stderr)
+        return 2
+    for name, value in FAKE_CREDENTIALS.items():
+        os.environ.setdefault(name, value)
+    environment = use_function_environment("backup")
+    domain = environment["DOMAIN_NAMES"].split(",")[0]
+    seeded = seed_local_stack(environment["BACKUP_BUCKET"], domain, item_count=arguments.items)
+    print(
+        f"bucket {seeded['bucket']['bucket']} and domain {domain} ({seeded['items']} items) at {os.environ['AWS_ENDPOINT_URL']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

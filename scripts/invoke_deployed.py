@@ -88,7 +88,9 @@ def main(argv: Sequence[str] | None = None, session: Any = None) -> int:
     def invoke_and_show() -> int:
         event = load_event(args.event)
         cloudformation = session.client("cloudformation", region_name=args.region)
-        name = function_name(cloudformation, args.stack_name, args.function)
+        name = function_name(
+            cloudformation, args.stack_name, args.function, stack_hint="STACK_NAME (make invoke)"
+        )
         print(f"invoking {name} (waits up to {READ_TIMEOUT_SECONDS // 60} minutes)...", file=sys.stderr)
         lambda_client = session.client("lambda", region_name=args.region, config=INVOKE_CONFIG)
         invocation = invoke_function(lambda_client, name, event)

@@ -2,6 +2,6 @@
 
 import sys
 
-from simpledb_backup_cli.app import main
+from simpledb_backup_cli.entry import main
 
 sys.exit(main())

@@ -2,15 +2,17 @@
 
     simpledb-backup [--local | --stack-name NAME] COMMAND DOMAIN [options]
 
-Commands: backup, list, plan, diff, restore, status, undo. ``--json`` prints exactly the function's answer;
-otherwise the answer is shown for a person (render). ``restore`` and ``undo`` show the plan first and write only
-after the operator has typed the target domain's name (``--yes`` skips the question). Exit status: see errors.
+Commands: backup, list, plan, diff, restore, status, undo, runs, unlock, drill, estimate (the run commands are in
+runcommands). ``--json`` prints exactly the function's answer (or the command's own refusal, in the same shape);
+otherwise the answer is shown for a person (views). ``restore``, ``undo`` and ``unlock`` show what they would do
+first and write only after the operator has typed the target domain's name (``--yes`` skips the question). A run
+the command follows goes on when the operator presses Ctrl-C (following). Exit status: see errors.
 """
 
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,139 +25,68 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
+    ProfileNotFound,
 )
 from rich.console import Console
 from rich.text import Text
 
-from simpledb_backup_cli import render, requests
-from simpledb_backup_cli.deployed import DeployedFunctions
-from simpledb_backup_cli.errors import (
-    CliError,
-    ExitStatus,
-    NotConfirmedError,
-    NothingToUndoError,
+from simpledb_backup_cli import requests, runcommands, views
+from simpledb_backup_cli.cliruntime import (
+    Runtime,
+    follower_of,
+    functions_of,
+    json_option,
+    output_of,
+    runtime_of,
+    samples_option,
+    source_options,
+    spec_of,
 )
-from simpledb_backup_cli.functions import FunctionName, Functions, LocalFunctions, lambda_context
-from simpledb_backup_cli.output import CurrentStderr, Output, unwrapped
-from simpledb_backup_cli.progress import follow, progress_display
+from simpledb_backup_cli.deployed import DeployedFunctions
+from simpledb_backup_cli.errors import CliError, ExitStatus, StoppedFollowingError
+from simpledb_backup_cli.functions import (
+    FunctionName,
+    Functions,
+    LocalFunctions,
+    WorkerFunctions,
+    lambda_context,
+)
+from simpledb_backup_cli.output import CurrentStderr, Discard, error_document, print_json
 
 DEFAULT_STACK = "simpledb-backup"
-
-
-@dataclass
-class Runtime:
-    """What the commands share: where the functions are, and where output goes. Tests pass one in (``obj``)
-    with functions of their own; otherwise the global options decide."""
-
-    functions_factory: Callable[[FunctionName], Functions] | None = None
-    #: The boto3 session --stack-name uses (a default one, for the region given, when None).
-    session: Any = None
-    stdout: TextIO | None = None
-    console: Console | None = None
-    error_console: Console | None = None
-    _functions: dict[str, Functions] = field(default_factory=dict)
-
-    def functions(self, function: FunctionName) -> Functions:
-        if function not in self._functions:
-            if self.functions_factory is None:
-                raise CliError("no functions to invoke")  # the group callback always sets a factory
-            self._functions[function] = self.functions_factory(function)
-        return self._functions[function]
-
-
-def _output(ctx: click.Context, as_json: bool) -> Output:
-    runtime: Runtime = ctx.ensure_object(Runtime)
-    stdout = runtime.stdout or sys.stdout
-    console = runtime.console or Console(file=stdout, **unwrapped(stdout))
-    error_console = runtime.error_console or Console(stderr=True, **unwrapped(sys.stderr))
-    return Output(as_json, stdout, console, error_console)
-
-
-def _functions(ctx: click.Context, function: FunctionName) -> Functions:
-    runtime: Runtime = ctx.ensure_object(Runtime)
-    return runtime.functions(function)
-
-
-# ----------------------------------------------------------------------------------------------- options
-def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--json", "as_json", is_flag=True, help="Print exactly the function's answer, as JSON, for scripts."
-    )(command)
-
-
-def samples_option(command: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--samples", "sample_size", type=click.IntRange(0, 100), help="Items to show per kind of change (5)."
-    )(command)
-
-
-def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Which dump (or file) a plan or restore reads, where it writes, and which items."""
-    options: list[Callable[[Any], Any]] = [
-        click.option(
-            "--version-id", help="The dump with this version id (see `list`); the latest by default."
-        ),
-        click.option("--as-of", help="The newest dump at or before this time, e.g. 2026-11-26T03:00:00Z."),
-        click.option(
-            "--mode",
-            type=click.Choice(["merge", "exact"]),
-            help="merge (default): the dump's items are written over the target, other items stay; "
-            "exact: afterwards the target holds exactly the dump.",
-        ),
-        click.option(
-            "--target-domain", help="Where to write (the domain itself by default); a new one is created."
-        ),
-        click.option(
-            "--item", "items", multiple=True, metavar="NAME", help="Only this item (repeat for more)."
-        ),
-        click.option(
-            "--match",
-            multiple=True,
-            metavar="ATTR=VALUE",
-            help="Only items whose attribute has this value, e.g. distribution=stable (repeat for more).",
-        ),
-        click.option(
-            "--source",
-            type=click.Choice(["dump", "repoman", "native-export"]),
-            help="Read a Repoman backup file or an AWS native export under imports/ instead of a dump.",
-        ),
-        click.option("--source-key", help="S3 key of the Repoman file or native export (with --source)."),
-        samples_option,
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def spec_of(domain: str, options: dict[str, Any]) -> requests.RestoreSpec:
-    return requests.RestoreSpec(
-        domain=domain,
-        version_id=options.get("version_id"),
-        as_of=options.get("as_of"),
-        mode=options.get("mode"),
-        target_domain=options.get("target_domain"),
-        items=tuple(options.get("items") or ()),
-        match=tuple(options.get("match") or ()),
-        source=options.get("source"),
-        source_key=options.get("source_key"),
-        sample_size=options.get("sample_size"),
-    )
+STACK_VARIABLE = "SIMPLEDB_BACKUP_STACK"
+DEFAULT_LOCAL_TIMEOUT = 900.0
 
 
 # ------------------------------------------------------------------------------------------------- group
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(
+    package_name="simpledb-backup", prog_name="simpledb-backup", message="%(prog)s %(version)s"
+)
 @click.option(
     "--local",
     is_flag=True,
-    help="Run the functions in this process, as `make invoke-local` does: against AWS_ENDPOINT_URL when it is "
+    help="Run the functions on this machine, as `make invoke-local` does: against AWS_ENDPOINT_URL when it is "
     "set (e.g. `make local-aws`), otherwise against an embedded local AWS seeded for this command.",
 )
 @click.option(
     "--stack-name",
     metavar="NAME",
-    help=f"Invoke the functions of this deployed stack through the Lambda API (default: {DEFAULT_STACK}).",
+    envvar=STACK_VARIABLE,
+    help=f"Invoke the functions of this deployed stack through the Lambda API (default: {DEFAULT_STACK}, or "
+    f"${STACK_VARIABLE}).",
 )
 @click.option("--region", help="AWS region of the stack (default: your AWS configuration).")
+@click.option(
+    "--profile", help="AWS profile of your configuration to use (default: AWS_PROFILE, or the default)."
+)
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress and no notes on stderr: only the answer, the question before a write, a run's id and "
+    "errors.",
+)
 @click.option(
     "--log-file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -165,7 +96,7 @@ def spec_of(domain: str, options: dict[str, Any]) -> requests.RestoreSpec:
 @click.option(
     "--local-timeout",
     type=click.FloatRange(min=1, max=900),
-    default=900,
+    default=DEFAULT_LOCAL_TIMEOUT,
     show_default=True,
     metavar="SECONDS",
     help="With --local: how long each invocation may run, as the function's timeout does. Lower it (with "
@@ -177,6 +108,8 @@ def cli(
     local: bool,
     stack_name: str | None,
     region: str | None,
+    profile: str | None,
+    quiet: bool,
     log_file: Path | None,
     local_timeout: float,
 ) -> None:
@@ -188,42 +121,65 @@ def cli(
       simpledb-backup diff packages                    what changed since the latest dump
       simpledb-backup plan packages --mode exact       what a restore would change (writes nothing)
       simpledb-backup restore packages --mode exact    the same plan, then restore after you confirm
+      simpledb-backup runs packages                    the restore runs, and whether one stalled
+      simpledb-backup restore packages --resume RUN    continue a parked or stalled run
       simpledb-backup undo packages --run-id RUN       put back what the restore replaced
 
-    Exit status: 0 answered, 3 refused or failed (or not confirmed), 1 the function raised, 2 usage or AWS
-    problem.
+    Exit status: 0 answered, 3 refused or failed (or not confirmed, or the run followed stalled), 1 the
+    function raised, 2 usage or AWS problem, 130 Ctrl-C (the run goes on; the command says how to follow it).
     """
-    if local and stack_name:
+    from_command_line = ctx.get_parameter_source("stack_name") == click.core.ParameterSource.COMMANDLINE
+    if local and stack_name and from_command_line:
         raise click.UsageError("--local and --stack-name exclude each other")
-    runtime: Runtime = ctx.ensure_object(Runtime)
+    runtime = runtime_of(ctx)
     runtime.stdout = runtime.stdout or sys.stdout
+    runtime.quiet = runtime.quiet or quiet
+    # What the commands shown to the operator repeat, so that they work as shown.
+    if local:
+        timeout = ("--local-timeout", f"{local_timeout:g}") if local_timeout != DEFAULT_LOCAL_TIMEOUT else ()
+        runtime.global_options = ("--local", *timeout)
+    else:
+        given = [
+            ("--stack-name", stack_name if from_command_line else None),
+            ("--region", region),
+            ("--profile", profile),
+        ]
+        runtime.global_options = tuple(part for option, value in given if value for part in (option, value))
     if runtime.functions_factory is not None:
         return
     if local:
-        runtime.functions_factory = _local_functions(ctx, log_file, local_timeout)
-    else:
-        session = runtime.session or boto3.Session(region_name=region)
-        runtime.functions_factory = _deployed_functions(session, stack_name or DEFAULT_STACK, region)
+        runtime.functions_factory = _local_functions(ctx, runtime, log_file, local_timeout)
+        return
+    session = runtime.session or boto3.Session(region_name=region, profile_name=profile)
+    runtime.functions_factory = _deployed_functions(session, stack_name or DEFAULT_STACK, region)
 
 
 def _local_functions(
-    ctx: click.Context, log_file: Path | None, timeout_seconds: float
+    ctx: click.Context, runtime: Runtime, log_file: Path | None, timeout_seconds: float
 ) -> Callable[[FunctionName], Functions]:
     def start(function: FunctionName) -> Functions:
         from localrun import local_stack
 
         error_console = Console(stderr=True)
-        output: TextIO = CurrentStderr()  # type: ignore[assignment]
+        logs: TextIO = Discard() if runtime.quiet else CurrentStderr()  # type: ignore[assignment]
+        in_process_logs = logs
         if log_file is not None:
             log_file.parent.mkdir(parents=True, exist_ok=True)
-            output = ctx.with_resource(log_file.open("a", encoding="utf-8"))
-        ctx.with_resource(
-            local_stack(function, output, lambda line: error_console.print(Text(line, style="dim")))
+            in_process_logs = ctx.with_resource(log_file.open("a", encoding="utf-8"))
+        embedded = not os.environ.get("AWS_ENDPOINT_URL")
+        report: Callable[[str], None] = (
+            (lambda line: None)
+            if runtime.quiet
+            else (lambda line: error_console.print(Text(line, style="dim")))
         )
-        functions = LocalFunctions(partial(lambda_context, timeout_seconds=timeout_seconds))
-        # Registered after the local stack, so it runs before the stack stops: a restore's continuations
-        # still running in the background end before the command does.
-        ctx.call_on_close(functions.finish)
+        ctx.with_resource(local_stack(function, in_process_logs, report))
+        in_process = LocalFunctions(partial(lambda_context, timeout_seconds=timeout_seconds))
+        functions = WorkerFunctions(in_process, timeout_seconds, log_file, logs, embedded)
+        if embedded:
+            # The embedded AWS stops with the command: its workers end first (or are stopped, when the command
+            # stops early), registered after the local stack so that they run before it stops.
+            runtime.before_exit = functions.stop
+            ctx.call_on_close(functions.wait)
         return functions
 
     return start
@@ -245,13 +201,14 @@ def _deployed_functions(
 @click.pass_context
 def backup(ctx: click.Context, domain: str, where: str | None, label: str | None, as_json: bool) -> int:
     """Back DOMAIN up now: a new dump version (a subset dump with --where and --label)."""
-    output = _output(ctx, as_json)
-    functions = _functions(ctx, "backup")
-    answer = functions.invoke("backup", requests.backup_request(domain, where, label))
+    output = output_of(ctx, as_json)
+    request = requests.backup_request(domain, where, label)
+    follower = follower_of(ctx, output, "backup")
+    hint = f"`{runtime_of(ctx).commands.line('list', domain)}` shows its dump once it is published"
+    answer = follower.answer_of("backup", request, "backup", hint)
     if answer.get("status") == "continued":
-        final = functions.finish()  # a local backup's continuations, run here; None when deployed
-        answer = final or answer
-    return output.answer(answer, render.backup_view)
+        answer = follower.finish("backup", hint, answer)  # a local backup's continuations; deployed: as it is
+    return output.answer(answer, partial(views.answer_view, commands=runtime_of(ctx).commands))
 
 
 @cli.command("list")
@@ -262,9 +219,9 @@ def backup(ctx: click.Context, domain: str, where: str | None, label: str | None
 @click.pass_context
 def list_dumps(ctx: click.Context, domain: str, limit: int | None, label: str | None, as_json: bool) -> int:
     """The dumps of DOMAIN, newest first: full dumps, then subset dumps."""
-    output = _output(ctx, as_json)
-    answer = _functions(ctx, "restore").invoke("restore", requests.list_request(domain, limit, label))
-    return output.answer(answer)
+    output = output_of(ctx, as_json)
+    answer = functions_of(ctx, "restore").invoke("restore", requests.list_request(domain, limit, label))
+    return output.answer(answer, partial(views.answer_view, commands=runtime_of(ctx).commands))
 
 
 @cli.command()
@@ -274,9 +231,9 @@ def list_dumps(ctx: click.Context, domain: str, limit: int | None, label: str | 
 @click.pass_context
 def plan(ctx: click.Context, /, domain: str, as_json: bool, **options: Any) -> int:
     """What a restore of DOMAIN would change, in the domain's terms. Writes nothing."""
-    output = _output(ctx, as_json)
-    answer = _functions(ctx, "restore").invoke("restore", requests.plan_request(spec_of(domain, options)))
-    return output.answer(answer)
+    output = output_of(ctx, as_json)
+    answer = functions_of(ctx, "restore").invoke("restore", requests.plan_request(spec_of(domain, options)))
+    return output.answer(answer, partial(views.answer_view, commands=runtime_of(ctx).commands))
 
 
 @cli.command()
@@ -306,142 +263,99 @@ def diff(
 ) -> int:
     """What changed in DOMAIN between two dumps, or since a dump. "What changed last night":
     --from previous --to latest."""
-    output = _output(ctx, as_json)
+    output = output_of(ctx, as_json)
     request = requests.diff_request(domain, source, target, sample_size)
-    answer = _functions(ctx, "restore").invoke("restore", request)
-    return output.answer(answer, render.answer_view)
+    answer = functions_of(ctx, "restore").invoke("restore", request)
+    return output.answer(answer, partial(views.answer_view, commands=runtime_of(ctx).commands))
 
 
-@cli.command()
-@click.argument("domain")
-@source_options
-@click.option("--yes", is_flag=True, help="Do not ask: confirm the target domain's name (for scripts).")
-@click.option(
-    "--wait/--no-wait",
-    default=True,
-    help="Follow a restore that continues in the background until it ends (default), or return at once.",
-)
-@json_option
-@click.pass_context
-def restore(ctx: click.Context, /, domain: str, yes: bool, wait: bool, as_json: bool, **options: Any) -> int:
-    """Restore DOMAIN from a dump: shows the plan, asks you to type the target domain's name, then writes."""
-    output = _output(ctx, as_json)
-    return run_restore(ctx, output, spec_of(domain, options), yes, wait)
-
-
-@cli.command()
-@click.argument("domain")
-@click.option("--run-id", required=True, help="The restore run, as its answer named it.")
-@click.option("--wait", is_flag=True, help="Follow the run until it ends.")
-@json_option
-@click.pass_context
-def status(ctx: click.Context, domain: str, run_id: str, wait: bool, as_json: bool) -> int:
-    """The progress, or the final summary, of a restore run."""
-    output = _output(ctx, as_json)
-    functions = _functions(ctx, "restore")
-    answer = functions.invoke("restore", requests.status_request(domain, run_id))
-    if wait and answer.get("status") == "continued":
-        answer = follow(functions, answer, progress_display(output.error_console))
-    return output.answer(answer, lambda shown: render.answer_view(shown, with_plan=False))
-
-
-@cli.command()
-@click.argument("domain")
-@click.option("--run-id", required=True, help="The restore run to undo, as its answer named it.")
-@click.option("--yes", is_flag=True, help="Do not ask: confirm the target domain's name (for scripts).")
-@click.option("--wait/--no-wait", default=True, help="Follow the undo until it ends (default).")
-@json_option
-@click.pass_context
-def undo(ctx: click.Context, domain: str, run_id: str, yes: bool, wait: bool, as_json: bool) -> int:
-    """Put back what a restore run replaced, from its safety backup (the same confirmation as restore)."""
-    output = _output(ctx, as_json)
-    answer = _functions(ctx, "restore").invoke("restore", requests.status_request(domain, run_id))
-    if answer.get("status") == "refused":
-        return output.answer(answer)
-    safety_backup = answer.get("safety_backup")
-    undo_event = safety_backup.get("undo") if isinstance(safety_backup, dict) else None
-    if undo_event is None:
-        reason = answer.get("safety_backup_skipped") or f"its status is {answer.get('status')}"
-        raise NothingToUndoError(f"run {run_id} took no safety backup to undo ({reason})")
-    return run_restore(ctx, output, requests.undo_spec(undo_event), yes, wait)
-
-
-def run_restore(ctx: click.Context, output: Output, spec: requests.RestoreSpec, yes: bool, wait: bool) -> int:
-    """Plan, confirm, restore, and follow the restore while it continues in the background."""
-    functions = _functions(ctx, "restore")
-    if not yes:
-        planned = functions.invoke("restore", requests.plan_request(spec))
-        if planned.get("status") != "planned":
-            return output.answer(planned)
-        output.info.print(render.plan_view(planned))
-        typed = ask_target(output.info, spec.target)
-        if typed != spec.target:
-            shown = f"typed {typed!r}" if typed else "typed nothing"
-            raise NotConfirmedError(f"refused: you {shown}, not {spec.target!r}; nothing was written")
-    answer = functions.invoke("restore", requests.restore_request(spec, confirm=spec.target))
-    if answer.get("status") == "continued":
-        if wait:
-            answer = follow(functions, answer, progress_display(output.error_console))
-        elif not output.as_json:
-            output.note(
-                f"the restore continues in the background; follow it with `simpledb-backup status "
-                f"{spec.domain} --run-id {answer.get('run_id')} --wait`"
-            )
-    return output.answer(answer, lambda shown: render.answer_view(shown, with_plan=yes))
-
-
-def ask_target(console: Console, target: str) -> str:
-    """What the operator types when asked for the target domain's name ("" when there is no answer)."""
-    try:
-        typed = console.input(
-            f"Type the name of the domain to restore into ([bold]{target}[/bold]) to go ahead; "
-            "anything else cancels: "
-        )
-    except EOFError:
-        return ""
-    if not sys.stdin.isatty():  # a terminal shows what was typed; a transcript of piped input should too
-        console.print(typed, highlight=False, markup=False)
-    return typed.strip()
+for _command in runcommands.COMMANDS:
+    cli.add_command(_command)
 
 
 # -------------------------------------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None, runtime: Runtime | None = None) -> int:
-    """Run one command; returns its exit status. Errors are one line on stderr, not a traceback."""
-    debug = os.environ.get("SIMPLEDB_BACKUP_DEBUG") == "1"
+    """Run one command; returns its exit status. Errors are one line on stderr, not a traceback (and, with
+    --json, a JSON document on stdout as well)."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    report = Report("--json" in arguments, runtime)
     try:
-        result = cli.main(args=argv, prog_name="simpledb-backup", obj=runtime, standalone_mode=False)
+        result = cli.main(args=arguments, prog_name="simpledb-backup", obj=runtime, standalone_mode=False)
     except click.exceptions.Exit as done:
         return int(done.exit_code)
     except click.ClickException as error:
-        error.show()
-        return int(error.exit_code)
-    except click.Abort:
-        _error("aborted")
-        return int(ExitStatus.INTERRUPTED)
-    except KeyboardInterrupt:
-        _error("interrupted; a deployed restore goes on by itself (follow it with `status --wait`)")
-        return int(ExitStatus.INTERRUPTED)
+        return report.usage(error)
+    except (click.Abort, KeyboardInterrupt):
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        return report.error(
+            CliError("interrupted (Ctrl-C); nothing that writes had been sent"),
+            ExitStatus.INTERRUPTED,
+            "interrupted",
+        )
+    except StoppedFollowingError as stopped:
+        return report.stopped(stopped)
     except CliError as error:
-        _error(str(error))
-        return int(error.status)
+        return report.error(error)
     except (NoCredentialsError, PartialCredentialsError):
-        _error("no AWS credentials found. Log in (aws sso login / aws configure) or set AWS_PROFILE.")
-        return int(ExitStatus.USAGE)
+        return report.error(
+            CliError(
+                "no AWS credentials found. Log in (aws sso login / aws configure), or set AWS_PROFILE or --profile."
+            )
+        )
+    except ProfileNotFound as error:
+        return report.error(CliError(f"{error} (--profile or AWS_PROFILE)"))
     except NoRegionError:
-        _error("no AWS region configured. Pass --region or set AWS_REGION.")
-        return int(ExitStatus.USAGE)
+        return report.error(CliError("no AWS region configured. Pass --region or set AWS_REGION."))
     except (ClientError, BotoCoreError) as error:
-        _error(f"AWS: {error}")
-        return int(ExitStatus.USAGE)
+        return report.error(CliError(f"AWS: {error}"), kind="aws")
     except Exception as error:
-        if debug:
+        if os.environ.get("SIMPLEDB_BACKUP_DEBUG") == "1":
             raise
-        _error(f"{type(error).__name__}: {error} (SIMPLEDB_BACKUP_DEBUG=1 shows the traceback)")
-        return int(ExitStatus.RAISED)
+        return report.error(
+            CliError(f"{type(error).__name__}: {error} (SIMPLEDB_BACKUP_DEBUG=1 shows the traceback)"),
+            ExitStatus.RAISED,
+            "error",
+        )
     return int(result) if isinstance(result, int) else int(ExitStatus.ANSWERED)
 
 
-def _error(message: str) -> None:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        Text("error: ", style="bold red").append(message)
-    )
+class Report:
+    """How main reports what ended a command: a line on stderr, and with --json the same as a JSON document on
+    stdout (stdout always carries one JSON document then)."""
+
+    def __init__(self, as_json: bool, runtime: Runtime | None) -> None:
+        self.as_json, self.runtime = as_json, runtime
+
+    def _json(self, document: dict[str, Any]) -> None:
+        if self.as_json:
+            stdout = (self.runtime.stdout if self.runtime else None) or sys.stdout
+            print_json(stdout, document)
+
+    def usage(self, error: click.ClickException) -> int:
+        error.show()
+        self._json(
+            {
+                "status": "error",
+                "error": {"kind": "usage", "message": error.format_message()},
+                "exit_status": error.exit_code,
+            }
+        )
+        return int(error.exit_code)
+
+    def error(self, error: CliError, status: ExitStatus | None = None, kind: str | None = None) -> int:
+        if status is not None:
+            error.status = status
+        if kind is not None:
+            error.kind = kind
+        _line(Text("error: ", style="bold red").append(str(error)))
+        self._json(error_document(error))
+        return int(error.status)
+
+    def stopped(self, stopped: StoppedFollowingError) -> int:
+        _line(Text(str(stopped), style="bold yellow"))
+        self._json(error_document(stopped))
+        return int(stopped.status)
+
+
+def _line(text: Text) -> None:
+    Console(stderr=True, highlight=False, soft_wrap=True).print(text)

@@ -1,8 +1,6 @@
-"""Following a restore that continues in the background: poll its ``status`` until it ends, and show how far
-it is (items written out of items to write, phase, elapsed time).
-
-A terminal gets a progress bar; anything else a line whenever the progress changes.
-"""
+"""How far a run is (item writes made out of those to make, phase, elapsed time), shown while the command
+follows it (following): a progress bar on a terminal, a line whenever the progress changes anywhere else, and
+nothing with --quiet."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,12 +8,6 @@ from typing import Any, Protocol
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from simpledb_backup_cli.errors import FunctionBusyError
-from simpledb_backup_cli.functions import Answer, Functions
-from simpledb_backup_cli.requests import status_request
-
-ENDED = ("complete", "failed", "refused")
 
 
 @dataclass(frozen=True)
@@ -30,6 +22,8 @@ def run_progress(answer: Mapping[str, Any]) -> RunProgress:
     """A run's progress from a restore or status answer: its ``progress`` (docs/ANSWERS.md), or else what
     its plan and write counts say."""
     progress = answer.get("progress")
+    if not isinstance(progress, Mapping) and "items_written" in answer:  # a run as `runs` lists it
+        progress = answer
     if isinstance(progress, Mapping):
         return RunProgress(
             phase=str(progress.get("phase", answer.get("phase", ""))),
@@ -118,21 +112,20 @@ class ProgressLines:
         )
 
 
-def progress_display(console: Console) -> ProgressDisplay:
+class NoDisplay:
+    """--quiet: no progress at all."""
+
+    def __enter__(self) -> "NoDisplay":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def show(self, progress: RunProgress, note: str = "") -> None:
+        pass
+
+
+def progress_display(console: Console, quiet: bool = False) -> ProgressDisplay:
+    if quiet:
+        return NoDisplay()
     return ProgressBar(console) if console.is_terminal else ProgressLines(console)
-
-
-def follow(functions: Functions, answer: Answer, display: ProgressDisplay) -> Answer:
-    """Poll the run's status until it ends; the last status answer (or ``answer`` if it had ended)."""
-    request = status_request(str(answer.get("domain")), str(answer.get("run_id")))
-    with display:
-        display.show(run_progress(answer))
-        while answer.get("status") not in ENDED:
-            functions.settle()
-            try:
-                answer = functions.invoke("restore", request)
-            except FunctionBusyError:
-                display.show(run_progress(answer), note="the function is busy with the restore")
-                continue
-            display.show(run_progress(answer))
-    return answer

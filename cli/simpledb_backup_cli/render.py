@@ -224,7 +224,7 @@ def written_text(written: object) -> Text:
     )
 
 
-def restore_view(answer: Answer, with_plan: bool) -> RenderableType:
+def restore_view(answer: Answer, with_plan: bool, undo_command: str | None = None) -> RenderableType:
     """A restore's answer or a run's status: what it did, its safety backup and how to undo it."""
     parts: list[RenderableType] = []
     if with_plan and isinstance(answer.get("plan"), Mapping):
@@ -232,6 +232,14 @@ def restore_view(answer: Answer, with_plan: bool) -> RenderableType:
     parts.append(headline(answer))
     if answer.get("run_id"):
         parts.append(Text(f"run: {answer['run_id']} (phase {answer.get('phase')})", style="dim"))
+    progress = answer.get("progress")
+    if answer.get("status") == "continued" and isinstance(progress, Mapping):
+        parts.append(
+            Text(
+                f"progress: {progress.get('items_written', 0):,} of {progress.get('items_to_write', 0):,} item "
+                f"writes made, {progress.get('elapsed_seconds', 0):,.0f} s of invocations so far"
+            )
+        )
     if answer.get("written"):
         parts.append(written_text(answer["written"]))
     verification = answer.get("verification")
@@ -248,13 +256,8 @@ def restore_view(answer: Answer, with_plan: bool) -> RenderableType:
     safety = answer.get("safety_backup")
     if isinstance(safety, Mapping):
         parts.append(Text(f"safety backup: version {safety.get('version_id')} ({safety.get('items')} items)"))
-        if answer.get("run_id") and answer.get("domain"):
-            parts.append(
-                Text(
-                    f"undo with: simpledb-backup undo {answer['domain']} --run-id {answer['run_id']}",
-                    style="bold",
-                )
-            )
+        if answer.get("run_id") and answer.get("domain") and undo_command:
+            parts.append(Text(f"undo with: {undo_command}", style="bold"))
     elif answer.get("safety_backup_skipped"):
         parts.append(Text(f"no safety backup: {answer['safety_backup_skipped']}", style="dim"))
     return Group(*parts)
@@ -295,26 +298,15 @@ def refusal_view(answer: Answer) -> RenderableType:
     if isinstance(answer.get("plan"), Mapping):
         parts.append(plan_view(answer["plan"]))
     error = answer.get("error")
-    message = error.get("message") if isinstance(error, Mapping) else None
+    message = (
+        error.get("message") if isinstance(error, Mapping) else error if isinstance(error, str) else None
+    )
     kind = error.get("kind") if isinstance(error, Mapping) else None
     line = status_text(answer)
     line.append(f" ({kind})" if kind else "", style="dim")
     line.append(f": {message or answer.get('message', '')}")
     parts.append(line)
+    configured = answer.get("configured_domains")
+    if isinstance(configured, list) and configured:
+        parts.append(Text(f"configured domains: {', '.join(str(name) for name in configured)}"))
     return Group(*parts)
-
-
-def answer_view(answer: Answer, with_plan: bool = True) -> RenderableType:
-    """Any answer, by what it is."""
-    if answer.get("status") == "refused":
-        return refusal_view(answer)
-    action = answer.get("action")
-    if action == "list":
-        return dumps_view(answer)
-    if action == "plan":
-        return plan_view(answer)
-    if action == "diff":
-        return diff_view(answer)
-    if action == "restore":
-        return restore_view(answer, with_plan)
-    return backup_view(answer)

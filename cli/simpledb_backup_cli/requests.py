@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from simpledb_backup.errors import InvalidRequestError
 from simpledb_backup.events import (
     BackupEvent,
+    DrillEvent,
     ListRequest,
     PlanRequest,
     RestoreRunRequest,
@@ -124,6 +125,48 @@ def restore_request(spec: RestoreSpec, confirm: str | None) -> RestoreRunRequest
 def status_request(domain: str, run_id: str) -> StatusRequest:
     request: StatusRequest = _restore_request({"action": "status", "domain": domain, "run_id": run_id})
     return request
+
+
+def resume_request(domain: str, run_id: str, target_domain: str | None = None) -> RestoreRunRequest:
+    """Continue the parked or stalled run ``run_id`` (docs/ANSWERS.md): the restore with its run id; the run's
+    own saved request says the rest."""
+    fields: dict[str, Any] = {"action": "restore", "domain": domain, "run_id": run_id}
+    if target_domain is not None and target_domain != domain:
+        fields["target_domain"] = target_domain
+    request: RestoreRunRequest = _restore_request(fields)
+    return request
+
+
+def runs_request(domain: str) -> BaseModel:
+    """The restore runs of a domain, newest first, with their state."""
+    request: BaseModel = _restore_request({"action": "runs", "domain": domain})
+    return request
+
+
+def unlock_request(domain: str, confirm: str | None = None) -> BaseModel:
+    """Remove the stale lock of ``domain``; without ``confirm`` the function answers what it would remove."""
+    fields: dict[str, Any] = {"action": "unlock", "domain": domain}
+    if confirm is not None:
+        fields["confirm"] = confirm
+    request: BaseModel = _restore_request(fields)
+    return request
+
+
+def estimate_request(domain: str, latency_ms: float | None = None) -> BaseModel:
+    """How long and how much a backup and a restore of ``domain`` would take."""
+    fields: dict[str, Any] = {"action": "estimate", "domain": domain}
+    if latency_ms is not None:
+        fields["latency_ms"] = latency_ms
+    request: BaseModel = _restore_request(fields)
+    return request
+
+
+def drill_request(domain: str) -> DrillEvent:
+    """A restore drill of ``domain`` now, as its weekly schedule runs it."""
+    try:
+        return parse_event(DrillEvent, {"trigger": "manual", "domain": domain})
+    except InvalidRequestError as error:
+        raise CliError(str(error)) from error
 
 
 def diff_request(domain: str, source: str | None, target: str | None, sample_size: int | None) -> BaseModel:

@@ -161,7 +161,7 @@ def test_restore_yes_restores_without_asking(cli: Run, repoman_domain: list[Item
     assert contents(sdb_client) == {item.name: item.attributes for item in repoman_domain}
     assert "Type the name" not in readable.stdout + readable.stderr
     assert "complete: restored packages" in readable.stdout
-    assert "undo with: simpledb-backup undo packages --run-id restore-" in readable.stdout
+    assert "undo with: simpledb-backup --local undo packages --run-id restore-" in readable.stdout
 
     damage(sdb_client, repoman_domain)
     as_json = cli("--local", "restore", DOMAIN, "--mode", "exact", "--yes", "--json")

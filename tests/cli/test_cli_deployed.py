@@ -19,6 +19,7 @@ from simpledb_backup_cli.deployed import DeployedFunctions
 STACK = "simpledb-backup"
 RESTORE = "simpledb-backup-restore"
 BACKUP = "simpledb-backup-backup"
+DRILL = "simpledb-backup-drill"
 
 
 class StubbedSession:
@@ -47,6 +48,7 @@ class StubbedSession:
         outputs = [
             {"OutputKey": "RestoreFunctionName", "OutputValue": RESTORE},
             {"OutputKey": "BackupFunctionName", "OutputValue": BACKUP},
+            {"OutputKey": "DrillFunctionName", "OutputValue": DRILL},
         ]
         stack = {"StackName": name, "CreationTime": "2026-01-01T00:00:00Z", "StackStatus": "CREATE_COMPLETE"}
         self.stubbers["cloudformation"].add_response(
@@ -65,6 +67,10 @@ class StubbedSession:
             "Payload": ANY,
         }
         self.stubbers["lambda"].add_response("invoke", response, expected)
+
+    def runs(self, *runs: dict[str, Any]) -> None:
+        """The restore's runs, as the command asks for them before it sends a restore (to find the new one)."""
+        self.answers({"action": "runs", "status": "ok", "domain": DOMAIN, "runs": list(runs), "more": 0})
 
     def throttles(self) -> None:
         self.stubbers["lambda"].add_client_error(
@@ -139,8 +145,9 @@ def test_a_continued_restore_is_followed_through_throttled_polls(capsys: pytest.
             "message": f"restore of packages {status}",
         }
 
+    session.runs()
     session.answers(state("continued", "safety-backup", 0))
-    session.throttles()  # the restore's next invocation holds the function: the poll is throttled
+    session.throttles()  # the function's reserved concurrency is in use: the poll is throttled
     session.answers(state("continued", "writing", 120))
     session.answers(state("complete", "done", 300))
     sleeps: list[float] = []
@@ -150,6 +157,7 @@ def test_a_continued_restore_is_followed_through_throttled_polls(capsys: pytest.
     assert "complete: restore of packages complete" in out
     status_event = {"action": "status", "domain": DOMAIN, "run_id": run_id}
     assert session.events == [
+        (RESTORE, {"action": "runs", "domain": DOMAIN}),
         (RESTORE, {"action": "restore", "domain": DOMAIN, "confirm": DOMAIN}),
         (RESTORE, status_event),
         (RESTORE, status_event),
@@ -159,7 +167,7 @@ def test_a_continued_restore_is_followed_through_throttled_polls(capsys: pytest.
     lines = [line for line in err.splitlines() if "items written" in line]
     assert lines == [
         "safety-backup: 0 of 300 items written (10 s)",
-        "safety-backup: 0 of 300 items written (10 s) - the function is busy with the restore",
+        "safety-backup: 0 of 300 items written (10 s) - the function is busy (throttled); waiting",
         "writing: 120 of 300 items written (10 s)",
         "done: 300 of 300 items written (10 s)",
     ]
@@ -189,7 +197,111 @@ def test_a_missing_stack_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_throttled_first_call_is_exit_2_with_advice(capsys: pytest.CaptureFixture[str]) -> None:
     session = StubbedSession()
     session.stack()
+    session.runs()
     session.throttles()
     status, _, err = run(session, capsys, "restore", DOMAIN, "--yes")
     assert status == 2
     assert "is busy (throttled" in err
+
+
+def test_the_stack_name_comes_from_simpledb_backup_stack(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIMPLEDB_BACKUP_STACK", "prod-backup")
+    session = StubbedSession()
+    session.stubbers["cloudformation"].add_client_error(
+        "describe_stacks", "ValidationError", "Stack with id prod-backup does not exist"
+    )
+    status, _, err = run(session, capsys, "list", DOMAIN)
+    assert status == 2
+    assert "stack 'prod-backup' (or its RestoreFunction) does not exist" in err
+    assert "(check --stack-name or SIMPLEDB_BACKUP_STACK, and the region and profile)" in err
+
+
+def test_an_unknown_profile_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["--profile", "no-such-profile-anywhere", "list", DOMAIN, "--json"])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "no-such-profile-anywhere" in captured.err
+    assert "--profile or AWS_PROFILE" in captured.err
+    assert json.loads(captured.out)["status"] == "error"  # --json: stdout is JSON whatever happened
+
+
+def test_a_drill_on_demand_is_the_drill_functions(capsys: pytest.CaptureFixture[str]) -> None:
+    session = StubbedSession()
+    session.stack()
+    answer = {
+        "action": "restore",
+        "status": "complete",
+        "run_id": "drill-20261126T050000Z-0123456789ab",
+        "drill": {"domain": DOMAIN, "scratch_domain": "simpledb-backup-drill-packages", "passed": True},
+        "written": {"items_written": 296},
+        "verification": {"verified": True},
+    }
+    session.answers(answer, function=DRILL)
+    status, out, _ = run(session, capsys, "drill", DOMAIN)
+    assert status == 0
+    assert session.events == [(DRILL, {"trigger": "manual", "domain": DOMAIN})]
+    assert "drill of packages into simpledb-backup-drill-packages: passed" in out
+    assert "the scratch domain matches the dump" in out
+
+
+def test_a_followed_run_that_stalls_says_so_with_the_command_that_resumes_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    session = StubbedSession()
+    session.stack()
+    run_id = "restore-20261126T030000Z-0123456789ab"
+    resume = {"action": "restore", "domain": DOMAIN, "run_id": run_id}
+    base = {
+        "action": "restore",
+        "status": "continued",
+        "run_id": run_id,
+        "domain": DOMAIN,
+        "target_domain": DOMAIN,
+    }
+    progress = {"phase": "writing", "items_to_write": 300, "items_written": 120, "elapsed_seconds": 800.0}
+    session.runs({"run_id": "restore-20261125T030000Z-abcdefabcdef", "state": "complete"})
+    session.answers({**base, "state": "parked", "phase": "writing", "progress": progress})
+    session.answers(
+        {
+            **base,
+            "state": "stalled",
+            "phase": "writing",
+            "progress": progress,
+            "heartbeat_at": "2026-11-26T03:14:00+00:00",
+            "stalled_since": "2026-11-26T03:14:00+00:00",
+            "next": [{"say": "Resume the run where it stands.", "function": "restore", "event": resume}],
+        }
+    )
+    functions = DeployedFunctions(session, STACK, None, sleep=lambda _: None)
+    status, out, err = run(
+        session,
+        capsys,
+        "--region",
+        "eu-west-1",
+        "restore",
+        DOMAIN,
+        "--yes",
+        functions_factory=lambda _: functions,
+    )
+    assert status == 3, err
+    assert (
+        f"run {run_id}: follow it with `simpledb-backup --region eu-west-1 status packages --run-id {run_id} --wait`"
+        in err
+    )
+    assert "state: stalled (since 2026-11-26 03:14:00 UTC: nothing runs it" in out
+    assert "Resume the run where it stands." in out
+    assert f"$ simpledb-backup --region eu-west-1 restore packages --resume {run_id}" in out
+    assert [event for _, event in session.events][-1] == {
+        "action": "status",
+        "domain": DOMAIN,
+        "run_id": run_id,
+    }
+
+
+def test_following_asks_for_status_no_more_often_than_every_5_seconds() -> None:
+    from simpledb_backup_cli.functions import WorkerFunctions
+
+    assert DeployedFunctions.POLL_SECONDS >= 5
+    assert WorkerFunctions.POLL_SECONDS >= 5

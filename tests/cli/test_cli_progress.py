@@ -103,4 +103,4 @@ def test_following_a_parked_local_run_says_that_nothing_continues_it(
     assert first["status"] == "continued"
     run = Cli(capsys, monkeypatch)("--local", "status", DOMAIN, "--run-id", first["run_id"], "--wait")
     assert run.status == 3
-    assert "the run is parked: its continuation does not run in this process" in run.stderr
+    assert "the run is parked and nothing in this process continues it" in run.stderr

@@ -209,3 +209,174 @@ def test_the_diff_event_is_the_contracts() -> None:
     assert by_version["from"] == {"version_id": "v1"}
     assert by_version["to"]["as_of"].startswith("2026-11-26T03:00:00")
     assert by_version["sample_size"] == 3
+
+
+RUN = "restore-20261126T030000Z-0123456789ab"
+
+
+def test_runs_are_listed_with_their_state_and_progress() -> None:
+    from simpledb_backup_cli.views import answer_view
+
+    answer = {
+        "action": "runs",
+        "status": "ok",
+        "domain": "packages",
+        "runs": [
+            {
+                "run_id": RUN,
+                "state": "stalled",
+                "phase": "writing",
+                "started_at": "2026-11-26T03:00:00+00:00",
+                "updated_at": "2026-11-26T03:14:00+00:00",
+                "heartbeat_at": "2026-11-26T03:14:00+00:00",
+                "items_to_write": 5000,
+                "items_written": 1234,
+                "source": {"kind": "dump", "version_id": "v1", "time": "2026-11-25T03:00:00+00:00"},
+            },
+            {"run_id": "restore-20261125T030000Z-abcdefabcdef", "state": "complete", "phase": "done"},
+        ],
+        "more": 3,
+    }
+    shown = text(answer_view(answer))
+    assert RUN in shown  # never shortened: it is what --resume takes
+    assert "stalled" in shown
+    assert "complete" in shown
+    assert "1,234 of 5,000" in shown
+    assert "2026-11-26 03:14:00 UTC" in shown
+    assert "dump v1" in shown
+    assert "… and 3 older run(s)" in shown
+    assert "no restore runs of packages" in text(
+        answer_view({"action": "runs", "status": "ok", "domain": "packages", "runs": []})
+    )
+
+
+def test_an_estimate_shows_time_invocations_calls_and_cost() -> None:
+    from simpledb_backup_cli.views import answer_view
+
+    answer = {
+        "action": "estimate",
+        "status": "ok",
+        "domain": "packages",
+        "metadata": {"item_count": 296000, "attribute_value_count": 4140000},
+        "latency_ms": {"select": 12.0, "write": 30.0, "measured": True},
+        "backup": {
+            "seconds": 95.0,
+            "invocations": 1,
+            "select_pages": 1200,
+            "streams": 4,
+            "lambda_gb_seconds": 95.0,
+            "cost_usd": 0.0016,
+        },
+        "restore": {
+            "seconds": 5400.0,
+            "invocations": 7,
+            "write_calls": 11840,
+            "lambda_gb_seconds": 5400.0,
+            "cost_usd": 0.09,
+        },
+        "assumptions": ["SimpleDB answers each write in 30 ms"],
+    }
+    shown = text(answer_view(answer))
+    assert "Estimate for packages" in shown
+    assert "item count 296,000" in shown
+    assert "latency per call (measured): select 12.0 ms, write 30.0 ms" in shown
+    assert "95 s" in shown
+    assert "90.0 min" in shown
+    assert "11,840" in shown
+    assert "0.0016" in shown
+    assert "assumes: SimpleDB answers each write in 30 ms" in shown
+
+
+def test_a_status_shows_its_state_and_next_steps_as_commands() -> None:
+    from simpledb_backup_cli.commands import CommandLine
+    from simpledb_backup_cli.views import answer_view
+
+    answer = {
+        "action": "restore",
+        "status": "continued",
+        "state": "stalled",
+        "stalled_since": "2026-11-26T03:14:00Z",
+        "heartbeat_at": "2026-11-26T03:14:00Z",
+        "run_id": RUN,
+        "domain": "packages",
+        "target_domain": "restored-packages",
+        "phase": "writing",
+        "samples_omitted": {"create": 12},
+        "next": [
+            {
+                "say": "Resume it.",
+                "function": "restore",
+                "event": {
+                    "action": "restore",
+                    "domain": "packages",
+                    "target_domain": "restored-packages",
+                    "run_id": RUN,
+                },
+            },
+            {
+                "say": "Back up by hand.",
+                "function": "backup",
+                "event": {"trigger": "manual", "resume_run_id": "x", "domains": []},
+            },
+            {"say": "Too large to show."},
+        ],
+    }
+    shown = text(answer_view(answer, CommandLine(("--local",))))
+    assert "state: stalled (since 2026-11-26 03:14:00 UTC: nothing runs it" in shown
+    assert "last heartbeat: 2026-11-26 03:14:00 UTC" in shown
+    assert (
+        f"$ simpledb-backup --local restore packages --resume {RUN} --target-domain restored-packages"
+        in shown
+    )
+    assert (
+        'invoke the backup function with {"trigger": "manual", "resume_run_id": "x", "domains": []}' in shown
+    )
+    assert "Too large to show." in shown
+    assert "samples left out to keep the answer under Lambda's size limit: 12 create" in shown
+    # Without next steps, a stalled run still says how to resume it.
+    del answer["next"]
+    assert (
+        f"resume it with: simpledb-backup restore packages --resume {RUN} --target-domain restored-packages"
+        in text(answer_view(answer))
+    )
+
+
+def test_a_refusal_names_the_configured_domains() -> None:
+    from simpledb_backup_cli.views import answer_view
+
+    refused = {
+        "status": "refused",
+        "error": {"kind": "invalid-request", "message": "domain: 'pakages' is not configured"},
+        "configured_domains": ["packages", "users"],
+    }
+    shown = text(answer_view(refused))
+    assert "refused (invalid-request): domain: 'pakages' is not configured" in shown
+    assert "configured domains: packages, users" in shown
+
+
+def test_unlock_says_which_lock_it_removed_and_which_run_ends() -> None:
+    from simpledb_backup_cli.views import answer_view
+
+    answer = {
+        "action": "unlock",
+        "status": "ok",
+        "domain": "packages",
+        "removed": {
+            "target_domain": "packages",
+            "readable": True,
+            "run_id": RUN,
+            "taken_at": "2026-11-26T03:00:00Z",
+        },
+        "run": {
+            "run_id": RUN,
+            "state": "stalled",
+            "phase": "writing",
+            "items_to_write": 300,
+            "items_written": 120,
+        },
+        "message": f"removed the restore lock of packages held by run {RUN}",
+    }
+    shown = text(answer_view(answer))
+    assert f"ok: removed the restore lock of packages held by run {RUN}" in shown
+    assert f"removed the lock of packages (run {RUN}, taken 2026-11-26 03:00:00 UTC)" in shown
+    assert f"run {RUN}: stalled, writing, 120 of 300 item writes made" in shown

@@ -57,9 +57,10 @@ def test_the_demo_backs_up_restores_and_verifies(demo: subprocess.CompletedProce
 
     assert re.search(r"domain == dump \S+: True", step(output, 9))
     drill = output.split("[10/10]")[1]
-    assert "into simpledb-backup-drill-packages" in drill
-    assert "verification: the scratch domain equals the dump: True" in drill
-    assert "scratch domain deleted: True" in drill
+    assert "$ simpledb-backup --local drill packages" in drill
+    assert "drill of packages into simpledb-backup-drill-packages: passed" in drill
+    assert "verification: the scratch domain matches the dump" in drill
+    assert "scratch domain simpledb-backup-drill-packages deleted: True" in drill
 
 
 def test_the_demo_shows_last_night_and_the_plan_in_package_terms(
