@@ -80,10 +80,12 @@ def test_an_exact_restore_of_4000_items_converges_under_random_503s(
     stats = database.retry_policy.stats()
     assert stats.throttles > 100  # the faults happened, and were retried
     # Random faults did not drive the reads or the writes to a crawl: the lanes that carried the work (the trims'
-    # reads and the writes) end above the rate they started at, with the faults' share taken for background.
+    # reads and the writes) end no lower than the rate they started at, with the faults' share taken for
+    # background. (A short write phase, ~75 batch calls here, may end on CUBIC's plateau at exactly the
+    # rate its cuts were undone to, so "no lower", not "higher".)
     initial = RateSettings().initial_rate
-    assert stats.rates["GetAttributes"] > initial, stats.rates
-    assert stats.rates["write"] > initial, stats.rates
+    assert stats.rates["GetAttributes"] >= initial, stats.rates
+    assert stats.rates["write"] >= initial, stats.rates
     policy: Any = database.retry_policy
     for lane in ("GetAttributes", "BatchPutAttributes"):
         assert policy.lane(lane).background() > share / 2, lane
