@@ -182,4 +182,7 @@ def test_a_throttled_invocation_is_a_usage_problem_with_advice(capsys: pytest.Ca
     )
     event = '{"action": "status", "domain": "packages", "run_id": "restore-20261126T030000Z-0123456789ab"}'
     assert script.main(["--stack-name", STACK, "restore", event], session) == 2
-    assert "is busy (throttled: the restore function runs one invocation at a time" in capsys.readouterr().err
+    assert (
+        "is busy (throttled: its reserved concurrency is in use); try again in a minute"
+        in capsys.readouterr().err
+    )

@@ -524,25 +524,16 @@ class BackupService:
         try:
             run = BackupRun(self.sdb, self.store, state, deadline, self.segments, on_items)
             completed = run.execute()
-            if not publish and completed:
-                return BackupResult(
-                    domain=state.domain,
-                    status="staged",
-                    run_id=state.run_id,
-                    key=state.dump_key,
-                    items=int(state.totals["items"]),
-                    trigger=state.trigger,
-                )
-            if not completed:
-                return BackupResult(
-                    domain=state.domain,
-                    status="continued",
-                    run_id=state.run_id,
-                    key=state.dump_key,
-                    items=int(state.totals["items"]),
-                    trigger=state.trigger,
-                )
-            return self._publish(state)
+            if completed and publish:
+                return self._publish(state)
+            return BackupResult(
+                domain=state.domain,
+                status="staged" if completed else "continued",
+                run_id=state.run_id,
+                key=state.dump_key,
+                items=int(state.totals["items"]),
+                trigger=state.trigger,
+            )
         except BaseException as error:
             # A stalled run, one a restore overtook, or one whose dump a restore would refuse cannot be resumed
             # usefully: its upload goes.
