@@ -164,12 +164,11 @@ class WriteStage:
         if snapshot is None:
             try:
                 with time_limited(self.sdb, deadline):
-                    read = self.target.read(state.target, subset, should_stop=deadline.out_of_time)
+                    snapshot = self.target.read(state.target, subset, should_stop=deadline.out_of_time)
             except OutOfTimeError:
                 return False
-            if read is None:
+            if snapshot is None:
                 return False
-            snapshot = read.snapshot
         left = PlanSummary(request.mode, 0)
         changes = compare(source.items(), snapshot, request.mode, subset)
         before = state.written
@@ -210,30 +209,34 @@ class VerifyStage:
     def run(
         self, prepared: PreparedRestore, source: RestoreSource, deadline: Deadline | None = None
     ) -> dict[str, Any] | None:
-        """Read the target back once and compare it with the source: nothing may be left to change. None when
-        time ran short before the read's end (the next invocation verifies).
+        """Read the target back and compare it with the source: nothing may be left to change. None when time
+        ran short before a read's end (the next invocation verifies).
 
         When the target must now hold exactly the source (exact mode, or a domain this restore created, with
-        no subset), its count and order-independent digest are compared with the source's; otherwise, or to
-        explain a mismatch, the same read is compared item by item with the source, as the plan does.
+        no subset), one read compares its count and order-independent digest with the source's, holding
+        nothing per item. Otherwise, or to explain a mismatch (a third read, on that failure only), a read's
+        snapshot is compared item by item with the source, as the plan does.
         """
         state = prepared.state
         request = RestoreRunRequest.model_validate(state.request)
         subset = subset_of(request)
         stop: Callable[[], bool] = deadline.out_of_time if deadline else (lambda: False)
+        whole_target_is_source = subset.is_everything and (request.mode == "exact" or state.target_created)
         try:
             with time_limited(self.target.sdb, deadline) if deadline else nullcontext():
-                read = self.target.read(state.target, subset, with_totals=True, should_stop=stop)
+                if whole_target_is_source and state.source_totals is not None:
+                    totals = self.target.totals(state.target, should_stop=stop)
+                    if totals is None:
+                        return None
+                    source_totals = DumpTotals.from_state(state.source_totals)
+                    if (totals.items, totals.digest) == (source_totals.items, source_totals.digest):
+                        return {"verified": True, "mismatches": 0, "sample": []}
+                snapshot = self.target.read(state.target, subset, should_stop=stop)
         except OutOfTimeError:
             return None
-        if read is None:
+        if snapshot is None:
             return None
-        whole_target_is_source = subset.is_everything and (request.mode == "exact" or state.target_created)
-        if whole_target_is_source and state.source_totals is not None and read.totals is not None:
-            source_totals = DumpTotals.from_state(state.source_totals)
-            if (read.totals.items, read.totals.digest) == (source_totals.items, source_totals.digest):
-                return {"verified": True, "mismatches": 0, "sample": []}
-        summary = plan_changes(source.items(), read.snapshot, request.mode, subset, request.sample_size)
+        summary = plan_changes(source.items(), snapshot, request.mode, subset, request.sample_size)
         return {
             "verified": summary.differences == 0,
             "mismatches": summary.differences,

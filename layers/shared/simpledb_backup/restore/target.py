@@ -2,13 +2,14 @@
 when asked, the count and digest of its items), and its creation.
 
 A restore reads its target twice: once before writing (the plan's snapshot, from the same scan as the safety
-backup: prepare.py) and once to verify (``read`` with totals). A read stops early when ``should_stop`` says so
+backup: prepare.py) and once to verify (``totals``: the count and digest alone, so memory stays flat; a snapshot
+only where the totals cannot decide, or to explain a mismatch). A read stops early when ``should_stop`` says so
 (the invocation runs short of time); it is then incomplete and answers None.
 """
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 
 from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.backup.scan import DomainScan
@@ -25,15 +26,6 @@ def _never() -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class TargetRead:
-    """One whole read of the target: fingerprints of the items a subset can select, and (if asked for) the
-    count and order-independent digest of all its items, as the dump format computes them."""
-
-    snapshot: TargetSnapshot
-    totals: DumpTotals | None = None
-
-
 class TargetDomain:
     def __init__(
         self,
@@ -46,34 +38,44 @@ class TargetDomain:
         self.sleep, self.monotonic = sleep, monotonic
 
     def read(
-        self,
-        target: str,
-        subset: Subset,
-        with_totals: bool = False,
-        should_stop: Callable[[], bool] = _never,
-    ) -> TargetRead | None:
-        """The target read by parallel Select streams (ConsistentRead); None when ``should_stop`` ended the
-        read before its end."""
-        try:
-            metadata = self.sdb.domain_metadata(target)
-        except DomainNotFoundError:
-            return TargetRead(TargetSnapshot(subset, exists=False), DumpTotals() if with_totals else None)
-        snapshot, totals = TargetSnapshot(subset), DumpTotals() if with_totals else None
-        scan = DomainScan(self.sdb, target, self.segments, metadata=metadata)
-        for page in scan.pages(should_stop):
-            snapshot.add(page)
-            if totals is not None:
-                _add_all(totals, page)
-        if not scan.complete:
+        self, target: str, subset: Subset, should_stop: Callable[[], bool] = _never
+    ) -> TargetSnapshot | None:
+        """Fingerprints of the target's items a subset can select, read by parallel Select streams
+        (ConsistentRead); None when ``should_stop`` ended the read before its end."""
+        snapshot = TargetSnapshot(subset)
+        found = self._scan(target, snapshot.add, should_stop)
+        if found is None:
             return None
-        return TargetRead(snapshot, totals)
+        return snapshot if found else TargetSnapshot(subset, exists=False)
 
     def snapshot(self, target: str, subset: Subset) -> TargetSnapshot:
         """Fingerprints of the target's items (a whole read, however long it takes)."""
-        read = self.read(target, subset)
-        if read is None:  # pragma: no cover - a read without should_stop always ends
+        snapshot = self.read(target, subset)
+        if snapshot is None:  # pragma: no cover - a read without should_stop always ends
             raise RuntimeError("a read without a stop condition stopped")
-        return read.snapshot
+        return snapshot
+
+    def totals(self, target: str, should_stop: Callable[[], bool] = _never) -> DumpTotals | None:
+        """The count and order-independent digest of the target's items, from one whole read that keeps
+        nothing else: its memory stays flat however large the target (a snapshot holds a fingerprint of every
+        item). None when ``should_stop`` ended the read before its end."""
+        totals = DumpTotals()
+        found = self._scan(target, partial(_add_all, totals), should_stop)
+        return None if found is None else totals
+
+    def _scan(
+        self, target: str, take: Callable[[list[Item]], None], should_stop: Callable[[], bool]
+    ) -> bool | None:
+        """Every page of the target to ``take``: True once read to its end, False when the domain does not
+        exist, None when ``should_stop`` ended the read first."""
+        try:
+            metadata = self.sdb.domain_metadata(target)
+        except DomainNotFoundError:
+            return False
+        scan = DomainScan(self.sdb, target, self.segments, metadata=metadata)
+        for page in scan.pages(should_stop):
+            take(page)
+        return True if scan.complete else None
 
     def create(self, target: str) -> None:
         # CreateDomain "may take 10 or more seconds to complete" (SimpleDB API Reference); writes sent before
