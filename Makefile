@@ -98,7 +98,7 @@ local-aws: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) scripts/bench.py --items $(ITEMS) --slow-items 50000 --latency-ms $(LATENCY_MS)
 
-# The same, and 200,000 items (the 250 ms backup's 10x target and its flat memory are judged there): ~1.5 h in all.
+# The same, and 200,000 items (the 250 ms backup's 10x target and its flat memory are judged there): ~1 h in all.
 # docs/PERFORMANCE.md's figures come from this command.
 bench-large: $(VENV)/.installed
 	$(PY) scripts/bench.py --items 20000 --items 200000 --slow-items 50000 --slow-items 200000 \
