@@ -49,6 +49,9 @@ PREPARE, SAFETY_BACKUP, WRITE, VERIFY = "prepare", "safety-backup", "write", "ve
 #: The phases in the order a restore runs them (``plan``: results stored before the restore had stages, when
 #: the first phase also opened the source and took the lock).
 PHASE_ORDER = ("plan", PREPARE, SAFETY_BACKUP, WRITE, VERIFY)
+#: The library floor's steps in the order it runs them (and its table shows them, however the stored results
+#: order their keys).
+FLOOR_STEPS = ("parse", "lines", "digest", "compress")
 
 
 def job_key(operation: str, run: str) -> str:
