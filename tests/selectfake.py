@@ -6,7 +6,7 @@ import bisect
 import re
 import threading
 
-from simpledb_backup.aws.simpledb import DomainMetadata
+from simpledb_backup.capacity import DomainSize
 from simpledb_backup.errors import NextTokenRefusedError
 from simpledb_backup.items import Item
 
@@ -27,11 +27,11 @@ class FakeSelect:
         self.refuse_tokens = refuse_tokens
         self._lock = threading.Lock()
 
-    def domain_metadata(self, domain: str) -> DomainMetadata:
+    def domain_metadata(self, domain: str) -> DomainSize:
         # Pages of ``page_items`` items of about 1 MB / page_items each: the estimate finds as many pages.
         count = len(self.names)
         per_item = 1024 * 1024 // self.page_items
-        return DomainMetadata(count, 1, count, count * 20, 1, count * (per_item - 20 - 95))
+        return DomainSize(count, 1, count, count * 20, 1, count * (per_item - 20 - 95))
 
     def select_page(self, domain: str, expression: str, token: str | None) -> tuple[list[Item], str | None]:
         with self._lock:

@@ -19,7 +19,7 @@ from simpledb_backup.capacity import Deployment, Latency, UnitCosts, estimate_ba
 from simpledb_backup.config import Settings
 from simpledb_backup.errors import InvalidRequestError
 from simpledb_backup.events import EstimateRequest, parse_restore_request
-from simpledb_backup.restore.estimate import CapacityEstimator, FunctionLimits, domain_size
+from simpledb_backup.restore.estimate import CapacityEstimator, FunctionLimits
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -88,7 +88,7 @@ def test_a_given_latency_is_used_instead_of_measured(sdb_client: Any) -> None:
     assert sdblocal.controls.call_counts() == {"DomainMetadata": 1}
     metadata = SimpleDB(sdb_client).domain_metadata(DOMAIN)
     expected = estimate_backup(
-        domain_size(metadata),
+        metadata,
         Latency(250.0, 250.0),
         Deployment(4, 8, memory_mb=1769, margin_seconds=90.0),
         UnitCosts(),

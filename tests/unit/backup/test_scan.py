@@ -9,13 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from selectfake import FakeSelect
-from simpledb_backup.aws.simpledb import DomainMetadata
 from simpledb_backup.backup.scan import (
     ENCODED_STREAM_BYTES,
     ScanSettings,
     Segment,
     estimated_select_pages,
-    extra_pages_allowed,
     plan_scan,
     scan_domain,
     scan_segments,
@@ -23,11 +21,12 @@ from simpledb_backup.backup.scan import (
     split_budget,
 )
 from simpledb_backup.backup.streams import StreamCount, StreamPool
+from simpledb_backup.capacity import DomainSize, extra_pages_allowed
 from simpledb_backup.errors import NextTokenRefusedError
 
 
-def metadata(items: int, values_per_item: int = 14, value_bytes: int = 90) -> DomainMetadata:
-    return DomainMetadata(
+def metadata(items: int, values_per_item: int = 14, value_bytes: int = 90) -> DomainSize:
+    return DomainSize(
         item_count=items,
         attribute_name_count=values_per_item,
         attribute_value_count=items * values_per_item,

@@ -6,7 +6,6 @@ goes through a retry policy (``ratecontrol``), which paces, retries and gives up
 
 import base64
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -23,6 +22,7 @@ from simpledb_backup.aws.selectparse import PARSED_ITEMS as _PARSED_ITEMS
 from simpledb_backup.aws.selectparse import adapter_select as _adapter_select
 from simpledb_backup.aws.selectparse import parse_select_quickly as _parse_select_quickly
 from simpledb_backup.aws.selectparse import parse_select_response as parse_select_response
+from simpledb_backup.capacity import DomainSize
 from simpledb_backup.errors import (
     AccessDeniedError,
     DomainNotFoundError,
@@ -147,16 +147,6 @@ def item_from_wire(wire: dict[str, Any]) -> Item:
     )
 
 
-@dataclass(frozen=True)
-class DomainMetadata:
-    item_count: int
-    attribute_name_count: int
-    attribute_value_count: int
-    item_names_size_bytes: int
-    attribute_names_size_bytes: int
-    attribute_values_size_bytes: int
-
-
 def _put_pairs(item: Item) -> list[dict[str, Any]]:
     # Replace=True on every pair: the first pair of a name clears its old values, and every value of the
     # request survives (documented multi-value Replace), so afterwards each name holds exactly these values.
@@ -234,9 +224,9 @@ class SimpleDB:
         except NETWORK_ERRORS as error:
             raise network_error(error, operation, domain) from error
 
-    def domain_metadata(self, domain: str) -> DomainMetadata:
+    def domain_metadata(self, domain: str) -> DomainSize:
         answer = self._call("DomainMetadata", domain, lambda: self.client.domain_metadata(DomainName=domain))
-        return DomainMetadata(
+        return DomainSize(
             item_count=int(answer.get("ItemCount", 0)),
             attribute_name_count=int(answer.get("AttributeNameCount", 0)),
             attribute_value_count=int(answer.get("AttributeValueCount", 0)),

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from simpledb_backup.aws.simpledb import DomainMetadata, SimpleDB
+from simpledb_backup.aws.simpledb import SimpleDB
 from simpledb_backup.backup.cells import (
     ENCODED_STREAM_BYTES,
     ITEM_STREAM_BYTES,
@@ -32,8 +32,9 @@ from simpledb_backup.backup.cells import (
 )
 from simpledb_backup.backup.keyspace import KeySpace, common_prefix
 from simpledb_backup.backup.streams import StreamPool
+from simpledb_backup.capacity import DomainSize, min_select_pages, most_runs
 from simpledb_backup.formats.dumpformat import MAX_SEGMENTS, collation_safe
-from simpledb_backup.items import MAX_SELECT_LIMIT, Item
+from simpledb_backup.items import Item
 
 __all__ = [
     "ENCODED_STREAM_BYTES",
@@ -61,38 +62,17 @@ EVEN_SPREAD = (0.5, 2.0)
 #: into the streams that keep the CPU busy while others wait for SimpleDB (Little's law).
 PAGE_CPU_SECONDS = 0.025
 
-#: Extra Select pages one split costs on average: the part-filled last page of the run it ends (aimed at 80 %,
-#: missed by what the estimates miss).
-SPLIT_COST_PAGES = 0.5
-
-
-def extra_pages_allowed(estimated_pages: int) -> int:
-    """Select pages a scan may spend beyond the fewest: 5 % from 100 pages on, 3 below."""
-    return 3 if estimated_pages < 100 else estimated_pages // 20
-
 
 def split_budget(estimated_pages: int) -> int:
     """Splits (new runs) a scan may make; half a page of the allowance goes to the run that ends where the
-    descending probe's page begins."""
-    return max(0, int((extra_pages_allowed(estimated_pages) - SPLIT_COST_PAGES) / SPLIT_COST_PAGES))
+    descending probe's page begins: every run but the first is one split."""
+    return most_runs(estimated_pages) - 1
 
 
-# XML around the data of a Select page, calibrated on Repoman items (2,078 bytes of XML for 1,312 of data):
-# per name/value pair the <Attribute><Name/><Value/></Attribute> tags and the attribute name, per item its tags.
-_XML_BYTES_PER_VALUE = 65
-_XML_BYTES_PER_ITEM = 30
-_SELECT_PAGE_BYTES = 1024 * 1024  # Select answers at most 1 MB a page
-
-
-def estimated_select_pages(metadata: DomainMetadata) -> int:
-    """The fewest Select pages a scan of the whole domain can take (2,500 items or 1 MB a page)."""
-    response_bytes = (
-        metadata.item_names_size_bytes
-        + metadata.attribute_values_size_bytes
-        + metadata.attribute_value_count * _XML_BYTES_PER_VALUE
-        + metadata.item_count * _XML_BYTES_PER_ITEM
-    )
-    return max(-(-metadata.item_count // MAX_SELECT_LIMIT), -(-response_bytes // _SELECT_PAGE_BYTES))
+def estimated_select_pages(metadata: DomainSize) -> int:
+    """The fewest Select pages a scan of the whole domain can take (2,500 items or 1 MB a page); none for an
+    empty domain."""
+    return min_select_pages(metadata) if metadata.item_count > 0 else 0
 
 
 @dataclass
@@ -260,7 +240,7 @@ class DomainScan:
         domain: str,
         max_streams: int,
         where: str | None = None,
-        metadata: DomainMetadata | None = None,
+        metadata: DomainSize | None = None,
     ) -> None:
         self.sdb, self.domain, self.where, self.metadata = sdb, domain, where, metadata
         self.settings = ScanSettings(max_streams)
@@ -286,7 +266,7 @@ def scan_domain(
     domain: str,
     max_segments: int,
     where: str | None = None,
-    metadata: DomainMetadata | None = None,
+    metadata: DomainSize | None = None,
 ) -> Iterator[list[Item]]:
     """Every item of a domain (or of a where-subset), page by page (``DomainScan``, read to the end)."""
     yield from DomainScan(sdb, domain, max_segments, where, metadata).pages()

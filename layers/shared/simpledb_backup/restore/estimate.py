@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from simpledb_backup.aws.simpledb import DomainMetadata, SimpleDB, quote_name
+from simpledb_backup.aws.simpledb import SimpleDB, quote_name
 from simpledb_backup.capacity import (
     Deployment,
     DomainSize,
@@ -48,10 +48,6 @@ class FunctionLimits:
         env = os.environ if environ is None else environ
         memory = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
         return cls(memory_mb=int(memory) if memory.isdigit() else DEFAULT_MEMORY_MB)
-
-
-def domain_size(metadata: DomainMetadata) -> DomainSize:
-    return DomainSize(**asdict(metadata))
 
 
 ASSUMPTIONS = (
@@ -118,11 +114,10 @@ class CapacityEstimator:
 
 
 def estimate_answer(
-    domain: str, metadata: DomainMetadata, latency: Latency, deployment: Deployment, costs: UnitCosts
+    domain: str, metadata: DomainSize, latency: Latency, deployment: Deployment, costs: UnitCosts
 ) -> dict[str, Any]:
-    size = domain_size(metadata)
-    backup = estimate_backup(size, latency, deployment, costs)
-    restore = estimate_restore(size, latency, deployment, costs)
+    backup = estimate_backup(metadata, latency, deployment, costs)
+    restore = estimate_restore(metadata, latency, deployment, costs)
     return {
         "action": "estimate",
         "status": "ok",
