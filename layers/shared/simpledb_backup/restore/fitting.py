@@ -79,19 +79,13 @@ def fit_samples(
 
 def fit_names(names: Sequence[str], budget: int = NAMES_BYTES) -> tuple[list[str], int]:
     """The names that fit in ``budget`` bytes, and how many were left out."""
-    kept: list[str] = []
-    used = 0
-    for name in names:
-        used += json_size(name) + 2
-        if used > budget:
-            break
-        kept.append(name)
-    return kept, len(names) - len(kept)
+    return fit_list(names, budget)
 
 
-def fit_list(entries: Sequence[dict[str, Any]], budget: int) -> tuple[list[dict[str, Any]], int]:
-    """The leading entries that fit in ``budget`` bytes, and how many were left out."""
-    kept: list[dict[str, Any]] = []
+def fit_list[T](entries: Sequence[T], budget: int) -> tuple[list[T], int]:
+    """The leading entries that fit in ``budget`` bytes (JSON, with a separator each), and how many were left
+    out."""
+    kept: list[T] = []
     used = 0
     for entry in entries:
         used += json_size(entry) + 2
